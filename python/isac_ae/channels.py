@@ -1,0 +1,117 @@
+"""The radar channel of eq. (1) and the MISO comm channel of eq. (2), in torch.
+
+Both are differentiable with respect to the transmitted signal ``y`` for a
+realisation of their random variables, run on whatever device ``y`` lives on,
+and draw every random variable from a caller-supplied ``torch.Generator`` so
+that a seed makes a run repeatable.
+
+Shapes: ``y`` is (N, K) complex (one snapshot per row); ``v`` is (K,) or
+(N, K) complex. A channel object is the seam behind which a hardware digital
+twin or captured over-the-air data can later stand: anything with the same
+call signature and return type plugs into training and evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .array import steering
+from .scenario import Scenario
+
+
+@dataclass
+class RadarDraw:
+    """One batch through the radar channel.
+
+    z: (N, K) complex received snapshots; target: (N,) bool presence t;
+    theta: (N,) target angle in radians (drawn even when absent); alpha: (N,)
+    complex Swerling-1 gain.
+    """
+
+    z: torch.Tensor
+    target: torch.Tensor
+    theta: torch.Tensor
+    alpha: torch.Tensor
+
+
+@dataclass
+class CommDraw:
+    """One batch through the comm channel.
+
+    z: (N,) complex received symbol; kappa: (N,) complex CSI beta a(vartheta)^T v;
+    vartheta: (N,) receiver angle in radians; beta: (N,) complex fading gain.
+    """
+
+    z: torch.Tensor
+    kappa: torch.Tensor
+    vartheta: torch.Tensor
+    beta: torch.Tensor
+
+
+def complex_normal(shape, variance: float, generator: torch.Generator, device, dtype=torch.complex64):
+    """Samples of CN(0, variance): independent real and imaginary parts of variance/2."""
+    return torch.randn(shape, generator=generator, device=device, dtype=dtype) * variance**0.5
+
+
+def uniform(shape, low: float, high: float, generator: torch.Generator, device, dtype=torch.float32):
+    return low + (high - low) * torch.rand(shape, generator=generator, device=device, dtype=dtype)
+
+
+def radar_response(y: torch.Tensor, theta: torch.Tensor, alpha: torch.Tensor, positions: torch.Tensor):
+    """Noise-free target echo alpha a(theta) a(theta)^T y, shape (N, K)."""
+    a = steering(positions, theta)
+    return (alpha * (a * y).sum(-1)).unsqueeze(-1) * a
+
+
+class RadarChannel:
+    """Monostatic single-target channel, eq. (1), on the true (possibly impaired) array."""
+
+    def __init__(self, scenario: Scenario, positions=None, device="cpu"):
+        self.scenario = scenario
+        pos = scenario.true_positions() if positions is None else positions
+        self.positions = torch.as_tensor(pos, dtype=torch.float32, device=device)
+        self.device = torch.device(device)
+
+    def __call__(self, y: torch.Tensor, generator: torch.Generator, target=None) -> RadarDraw:
+        """Pass ``y`` (N, K) through the channel.
+
+        ``target`` forces the hypothesis: ``None`` draws t ~ Bernoulli(p_target),
+        ``False``/``True`` fixes it (e.g. an H0 set for threshold calibration).
+        """
+        sc = self.scenario
+        n = y.shape[0]
+        dev = self.device
+        if target is None:
+            t = torch.rand(n, generator=generator, device=dev) < sc.p_target
+        else:
+            t = torch.full((n,), bool(target), device=dev)
+        theta = uniform(n, *sc.target_sector_rad, generator, dev)
+        alpha = complex_normal(n, sc.radar_gain_var, generator, dev, y.dtype)
+        noise = complex_normal(y.shape, sc.noise_power, generator, dev, y.dtype)
+        echo = radar_response(y, theta, alpha * t, self.positions)
+        return RadarDraw(z=echo + noise, target=t, theta=theta, alpha=alpha)
+
+
+class CommChannel:
+    """Rayleigh MISO channel to a single-antenna receiver, eq. (2), with CSI."""
+
+    def __init__(self, scenario: Scenario, positions=None, device="cpu"):
+        self.scenario = scenario
+        pos = scenario.true_positions() if positions is None else positions
+        self.positions = torch.as_tensor(pos, dtype=torch.float32, device=device)
+        self.device = torch.device(device)
+
+    def __call__(self, y: torch.Tensor, v: torch.Tensor, generator: torch.Generator) -> CommDraw:
+        """Pass ``y`` (N, K) through the channel; ``v`` (K,) or (N, K) defines the CSI."""
+        sc = self.scenario
+        n = y.shape[0]
+        dev = self.device
+        vartheta = uniform(n, *sc.comm_sector_rad, generator, dev)
+        beta = complex_normal(n, sc.comm_gain_var, generator, dev, y.dtype)
+        noise = complex_normal(n, sc.noise_power, generator, dev, y.dtype)
+        a = steering(self.positions, vartheta)
+        z = beta * (a * y).sum(-1) + noise
+        kappa = beta * (a * v).sum(-1)
+        return CommDraw(z=z, kappa=kappa, vartheta=vartheta, beta=beta)
