@@ -21,10 +21,12 @@ import torch
 
 @dataclass
 class MaprtOutput:
-    """statistic: (N,) float ``|a(theta_hat)^H z|^2``; theta: (N,) AoA estimate, radians."""
+    """statistic: (N,) float ``|a(theta_hat)^H z|^2``; theta: (N,) AoA estimate, radians;
+    index: (N,) int64 position of the estimate on the fine grid."""
 
     statistic: torch.Tensor
     theta: torch.Tensor
+    index: torch.Tensor
 
 
 def _power(x: torch.Tensor) -> torch.Tensor:
@@ -87,7 +89,7 @@ class MaprtDetector:
 
     def _output(self, statistic: torch.Tensor, index: torch.Tensor) -> MaprtOutput:
         u = torch.as_tensor(self.u_grid, dtype=torch.float64, device=self.device)[index]
-        return MaprtOutput(statistic=statistic, theta=torch.asin(u).to(torch.float32))
+        return MaprtOutput(statistic=statistic, theta=torch.asin(u).to(torch.float32), index=index)
 
     def fine_statistics(self, z: torch.Tensor) -> torch.Tensor:
         """``|a(u_i)^H z|^2`` on every fine grid point, (N, num_fine). Memory grows as N * num_fine."""

@@ -1,0 +1,93 @@
+import numpy as np
+import pytest
+import torch
+from scipy import integrate
+
+from isac_ae import Scenario
+from isac_ae.array import steering_matrix
+from isac_ae.baselines import ls_beam
+from isac_ae.channels import CommChannel, RadarChannel
+
+from .helpers import Z, proportion_tolerance
+
+N = 200_000
+
+
+def _beam(scenario):
+    return torch.as_tensor(ls_beam(scenario.nominal_positions(), scenario.target_sector_rad), dtype=torch.complex64)
+
+
+def test_noise_power_under_h0(scenario, generator):
+    y = _beam(scenario).expand(N, -1)
+    z = RadarChannel(scenario)(y, generator, target=False).z
+    power = z.abs().square()  # Exp(N0) per element
+    n = power.numel()
+    assert abs(power.mean().item() - scenario.noise_power) < Z * scenario.noise_power / np.sqrt(n)
+    # Circular symmetry: real and imaginary parts each carry N0 / 2, uncorrelated.
+    assert abs(z.real.square().mean().item() - 0.5) < Z * np.sqrt(2 * 0.25 / n)
+    assert abs((z.real * z.imag).mean().item()) < Z * 0.5 / np.sqrt(n)
+
+
+@pytest.mark.parametrize("snr_radar_db", [0.0, 6.0])
+def test_radar_echo_power_matches_configuration(snr_radar_db, generator):
+    sc = Scenario(snr_radar_db=snr_radar_db)
+    beam = _beam(sc)
+    draw = RadarChannel(sc)(beam.expand(N, -1), generator, target=True)
+    # E|z_k|^2 = N0 + sigma_r^2 E_theta |a(theta)^T y|^2 (|a_k| = 1), theta ~ U(sector).
+    lo, hi = sc.target_sector_rad
+    b = beam.numpy().astype(complex)
+    gain, _ = integrate.quad(lambda t: abs(steering_matrix(sc.nominal_positions(), t)[:, 0] @ b) ** 2, lo, hi)
+    expected = sc.noise_power + sc.radar_gain_var * gain / (hi - lo)
+    power = draw.z.abs().square().mean(dim=1)  # per snapshot, mean over elements
+    tol = Z * power.std().item() / np.sqrt(N)
+    assert abs(power.mean().item() - expected) < tol
+    assert abs(draw.alpha.abs().square().mean().item() - sc.radar_gain_var) < Z * sc.radar_gain_var / np.sqrt(N)
+    assert draw.theta.min() >= lo and draw.theta.max() <= hi
+    # theta ~ U[lo, hi]: mean and variance of a uniform.
+    assert abs(draw.theta.double().mean().item() - (lo + hi) / 2) < Z * (hi - lo) / np.sqrt(12 * N)
+
+
+def test_target_presence_is_bernoulli(generator):
+    sc = Scenario(p_target=0.3)
+    draw = RadarChannel(sc)(torch.zeros(N, 16, dtype=torch.complex64), generator)
+    assert abs(draw.target.float().mean().item() - 0.3) < proportion_tolerance(0.3, N)
+
+
+def test_comm_channel_statistics_and_csi(scenario, generator):
+    v = torch.as_tensor(ls_beam(scenario.nominal_positions(), scenario.comm_sector_rad), dtype=torch.complex64)
+    x = torch.exp(1j * torch.pi / 4 * (2 * torch.randint(4, (N,), generator=generator) + 1)).to(torch.complex64)
+    draw = CommChannel(scenario)(x.unsqueeze(-1) * v, v, generator)
+    residual = draw.z - draw.kappa * x  # = noise, since y = v x
+    assert abs(residual.abs().square().mean().item() - scenario.noise_power) < Z / np.sqrt(N)
+    assert abs(draw.beta.abs().square().mean().item() - scenario.comm_gain_var) < Z * scenario.comm_gain_var / np.sqrt(N)
+    lo, hi = scenario.comm_sector_rad
+    assert draw.vartheta.min() >= lo and draw.vartheta.max() <= hi
+
+
+def test_channels_are_differentiable_in_y(scenario, generator):
+    y = torch.randn(64, 16, dtype=torch.complex64, requires_grad=True)
+    rd = RadarChannel(scenario)(y, generator, target=True)
+    cd = CommChannel(scenario)(y, y.detach()[0], generator)
+    (rd.z.abs().square().sum() + cd.z.abs().square().sum()).backward()
+    assert torch.isfinite(y.grad).all() and y.grad.abs().sum() > 0
+
+
+def test_seed_makes_draws_repeatable(scenario):
+    y = torch.ones(10, 16, dtype=torch.complex64) / 4
+    first = RadarChannel(scenario)(y, torch.Generator().manual_seed(9))
+    second = RadarChannel(scenario)(y, torch.Generator().manual_seed(9))
+    assert torch.equal(first.z, second.z) and torch.equal(first.theta, second.theta)
+
+
+def test_impaired_channel_uses_true_positions():
+    sc = Scenario(spacing_std=1 / 30, impairment_seed=1)
+    channel = RadarChannel(sc)
+    np.testing.assert_allclose(channel.positions.numpy(), sc.true_positions(), rtol=1e-6)
+    assert not np.allclose(sc.true_positions(), sc.nominal_positions())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_channels_run_on_cuda(scenario):
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    y = torch.ones(8, 16, dtype=torch.complex64, device="cuda") / 4
+    assert RadarChannel(scenario, device="cuda")(y, gen).z.device.type == "cuda"
