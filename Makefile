@@ -1,0 +1,47 @@
+# The two commands of the README: `make demo` and `make test`. Each does its own set-up
+# (Debian packages, venv, pip install of the core, CMake build of the C++ part into the
+# venv) and skips every step that is already up to date.
+SHELL := /bin/bash
+VENV ?= .venv
+BUILD ?= .build
+OUT ?= out
+PY := $(abspath $(VENV))/bin/python
+PY_SOURCES := $(shell find python -name '*.py') pyproject.toml
+CXX_SOURCES := $(shell find lib include python/isac_ae/bindings grc cmake -type f 2>/dev/null) CMakeLists.txt
+
+.PHONY: all setup demo test test-python test-cpp benchmark clean
+all: setup
+
+setup: $(VENV)/.cmake-installed
+
+$(VENV)/.deps-installed: scripts/setup.sh requirements.txt
+	bash scripts/setup.sh $(VENV)
+	touch $@
+
+$(VENV)/.package-installed: $(VENV)/.deps-installed $(PY_SOURCES)
+	$(PY) -m pip install -q --no-deps --no-build-isolation .
+	rm -rf build python/*.egg-info
+	touch $@
+
+$(VENV)/.cmake-installed: $(VENV)/.package-installed $(CXX_SOURCES)
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(abspath $(VENV)) -DPYTHON_EXECUTABLE=$(PY) > $(BUILD).log 2>&1 || { cat $(BUILD).log; exit 1; }
+	cmake --build $(BUILD) -j2
+	cmake --install $(BUILD) > /dev/null
+	touch $@
+
+demo: setup
+	$(VENV)/bin/isac-ae baseline-sweep --out $(OUT)/baseline --samples 100000 --seed 1
+
+test: test-cpp test-python
+
+test-cpp: setup
+	cd $(BUILD) && ctest --output-on-failure
+
+test-python: setup
+	$(PY) -m pytest tests
+
+benchmark: setup
+	$(PY) benchmarks/bench_baseline.py
+
+clean:
+	rm -rf $(BUILD) $(BUILD).log build python/*.egg-info
