@@ -65,14 +65,18 @@ def radar_response(y: torch.Tensor, theta: torch.Tensor, alpha: torch.Tensor, po
     return (alpha * (a * y).sum(-1)).unsqueeze(-1) * a
 
 
-class RadarChannel:
-    """Monostatic single-target channel, eq. (1), on the true (possibly impaired) array."""
+class _ArrayChannel:
+    """A channel seen through the scenario's true (possibly impaired) array, unless ``positions`` override it."""
 
     def __init__(self, scenario: Scenario, positions=None, device="cpu"):
         self.scenario = scenario
         pos = scenario.true_positions() if positions is None else positions
         self.positions = torch.as_tensor(pos, dtype=torch.float32, device=device)
         self.device = torch.device(device)
+
+
+class RadarChannel(_ArrayChannel):
+    """Monostatic single-target channel, eq. (1)."""
 
     def __call__(self, y: torch.Tensor, generator: torch.Generator, target=None) -> RadarDraw:
         """Pass ``y`` (N, K) through the channel.
@@ -94,14 +98,8 @@ class RadarChannel:
         return RadarDraw(z=echo + noise, target=t, theta=theta, alpha=alpha)
 
 
-class CommChannel:
+class CommChannel(_ArrayChannel):
     """Rayleigh MISO channel to a single-antenna receiver, eq. (2), with CSI."""
-
-    def __init__(self, scenario: Scenario, positions=None, device="cpu"):
-        self.scenario = scenario
-        pos = scenario.true_positions() if positions is None else positions
-        self.positions = torch.as_tensor(pos, dtype=torch.float32, device=device)
-        self.device = torch.device(device)
 
     def __call__(self, y: torch.Tensor, v: torch.Tensor, generator: torch.Generator) -> CommDraw:
         """Pass ``y`` (N, K) through the channel; ``v`` (K,) or (N, K) defines the CSI."""

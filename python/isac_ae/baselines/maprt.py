@@ -64,7 +64,6 @@ class MaprtDetector:
         self.candidates = candidates
         self.device = torch.device(device)
         pos = np.asarray(positions, dtype=np.float64)
-        self.positions = pos
         # Conjugate steering vectors a(u)^* of every fine grid point, (num_fine, K):
         # the statistic at grid point i is |sum_k conj_table[i, k] z_k|^2.
         self.conj_table = self._to_device(np.exp(2j * np.pi * np.outer(self.u_grid, pos)))

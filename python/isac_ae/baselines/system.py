@@ -6,8 +6,6 @@ array is impaired (Sec. IV-E): beams and search grid use the nominal positions.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ..scenario import Scenario
@@ -39,10 +37,6 @@ class BaselineSystem:
             qam_constellation(scenario.num_messages), dtype=torch.complex64, device=self.device
         )
         self.maprt = maprt or MaprtDetector(positions, scenario.target_sector_rad, device=device)
-
-    @property
-    def label(self) -> str:
-        return f"baseline rho={self.rho:g} phi={math.degrees(self.phi_rad):g}deg"
 
     def transmit(self, messages: torch.Tensor):
         """messages: (N,) int64 -> (y (N, K) complex, beamformer v (K,) complex)."""
