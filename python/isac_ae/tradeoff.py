@@ -34,8 +34,7 @@ def baseline_sweep(scenario: Scenario, rhos, phis_rad, samples: int, seed: int, 
     threshold = threshold_for_pfa(h0_scores(reference, samples, h0_seed, device), scenario.pfa)
     rows = []
     for rho in rhos:
-        # At rho = 0 or 1 the phase has no effect: evaluate it once.
-        for phi in (phis_rad[:1] if rho in (0.0, 1.0) else phis_rad):
+        for phi in _phases(rho, phis_rad):
             system = BaselineSystem(scenario, rho, phi, device=device, maprt=maprt)
             result = evaluate(system, samples, test_seed, device, threshold=threshold, progress=progress)
             row = {"rho": rho, "phi_deg": math.degrees(phi), **result.to_dict()}
@@ -48,9 +47,14 @@ def baseline_sweep(scenario: Scenario, rhos, phis_rad, samples: int, seed: int, 
     return rows
 
 
+def _phases(rho: float, phis):
+    """The phases worth evaluating at ``rho``: at rho = 0 or 1 the phase has no effect."""
+    return phis[:1] if rho in (0.0, 1.0) else phis
+
+
 def sweep_size(rhos, phis) -> int:
     """Number of (rho, phi) points :func:`baseline_sweep` evaluates."""
-    return sum(1 if rho in (0.0, 1.0) else len(phis) for rho in rhos)
+    return sum(len(_phases(rho, phis)) for rho in rhos)
 
 
 def write_csv(rows, path: Path) -> None:
