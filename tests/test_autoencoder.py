@@ -1,63 +1,83 @@
+"""The networks of Table I, the normalisation layer and the losses of eqs. (3)-(8)."""
+
 import math
 
 import pytest
 import torch
-from torch import nn
 
 from isac_ae import Scenario
 from isac_ae.autoencoder import (
     SIGMA_FLOOR,
-    AngleEstimator,
-    Beamformer,
-    CommReceiver,
-    Encoder,
-    PresenceDetector,
-    UncertaintyEstimator,
+    Autoencoder,
     comm_loss,
     detection_loss,
     isac_loss,
-    normalise_batch,
     radar_nll,
     regression_mse,
     regression_nll,
 )
-from isac_ae.channels import CommChannel, RadarChannel
+from isac_ae.autoencoder.networks import EnsembleLinear
+from isac_ae.autoencoder.training import SCHEDULES, Trainer, TrainingConfig
 
 
 def _widths(module):
-    return [(m.in_features, m.out_features) for m in module.modules() if isinstance(m, nn.Linear)]
+    return [(m.in_features, m.out_features) for m in module.modules() if isinstance(m, EnsembleLinear)]
 
 
 def test_table_one_widths():
-    K, M = 16, 4
-    assert _widths(Encoder(K, M)) == [(4, 16), (16, 16), (16, 32), (32, 2)]
-    assert _widths(Beamformer(K)) == [(4, 16), (16, 16), (16, 32), (32, 32)]  # K complex outputs = 2K reals
-    for head in (PresenceDetector, AngleEstimator, UncertaintyEstimator):
-        assert _widths(head(K)) == [(32, 32), (32, 32), (32, 16), (16, 1)]
-    assert _widths(CommReceiver(K, M)) == [(2, 16), (16, 32), (32, 32), (32, 4)]
-    assert _widths(Encoder(8, 16)) == [(16, 8), (8, 8), (8, 16), (16, 2)]
+    ae = Autoencoder(16, 4)
+    assert _widths(ae.encoder) == [(4, 16), (16, 16), (16, 32), (32, 2)]
+    assert _widths(ae.beamformer) == [(4, 16), (16, 16), (16, 32), (32, 32)]  # K complex outputs = 2K reals
+    for head in (ae.detector, ae.angle, ae.uncertainty):
+        assert _widths(head) == [(32, 32), (32, 32), (32, 16), (16, 1)]
+    assert _widths(ae.comm) == [(2, 16), (16, 32), (32, 32), (32, 4)]
+    assert _widths(Autoencoder(8, 16).encoder) == [(16, 8), (8, 8), (8, 16), (16, 2)]
+
+
+def test_ensemble_members_are_independent_models(generator):
+    torch.manual_seed(3)
+    ensemble = Autoencoder(16, 4, members=3)
+    z = torch.randn(3, 100, 16, dtype=torch.complex64, generator=generator)
+    sectors = torch.tensor(Scenario().theta_vector, dtype=torch.float32)
+    points, beam = ensemble.transmitter(sectors)
+    outputs = ensemble.radar(z)
+    for i in range(3):
+        single = ensemble.member(i)
+        p, v = single.transmitter(sectors)
+        torch.testing.assert_close(p[0], points[i])
+        torch.testing.assert_close(v[0], beam[i])
+        for got, want in zip(single.radar(z[i : i + 1]), outputs):
+            torch.testing.assert_close(got[0], want[i])
+    # Changing one member's weights changes no other member's outputs.
+    with torch.no_grad():
+        ensemble.angle.net.layers[0].weight[1] += 1.0
+    theta_after = ensemble.radar(z)[1]
+    torch.testing.assert_close(theta_after[[0, 2]], outputs[1][[0, 2]])
+    assert not torch.allclose(theta_after[1], outputs[1][1])
+
+
+def test_transmitter_meets_the_energy_constraint_exactly():
+    torch.manual_seed(4)
+    ae = Autoencoder(16, 4, members=2)
+    points, v = ae.transmitter(torch.tensor(Scenario().theta_vector, dtype=torch.float32))
+    # E||y||^2 over equiprobable messages, y = x(m) v.
+    energy = (points.abs().square().unsqueeze(-1) * v.abs().square().unsqueeze(-2)).sum(-1).mean(-1)
+    torch.testing.assert_close(energy, torch.ones(2), rtol=1e-6, atol=0)
 
 
 def test_output_ranges_hold_for_extreme_inputs(generator):
     torch.manual_seed(0)
-    z = 1e4 * torch.randn(256, 16, dtype=torch.complex64, generator=generator)
-    theta = AngleEstimator(16)(z)
-    assert torch.all(theta.abs() <= math.pi / 2)
-    sigma_net = UncertaintyEstimator(16)
+    ae = Autoencoder(16, 4)
+    z = 1e4 * torch.randn(1, 256, 16, dtype=torch.complex64, generator=generator)
     with torch.no_grad():
-        sigma_net.net[-1].bias.fill_(-1e6)  # drives the pre-activation far below zero
-    sigma = sigma_net(z)
+        ae.uncertainty.net.layers[-1].bias.fill_(-1e6)  # drives the pre-activation far below zero
+    _, theta, sigma = ae.radar(z)
+    assert torch.all(theta.abs() <= math.pi / 2)
     assert torch.all(sigma >= SIGMA_FLOOR)
     loss = regression_nll(theta, sigma, torch.zeros(256), torch.ones(256))
-    loss.backward()
-    assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in sigma_net.parameters())
-
-
-def test_normalisation_sets_mean_energy():
-    y = torch.randn(1000, 16, dtype=torch.complex64) * 3
-    scaled, scale = normalise_batch(y)
-    assert scaled.abs().square().sum(-1).mean().item() == pytest.approx(1.0, rel=1e-5)
-    torch.testing.assert_close(scaled, y * scale)
+    loss.sum().backward()
+    assert torch.isfinite(loss).all()
+    assert all(torch.isfinite(p.grad).all() for p in ae.uncertainty.parameters())
 
 
 def test_losses_against_hand_computation():
@@ -78,23 +98,23 @@ def test_losses_against_hand_computation():
         isac_loss(torch.tensor(1.0), torch.tensor(1.0), 1.5)
 
 
-def test_gradients_reach_every_network_through_both_channels(generator):
-    torch.manual_seed(1)
-    sc = Scenario()
-    nets = {
-        "encoder": Encoder(16, 4), "beamformer": Beamformer(16), "detector": PresenceDetector(16),
-        "angle": AngleEstimator(16), "sigma": UncertaintyEstimator(16), "comm": CommReceiver(16, 4),
-    }
-    n = 512
-    messages = torch.randint(4, (n,), generator=generator)
-    v = nets["beamformer"](torch.as_tensor(sc.theta_vector, dtype=torch.float32))
-    y, scale = normalise_batch(nets["encoder"](messages).unsqueeze(-1) * v)
-    radar = RadarChannel(sc)(y, generator)
-    comm = CommChannel(sc)(y, scale * v, generator)
-    radar_loss = radar_nll(nets["detector"](radar.z), nets["angle"](radar.z), nets["sigma"](radar.z), radar.theta, radar.target)
-    loss = isac_loss(radar_loss, comm_loss(nets["comm"](comm.z / comm.kappa), messages), 0.5)
-    loss.backward()
-    for name, net in nets.items():
+def test_losses_keep_one_value_per_member():
+    # Two members: the second member's outputs are the first's, shifted; each loss is its own member's.
+    logits = torch.tensor([[[0.0, math.log(3.0)], [0.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]]])
+    messages = torch.tensor([1, 0])
+    torch.testing.assert_close(comm_loss(logits, messages),
+                               torch.tensor([(-math.log(0.75) - math.log(0.5)) / 2, math.log(2.0)]))
+    theta_hat = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
+    torch.testing.assert_close(regression_mse(theta_hat, torch.zeros(2), torch.tensor([1, 0])), torch.tensor([0.0, 0.5]))
+    torch.testing.assert_close(isac_loss(torch.tensor([1.0, 1.0]), torch.tensor([3.0, 3.0]), torch.tensor([0.0, 1.0])),
+                               torch.tensor([3.0, 1.0]))
+
+
+def test_gradients_reach_every_network_through_both_channels():
+    trainer = Trainer(Scenario(), TrainingConfig(omegas=(0.5,), schedule="joint", batch_size=512, seed=1))
+    radar, comm = trainer.losses(SCHEDULES["joint"][0], 512)
+    isac_loss(radar, comm, 0.5).sum().backward()
+    for name, net in trainer.model.named_children():
         grads = [p.grad for p in net.parameters()]
         assert all(g is not None and torch.isfinite(g).all() for g in grads), name
         assert sum(g.abs().sum() for g in grads) > 0, name

@@ -5,8 +5,10 @@ realisation of their random variables, run on whatever device ``y`` lives on,
 and draw every random variable from a caller-supplied ``torch.Generator`` so
 that a seed makes a run repeatable.
 
-Shapes: ``y`` is (N, K) complex (one snapshot per row); ``v`` is (K,) or
-(N, K) complex. A channel object is the seam behind which a hardware digital
+Shapes: ``y`` is (..., N, K) complex (one snapshot per row); ``v`` is
+broadcastable to it ((K,), (N, K), or (E, 1, K) for an ensemble). The random
+variables are drawn once per snapshot, shape (N,), and shared by the leading
+dimensions: an ensemble of transmitters sees the same channel realisations. A channel object is the seam behind which a hardware digital
 twin or captured over-the-air data can later stand: anything with the same
 call signature and return type plugs into training and evaluation.
 """
@@ -25,7 +27,7 @@ from .scenario import Scenario
 class RadarDraw:
     """One batch through the radar channel.
 
-    z: (N, K) complex received snapshots; target: (N,) bool presence t;
+    z: (..., N, K) complex received snapshots; target: (N,) bool presence t;
     theta: (N,) target angle in radians (drawn even when absent); alpha: (N,)
     complex Swerling-1 gain.
     """
@@ -40,7 +42,7 @@ class RadarDraw:
 class CommDraw:
     """One batch through the comm channel.
 
-    z: (N,) complex received symbol; kappa: (N,) complex CSI beta a(vartheta)^T v;
+    z: (..., N) complex received symbol; kappa: (..., N) complex CSI beta a(vartheta)^T v;
     vartheta: (N,) receiver angle in radians; beta: (N,) complex fading gain.
     """
 
@@ -60,7 +62,7 @@ def uniform(shape, low: float, high: float, generator: torch.Generator, device, 
 
 
 def radar_response(y: torch.Tensor, theta: torch.Tensor, alpha: torch.Tensor, positions: torch.Tensor):
-    """Noise-free target echo alpha a(theta) a(theta)^T y, shape (N, K)."""
+    """Noise-free target echo alpha a(theta) a(theta)^T y, shape of ``y`` (..., N, K)."""
     a = steering(positions, theta)
     return (alpha * (a * y).sum(-1)).unsqueeze(-1) * a
 
@@ -79,13 +81,13 @@ class RadarChannel(_ArrayChannel):
     """Monostatic single-target channel, eq. (1)."""
 
     def __call__(self, y: torch.Tensor, generator: torch.Generator, target=None) -> RadarDraw:
-        """Pass ``y`` (N, K) through the channel.
+        """Pass ``y`` (..., N, K) through the channel.
 
         ``target`` forces the hypothesis: ``None`` draws t ~ Bernoulli(p_target),
         ``False``/``True`` fixes it (e.g. an H0 set for threshold calibration).
         """
         sc = self.scenario
-        n = y.shape[0]
+        n = y.shape[-2]
         dev = self.device
         if target is None:
             t = torch.rand(n, generator=generator, device=dev) < sc.p_target
@@ -93,7 +95,7 @@ class RadarChannel(_ArrayChannel):
             t = torch.full((n,), bool(target), device=dev)
         theta = uniform(n, *sc.target_sector_rad, generator, dev)
         alpha = complex_normal(n, sc.radar_gain_var, generator, dev, y.dtype)
-        noise = complex_normal(y.shape, sc.noise_power, generator, dev, y.dtype)
+        noise = complex_normal(y.shape[-2:], sc.noise_power, generator, dev, y.dtype)
         echo = radar_response(y, theta, alpha * t, self.positions)
         return RadarDraw(z=echo + noise, target=t, theta=theta, alpha=alpha)
 
@@ -102,9 +104,9 @@ class CommChannel(_ArrayChannel):
     """Rayleigh MISO channel to a single-antenna receiver, eq. (2), with CSI."""
 
     def __call__(self, y: torch.Tensor, v: torch.Tensor, generator: torch.Generator) -> CommDraw:
-        """Pass ``y`` (N, K) through the channel; ``v`` (K,) or (N, K) defines the CSI."""
+        """Pass ``y`` (..., N, K) through the channel; ``v`` (broadcastable to ``y``) defines the CSI."""
         sc = self.scenario
-        n = y.shape[0]
+        n = y.shape[-2]
         dev = self.device
         vartheta = uniform(n, *sc.comm_sector_rad, generator, dev)
         beta = complex_normal(n, sc.comm_gain_var, generator, dev, y.dtype)

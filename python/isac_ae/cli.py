@@ -166,6 +166,174 @@ def cmd_baseline_sweep(args) -> int:
     return 0
 
 
+def _omega_list(text: str) -> list[float]:
+    values = _float_list(text)
+    if not values:
+        raise argparse.ArgumentTypeError(f"expected one or more comma-separated omega_r values, got {text!r}")
+    for w in values:
+        if not 0.0 <= w <= 1.0:
+            raise argparse.ArgumentTypeError(f"omega_r must lie in [0, 1], got {w:g}")
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"duplicate omega_r values in {text!r}")
+    return values
+
+
+def _training_progress(total_steps: int, done: int, enabled: bool):
+    """A tqdm bar over training steps and the callback that feeds it stage and mean losses."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=total_steps, initial=done, desc="training", unit="step", disable=not enabled, file=sys.stderr,
+               mininterval=0.5 if sys.stderr.isatty() else 30.0)
+
+    def update(report) -> None:
+        bar.set_postfix_str(f"stage {report.stage_index + 1} {report.stage} {report.step}/{report.steps} "
+                            f"J_radar {float(report.radar_loss.mean()):.4g} J_CE {float(report.comm_loss.mean()):.4g}",
+                            refresh=False)
+        bar.update(1)
+
+    return bar, update
+
+
+def cmd_train(args) -> int:
+    """Train one model per omega_r (one ensemble), resuming from the output's checkpoint."""
+    from .autoencoder import BUDGETS, TrainingConfig, TrainingError
+    from .autoencoder.sweep import CHECKPOINT_NAME, train_sweep
+    from .autoencoder.training import Trainer
+
+    scenario = _scenario(args)
+    device = _device(args.device)
+    samples = args.samples_per_stage or BUDGETS[args.budget]
+    try:
+        config = TrainingConfig(omegas=tuple(args.omega), samples_per_stage=samples, batch_size=args.batch_size,
+                                learning_rate=args.lr, schedule=args.schedule, seed=args.seed,
+                                budget=args.budget if not args.samples_per_stage else "custom")
+    except TrainingError as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(args.out)
+    probe = Trainer(scenario, config, checkpoint=out / CHECKPOINT_NAME)
+    resumed = (out / CHECKPOINT_NAME).exists()
+    if resumed:
+        try:
+            probe.load_checkpoint()
+        except TrainingError as exc:
+            raise UsageError(str(exc)) from None
+        print(f"resuming from {out / CHECKPOINT_NAME} at step {probe.steps_done}/{probe.total_steps}", file=sys.stderr)
+    start = time.perf_counter()
+    bar, update = _training_progress(probe.total_steps, probe.steps_done, not args.quiet)
+    with bar:
+        paths = train_sweep(scenario, config, out, device, progress=update)
+    seconds = time.perf_counter() - start
+    trained = (probe.total_steps - probe.steps_done) * config.batch_size * len(config.omegas)
+    print(f"trained {len(paths)} model(s) in {seconds:.1f} s ({trained / seconds:.3g} samples x models / s)")
+    for path in paths:
+        print(f"wrote {path}")
+    return 0
+
+
+def _load(path: str, scenario=None, device="cpu"):
+    from .autoencoder.modelfile import ModelFileError, load_model
+
+    try:
+        return load_model(Path(path), scenario, device)
+    except ModelFileError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _requested_scenario(args, trained_for: Scenario) -> Scenario:
+    """The model's scenario with the options the user gave explicitly (so a mismatch can be caught)."""
+    given = {k: getattr(args, k) for k in Scenario().to_dict() if getattr(args, k, None) is not None}
+    given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
+    return trained_for.replace(**given)
+
+
+def cmd_evaluate(args) -> int:
+    """Evaluate one model file at the fixed Pfa through the same path as the baseline."""
+    from .autoencoder import AutoencoderSystem
+    from .autoencoder.modelfile import scenario_mismatch
+    from .evaluation import evaluate
+
+    device = _device(args.device)
+    loaded = _load(args.model, device=device)
+    requested = _requested_scenario(args, loaded.scenario)
+    diff = scenario_mismatch(requested, loaded.scenario)
+    if diff:
+        raise UsageError(f"{args.model} was trained for another scenario ({'; '.join(diff)})")
+    system = AutoencoderSystem(loaded.model, loaded.scenario, device)
+    with _progress(args.samples, "evaluate", not args.json and sys.stderr.isatty()) as bar:
+        result = evaluate(system, args.samples, args.seed, device, progress=bar.update)
+    out = {"model": str(loaded.path), "omega": loaded.omega, "seed": args.seed, **result.to_dict(),
+           "scenario": loaded.scenario.to_dict()}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"model {loaded.path} (omega_r = {loaded.omega:g})")
+        print(f"Pd      = {result.pd:.4f}")
+        print(f"Pfa     = {result.pfa:.4g}  (95% CI [{result.pfa_ci_low:.4g}, {result.pfa_ci_high:.4g}], target {loaded.scenario.pfa:g})")
+        print(f"RMSE    = {result.rmse_deg:.3f} deg over {result.detected} detected targets")
+        print(f"sigma^  = {result.sigma_deg:.3f} deg (mean over the same targets)")
+        print(f"SER     = {result.ser:.4g}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    """List the shipped pretrained models."""
+    from .autoencoder.modelfile import ModelFileError, read_metadata
+    from .pretrained import models_dir
+
+    try:
+        root = Path(args.dir) if args.dir else models_dir()
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from None
+    files = sorted(root.glob("*/*.safetensors"))
+    if not files:
+        raise UsageError(f"no model files (<sweep>/*.safetensors) under {root}")
+    entries = []
+    for path in files:
+        try:
+            meta = read_metadata(path)
+        except ModelFileError as exc:
+            raise UsageError(str(exc)) from None
+        sc = meta["scenario"]
+        entries.append({
+            "path": str(path), "sweep": path.parent.name, "omega": meta["omega"],
+            "spacing_std": sc["spacing_std"], "impairment_seed": sc["impairment_seed"],
+            "position_model": sc["position_model"], "num_antennas": meta["num_antennas"],
+            "num_messages": meta["num_messages"], "true_positions_wavelengths": meta["true_positions_wavelengths"],
+            "training": meta["training"],
+        })
+    entries.sort(key=lambda e: (e["sweep"], e["omega"]))
+    if args.json:
+        print(json.dumps(entries))
+    else:
+        for e in entries:
+            t = e["training"]
+            print(f"{e['path']}  omega_r={e['omega']:<8g} spacing_std={e['spacing_std']:<8.4g} "
+                  f"budget={t.get('budget')} ({t.get('samples_per_stage')} samples/stage, {t.get('schedule')})")
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    """Fig. 2-5 of the paper from the shipped models (or retrained ones), with tables."""
+    from .autoencoder.modelfile import ModelFileError
+    from .reproduce import FIGURES, Reproduction
+
+    figures = FIGURES if args.figure == "all" else (args.figure,)
+    device = _device(args.device)
+    start = time.perf_counter()
+    with _progress(None, "reproduce", sys.stderr.isatty()) as bar:
+        repro = Reproduction(Path(args.out), args.samples, args.seed, device,
+                             retrain=args.budget if args.retrain else None,
+                             log=lambda msg: bar.write(msg, file=sys.stdout), progress=bar.update)
+        try:
+            written = repro.run(figures)
+        except (ModelFileError, FileNotFoundError) as exc:
+            raise UsageError(str(exc)) from None
+    print(f"done in {time.perf_counter() - start:.1f} s")
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="isac-ae", description="End-to-end learned ISAC: simulation, baselines, evaluation.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -190,6 +358,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--phi-steps", type=_positive_int, default=8, help="phases phi = 2 pi i / steps (default %(default)s)")
     _add_scenario_options(p)
     p.set_defaults(func=cmd_baseline_sweep)
+
+    p = sub.add_parser("train", help="train the autoencoder for one or more omega_r (one model file each)",
+                       description="Train the autoencoder (Sec. III-C); several omega_r train together as one ensemble. "
+                                   "Resumes from OUT/checkpoint.pt if an earlier run was interrupted.")
+    p.add_argument("--omega", type=_omega_list, required=True, help="omega_r, one value or a comma-separated list in [0, 1]")
+    p.add_argument("--budget", choices=("quick", "paper"), default="quick",
+                   help="samples per stage: quick = 2e6, paper = 2e7 (default %(default)s)")
+    p.add_argument("--samples-per-stage", type=_positive_int, default=None, help="override the budget's samples per stage")
+    p.add_argument("--schedule", choices=("staged", "paper", "joint"), default="staged",
+                   help="staged = the paper's three stages + receiver fine-tuning (default); paper = the three stages only; "
+                        "joint = all six networks at once")
+    p.add_argument("--batch-size", type=_positive_int, default=10_000, help="samples per step (default %(default)s)")
+    p.add_argument("--lr", type=_finite_float, default=0.01, help="Adam learning rate (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    p.add_argument("--out", required=True, help="output directory (model files, checkpoint)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_scenario_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a model file at the fixed Pfa",
+                       description="Evaluate a trained model: Pd, empirical Pfa, RMSE, mean sigma, SER. "
+                                   "The scenario is the model's; scenario options given here must agree with it.")
+    p.add_argument("model", help="model file (.safetensors)")
+    p.add_argument("--samples", type=_positive_int, default=100_000, help="test snapshots, and as many H0 snapshots (default %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_scenario_options(p)
+    p.set_defaults(func=cmd_evaluate, **{k: None for k in Scenario().to_dict()})
+
+    p = sub.add_parser("models", help="list the shipped pretrained models")
+    p.add_argument("--dir", default=None, help="models directory (default: the shipped one)")
+    p.add_argument("--json", action="store_true", help="print one JSON array")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("reproduce", help="reproduce Fig. 2-5 of the paper (figures, CSV, tables)",
+                       description="Evaluate the shipped pretrained models (or retrain them) against the baseline "
+                                   "and write the paper's figures as PNG and PDF with their tables.")
+    p.add_argument("figure", choices=("fig2", "fig3", "fig4", "fig5", "all"), help="which figure")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--samples", type=_positive_int, default=1_000_000,
+                   help="test snapshots per point, and as many H0 snapshots (default %(default)s)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default %(default)s)")
+    p.add_argument("--retrain", action="store_true", help="train the model sweeps into OUT/models instead of using the shipped ones")
+    p.add_argument("--budget", choices=("quick", "paper"), default="paper", help="training budget with --retrain (default %(default)s)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default %(default)s)")
+    p.set_defaults(func=cmd_reproduce)
     return parser
 
 

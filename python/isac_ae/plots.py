@@ -18,16 +18,17 @@ def _save(fig, stem: Path) -> list[Path]:
     return paths
 
 
-def plot_tradeoff(rows, out_dir: Path, title: str = "", extra_series=()) -> list[Path]:
+def plot_tradeoff(rows, out_dir: Path, title: str = "", extra_series=(), prefix: str = "baseline") -> list[Path]:
     """SER vs Pd and SER vs RMSE of a baseline sweep (``rows`` from :func:`baseline_sweep`).
 
     extra_series: optional (label, rows) pairs (e.g. autoencoder points) drawn
-    as markers over the baseline. Returns the written paths.
+    as markers over the baseline. Files: ``<prefix>_ser_vs_pd`` and
+    ``<prefix>_ser_vs_rmse`` (.png, .pdf). Returns the written paths.
     """
     written = []
     for metric, front_key, xlabel, stem in (
-        ("pd", "front_pd", r"detection probability $P_d$", "baseline_ser_vs_pd"),
-        ("rmse_deg", "front_rmse", "AoA RMSE (degrees)", "baseline_ser_vs_rmse"),
+        ("pd", "front_pd", r"detection probability $P_d$", f"{prefix}_ser_vs_pd"),
+        ("rmse_deg", "front_rmse", "AoA RMSE (degrees)", f"{prefix}_ser_vs_rmse"),
     ):
         fig, ax = plt.subplots(figsize=(5.5, 4.0))
         ax.scatter([r[metric] for r in rows], [r["ser"] for r in rows], s=10, color="0.7", label="baseline (all rho, phi)")
@@ -35,6 +36,10 @@ def plot_tradeoff(rows, out_dir: Path, title: str = "", extra_series=()) -> list
         ax.plot([r[metric] for r in front], [r["ser"] for r in front], "k-o", ms=3, label="baseline Pareto front")
         for label, series in extra_series:
             ax.plot([r[metric] for r in series], [r["ser"] for r in series], "s", ms=5, label=label)
+            for r in series:
+                if "omega" in r:
+                    ax.annotate(f"{r['omega']:g}", (r[metric], r["ser"]), fontsize=6, xytext=(3, 3),
+                                textcoords="offset points")
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("symbol error rate")
@@ -44,3 +49,41 @@ def plot_tradeoff(rows, out_dir: Path, title: str = "", extra_series=()) -> list
         ax.legend(fontsize=8)
         written += _save(fig, Path(out_dir) / stem)
     return written
+
+
+def plot_beampatterns(patterns, scenario, out_dir: Path, stem: str = "fig3_beampatterns") -> list[Path]:
+    """Fig. 3: E(phi) = E_m |a(phi)^T y(m)|^2 for several omega_r, both sectors shaded.
+
+    patterns: (label, angles_deg (P,), energy (P,)) triples.
+    """
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    ax.axvspan(*scenario.target_sector_deg, color="tab:red", alpha=0.12, label="target sector")
+    ax.axvspan(*scenario.comm_sector_deg, color="tab:blue", alpha=0.12, label="comm sector")
+    for label, angles, energy in patterns:
+        ax.plot(angles, energy, lw=1.2, label=label)
+    ax.set_xlabel(r"direction $\phi$ (degrees)")
+    ax.set_ylabel(r"$E(\phi) = |a(\phi)^T y|^2$")
+    ax.set_xlim(-90, 90)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title("learned beampatterns")
+    return _save(fig, Path(out_dir) / stem)
+
+
+def plot_rmse_vs_sigma(rows, out_dir: Path, stem: str = "fig4_rmse_vs_sigma") -> list[Path]:
+    """Fig. 4: AoA RMSE against the mean predicted sigma across omega_r, with the RMSE = sigma line."""
+    fig, ax = plt.subplots(figsize=(4.5, 4.0))
+    sigma = [r["sigma_deg"] for r in rows]
+    rmse = [r["rmse_deg"] for r in rows]
+    ax.plot(sigma, rmse, "o", label="autoencoder")
+    for r in rows:
+        ax.annotate(f"{r['omega']:g}", (r["sigma_deg"], r["rmse_deg"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    top = 1.1 * max(sigma + rmse)
+    ax.plot([0, top], [0, top], "k--", lw=1, label=r"RMSE = $\hat\sigma$")
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel(r"mean predicted $\hat\sigma_{\hat\theta}$ (degrees)")
+    ax.set_ylabel("AoA RMSE (degrees)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, Path(out_dir) / stem)

@@ -1,6 +1,9 @@
-"""The losses of eqs. (3)-(8). Every function returns a scalar batch mean.
+"""The losses of eqs. (3)-(8).
 
-Angles in radians. ``target`` is the presence label t (bool or 0/1), shape (N,).
+Every function reduces over the last (sample) dimension and keeps the leading
+ones, so an ensemble's outputs (E, N) give one loss per member, shape (E,);
+plain (N,) inputs give a scalar. Angles in radians. ``target`` is the presence
+label t (bool or 0/1), broadcastable to the outputs.
 """
 
 from __future__ import annotations
@@ -11,23 +14,24 @@ from torch import nn
 
 def detection_loss(logit: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """J_TD of eq. (3): binary cross-entropy of q = sigmoid(logit) against t."""
-    return nn.functional.binary_cross_entropy_with_logits(logit, target.to(logit.dtype))
+    t = target.to(logit.dtype).expand_as(logit)
+    return nn.functional.binary_cross_entropy_with_logits(logit, t, reduction="none").mean(-1)
 
 
 def regression_nll(theta_hat, sigma_hat, theta, target) -> torch.Tensor:
     """p(t=1) J_TR, the second term of eq. (6), with J_TR of eq. (4).
 
-    The batch mean of ``t * (log sigma + (theta - theta_hat)^2 / (2 sigma^2))``
+    The sample mean of ``t * (log sigma + (theta - theta_hat)^2 / (2 sigma^2))``
     estimates p(t=1) E[... | t=1] directly: absent targets contribute zero.
     """
     t = target.to(theta_hat.dtype)
     nll = torch.log(sigma_hat) + (theta - theta_hat).square() / (2.0 * sigma_hat.square())
-    return (t * nll).mean()
+    return (t * nll).mean(-1)
 
 
 def regression_mse(theta_hat, theta, target) -> torch.Tensor:
     """J_MSE = p(t=1) E[(theta_hat - theta)^2 | t=1], the first training stage's radar loss (Sec. III-C)."""
-    return (target.to(theta_hat.dtype) * (theta - theta_hat).square()).mean()
+    return (target.to(theta_hat.dtype) * (theta - theta_hat).square()).mean(-1)
 
 
 def radar_nll(logit, theta_hat, sigma_hat, theta, target) -> torch.Tensor:
@@ -36,12 +40,15 @@ def radar_nll(logit, theta_hat, sigma_hat, theta, target) -> torch.Tensor:
 
 
 def comm_loss(logits: torch.Tensor, messages: torch.Tensor) -> torch.Tensor:
-    """J_CE of eq. (7): categorical cross-entropy of softmax(logits) against m."""
-    return nn.functional.cross_entropy(logits, messages)
+    """J_CE of eq. (7): categorical cross-entropy of softmax(logits) (..., N, |M|) against m (N,)."""
+    log_p = torch.log_softmax(logits, dim=-1)
+    index = messages.expand(log_p.shape[:-1]).unsqueeze(-1)
+    return -log_p.gather(-1, index).squeeze(-1).mean(-1)
 
 
-def isac_loss(radar: torch.Tensor, comm: torch.Tensor, omega: float) -> torch.Tensor:
-    """J_ISAC of eq. (8) = omega_r J_radar + (1 - omega_r) J_CE, omega_r in [0, 1]."""
-    if not 0.0 <= omega <= 1.0:
-        raise ValueError(f"omega_r must lie in [0, 1], got {omega}")
+def isac_loss(radar: torch.Tensor, comm: torch.Tensor, omega) -> torch.Tensor:
+    """J_ISAC of eq. (8) = omega_r J_radar + (1 - omega_r) J_CE; omega_r in [0, 1], scalar or per member."""
+    omega = torch.as_tensor(omega, dtype=radar.dtype, device=radar.device)
+    if torch.any((omega < 0) | (omega > 1)) or torch.any(torch.isnan(omega)):
+        raise ValueError(f"omega_r must lie in [0, 1], got {omega.tolist()}")
     return omega * radar + (1.0 - omega) * comm

@@ -1,4 +1,11 @@
-"""The six networks of Table I and the transmitter's normalisation layer.
+"""The six networks of Table I, as ensembles of independent members.
+
+Every network holds ``members`` independent copies of its weights (leading
+dimension E) and runs them with one batched matrix product per layer. A sweep
+over omega_r trains all its points as one ensemble (each member sees its own
+loss, Adam is element-wise, so members never interact); a deployed model is an
+ensemble of one. Shapes: inputs and outputs carry the member dimension first,
+(E, N, ...).
 
 Widths derive from K and |M| as in Table I; hidden layers use ReLU. Complex
 quantities enter and leave as [real parts, imaginary parts]. Where Table I's
@@ -23,14 +30,43 @@ from torch import nn
 SIGMA_FLOOR = math.radians(1e-3)
 
 
-def mlp(sizes: list[int]) -> nn.Sequential:
+class EnsembleLinear(nn.Module):
+    """E independent affine maps: x (E, N, n_in) -> (E, N, n_out).
+
+    Initialised as torch.nn.Linear (uniform in +-1/sqrt(n_in)), member by member.
+    """
+
+    def __init__(self, members: int, n_in: int, n_out: int):
+        super().__init__()
+        bound = 1.0 / math.sqrt(n_in)
+        self.weight = nn.Parameter(torch.empty(members, n_in, n_out).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(members, 1, n_out).uniform_(-bound, bound))
+
+    @property
+    def in_features(self) -> int:
+        return self.weight.shape[1]
+
+    @property
+    def out_features(self) -> int:
+        return self.weight.shape[2]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class EnsembleMLP(nn.Module):
     """Fully connected layers of the given widths, ReLU between them, linear output."""
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+
+    def __init__(self, members: int, sizes: list[int]):
+        super().__init__()
+        self.layers = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i < len(self.layers) - 1:
+                x = torch.relu(x)
+        return x
 
 
 def complex_to_real(z: torch.Tensor) -> torch.Tensor:
@@ -45,85 +81,88 @@ def real_to_complex(x: torch.Tensor) -> torch.Tensor:
 
 
 class Encoder(nn.Module):
-    """f_epsilon: message index -> constellation point x(m), (N,) complex. Table I: |M| -> (K, K, 2K) -> 2."""
+    """f_epsilon: message -> constellation point. Table I: |M| -> (K, K, 2K) -> 2."""
 
-    def __init__(self, num_antennas: int, num_messages: int):
+    def __init__(self, num_antennas: int, num_messages: int, members: int = 1):
         super().__init__()
         k = num_antennas
         self.num_messages = num_messages
-        self.net = mlp([num_messages, k, k, 2 * k, 2])
+        self.net = EnsembleMLP(members, [num_messages, k, k, 2 * k, 2])
+
+    def constellation(self) -> torch.Tensor:
+        """All |M| points at once (the one-hot inputs are the identity), (E, |M|) complex."""
+        w = self.net.layers[0].weight
+        one_hot = torch.eye(self.num_messages, dtype=w.dtype, device=w.device).expand(w.shape[0], -1, -1)
+        return real_to_complex(self.net(one_hot)).squeeze(-1)
 
     def forward(self, messages: torch.Tensor) -> torch.Tensor:
-        one_hot = nn.functional.one_hot(messages, self.num_messages).to(self.net[0].weight.dtype)
-        return real_to_complex(self.net(one_hot)).squeeze(-1)
+        """messages (N,) int64 -> x(m), (E, N) complex."""
+        return self.constellation()[:, messages]
 
 
 class Beamformer(nn.Module):
-    """f_mu: Theta = [theta_min, theta_max, vartheta_min, vartheta_max] (radians) -> v, (..., K) complex.
+    """f_mu: Theta = [theta_min, theta_max, vartheta_min, vartheta_max] (radians) -> v, (E, K) complex.
 
     Table I: 4 -> (K, K, 2K) -> K complex outputs, i.e. 2K reals (DESIGN.md).
     """
 
-    def __init__(self, num_antennas: int):
+    def __init__(self, num_antennas: int, members: int = 1):
         super().__init__()
         k = num_antennas
-        self.net = mlp([4, k, k, 2 * k, 2 * k])
+        self.net = EnsembleMLP(members, [4, k, k, 2 * k, 2 * k])
 
     def forward(self, sectors: torch.Tensor) -> torch.Tensor:
-        return real_to_complex(self.net(sectors))
+        members = self.net.layers[0].weight.shape[0]
+        return real_to_complex(self.net(sectors.reshape(1, 1, 4).expand(members, 1, 4))).squeeze(1)
 
 
 class RadarHead(nn.Module):
-    """Shared shape of the three radar networks: z_r (N, K) complex -> (N,) real. Table I: 2K -> (2K, 2K, K) -> 1."""
+    """Shared shape of the three radar networks: features (E, N, 2K) real -> (E, N).
 
-    def __init__(self, num_antennas: int):
+    Table I: 2K -> (2K, 2K, K) -> 1. The features are those of
+    :func:`radar_features`, computed once per snapshot for all three heads.
+    """
+
+    def __init__(self, num_antennas: int, members: int = 1):
         super().__init__()
         k = num_antennas
-        self.net = mlp([2 * k, 2 * k, 2 * k, k, 1])
+        self.net = EnsembleMLP(members, [2 * k, 2 * k, 2 * k, k, 1])
 
-    def features(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(complex_to_real(z)).squeeze(-1)
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(-1)
 
 
 class PresenceDetector(RadarHead):
     """f_rho: returns the logit of q = p(target | z_r)."""
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.features(z)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
 
 
 class AngleEstimator(RadarHead):
     """f_nu: returns theta_hat in (-pi/2, pi/2) radians (tanh output scaled)."""
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return 0.5 * math.pi * torch.tanh(self.features(z))
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * math.pi * torch.tanh(self.features(x))
 
 
 class UncertaintyEstimator(RadarHead):
     """f_sigma: returns sigma_hat >= SIGMA_FLOOR radians (softplus, see module docstring)."""
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return nn.functional.softplus(self.features(z)) + SIGMA_FLOOR
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.softplus(self.features(x)) + SIGMA_FLOOR
 
 
 class CommReceiver(nn.Module):
-    """f_eta: CSI-equalised z_c / kappa, (N,) complex -> message logits (N, |M|). Table I: 2 -> (K, 2K, 2K) -> |M|."""
+    """f_eta: CSI-equalised z_c / kappa, (E, N) complex -> message logits (E, N, |M|).
 
-    def __init__(self, num_antennas: int, num_messages: int):
+    Table I: 2 -> (K, 2K, 2K) -> |M|.
+    """
+
+    def __init__(self, num_antennas: int, num_messages: int, members: int = 1):
         super().__init__()
         k = num_antennas
-        self.net = mlp([2, k, 2 * k, 2 * k, num_messages])
+        self.net = EnsembleMLP(members, [2, k, 2 * k, 2 * k, num_messages])
 
     def forward(self, equalised: torch.Tensor) -> torch.Tensor:
-        return self.net(complex_to_real(equalised.unsqueeze(-1)))
-
-
-def normalise_batch(y: torch.Tensor, energy: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scale a batch of transmitted vectors (N, K) so that mean ||y||^2 = energy.
-
-    Returns (scaled y, the scale). The scale is what a deployed transmitter
-    freezes after training (DESIGN.md): constellation energies may differ,
-    only their average is constrained.
-    """
-    scale = torch.sqrt(energy / y.abs().square().sum(-1).mean())
-    return y * scale, scale
+        return self.net(torch.stack([equalised.real, equalised.imag], dim=-1))

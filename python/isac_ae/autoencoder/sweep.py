@@ -1,0 +1,62 @@
+"""A trade-off sweep of the autoencoder: one model file per omega_r in one directory.
+
+Layout of a sweep directory: ``omega_<w>.safetensors`` per omega_r and, while
+training runs, ``checkpoint.pt`` (deleted once every model file is written).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+from ..scenario import Scenario
+from .modelfile import LoadedModel, ModelFileError, load_model, read_metadata, save_model
+from .training import StepReport, Trainer, TrainingConfig
+
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def model_filename(omega: float) -> str:
+    """File name of the model for ``omega`` (repr keeps 1e-06 and 0.015 exact and distinct)."""
+    return f"omega_{float(omega)!r}.safetensors"
+
+
+def train_sweep(
+    scenario: Scenario,
+    config: TrainingConfig,
+    out_dir: Path,
+    device="cpu",
+    progress: Optional[Callable[[StepReport], None]] = None,
+    checkpoint_every: int = 100,
+) -> list[Path]:
+    """Train every omega_r of ``config`` as one ensemble and write one model file each.
+
+    Resumes from ``out_dir/checkpoint.pt`` when an earlier run was interrupted.
+    """
+    out_dir = Path(out_dir)
+    if len(set(config.omegas)) != len(config.omegas):
+        raise ValueError(f"duplicate omega_r values in {list(config.omegas)}")
+    trainer = Trainer(scenario, config, device=device, checkpoint=out_dir / CHECKPOINT_NAME,
+                      checkpoint_every=checkpoint_every)
+    model = trainer.run(progress)
+    training = {k: v for k, v in config.to_dict().items() if k != "omegas"}
+    paths = []
+    for i, omega in enumerate(config.omegas):
+        paths.append(save_model(out_dir / model_filename(omega), model.member(i), scenario, omega,
+                                {**training, "ensemble_member": i, "ensemble_omegas": list(config.omegas)}))
+    (out_dir / CHECKPOINT_NAME).unlink(missing_ok=True)
+    return paths
+
+
+def sweep_models(directory: Path) -> list[Path]:
+    """Model files of a sweep directory, ordered by omega_r."""
+    files = [p for p in Path(directory).glob("*.safetensors")]
+    return sorted(files, key=lambda p: read_metadata(p)["omega"])
+
+
+def load_sweep(directory: Path, scenario: Optional[Scenario] = None, device="cpu") -> list[LoadedModel]:
+    """Every model of a sweep directory, ordered by omega_r; refuses an empty directory."""
+    files = sweep_models(directory)
+    if not files:
+        raise ModelFileError(f"no model files (*.safetensors) in {directory}")
+    return [load_model(p, scenario, device) for p in files]

@@ -1,0 +1,53 @@
+"""A trained autoencoder member as an :class:`isac_ae.evaluation.IsacSystem`."""
+
+from __future__ import annotations
+
+import torch
+
+from ..scenario import Scenario
+from .model import Autoencoder
+
+
+class AutoencoderSystem:
+    """Learned transmitter and receivers of one model (an ensemble of one member).
+
+    The transmitter is evaluated once: its constellation (|M|,) and
+    unit-energy beamformer (K,) are fixed after training, which is what a
+    deployed transmitter does (DESIGN.md: frozen normalisation).
+    """
+
+    name = "autoencoder"
+
+    def __init__(self, model: Autoencoder, scenario: Scenario, device="cpu"):
+        if model.members != 1:
+            raise ValueError(f"an AutoencoderSystem runs one model, got an ensemble of {model.members}")
+        if (model.num_antennas, model.num_messages) != (scenario.num_antennas, scenario.num_messages):
+            raise ValueError(
+                f"model has K={model.num_antennas}, |M|={model.num_messages}; "
+                f"scenario has K={scenario.num_antennas}, |M|={scenario.num_messages}"
+            )
+        self.scenario = scenario
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        sectors = torch.as_tensor(scenario.theta_vector, dtype=torch.float32, device=self.device)
+        with torch.no_grad():
+            points, beam = self.model.transmitter(sectors)
+        self.constellation = points[0]
+        self.beam = beam[0]
+
+    def transmit(self, messages: torch.Tensor):
+        """messages: (N,) int64 -> (y (N, K) complex, beamformer v (K,) complex)."""
+        return self.constellation[messages].unsqueeze(-1) * self.beam, self.beam
+
+    def radar_receive(self, z: torch.Tensor):
+        """z: (N, K) -> (detection logit (N,), theta_hat (N,), sigma_hat (N,)), radians.
+
+        The logit is the detection score: monotone in q = sigmoid(logit), so a
+        threshold on it is a threshold on q, without q's float32 saturation at 1.
+        """
+        logit, theta, sigma = self.model.radar(z.unsqueeze(0))
+        return logit[0], theta[0], sigma[0]
+
+    def comm_receive(self, z: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
+        """z, kappa: (N,) complex -> message estimates (N,) int64."""
+        return self.model.comm((z / kappa).unsqueeze(0))[0].argmax(-1)
