@@ -44,6 +44,7 @@ test-python: setup
 benchmark: setup
 	$(PY) benchmarks/bench_baseline.py
 	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_cpp_blocks.py
 
 clean:
 	rm -rf $(BUILD) $(BUILD).log build python/*.egg-info

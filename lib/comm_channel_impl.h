@@ -1,0 +1,49 @@
+/* -*- c++ -*- */
+/*
+ * Copyright 2026 gr-isac_ae authors.
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+
+#ifndef INCLUDED_ISAC_AE_COMM_CHANNEL_IMPL_H
+#define INCLUDED_ISAC_AE_COMM_CHANNEL_IMPL_H
+
+#include "random_draws.h"
+#include <gnuradio/isac_ae/comm_channel.h>
+
+namespace gr {
+namespace isac_ae {
+
+class comm_channel_impl : public comm_channel
+{
+private:
+    const int d_K;
+    const std::vector<float> d_positions;
+    float d_snr_db;
+    float d_theta_min, d_theta_max;
+    detail::uniform_stream d_stream;
+    std::vector<std::uint32_t> d_words;
+    std::vector<gr_complex> d_beta, d_noise;
+
+public:
+    comm_channel_impl(int K,
+                      const std::vector<float>& positions,
+                      float snr_db,
+                      float theta_min,
+                      float theta_max,
+                      int64_t seed);
+
+    void set_snr_db(float snr_db) override;
+    float snr_db() const override { return d_snr_db; }
+    void set_sector(float theta_min, float theta_max) override;
+    std::vector<float> sector() const override { return { d_theta_min, d_theta_max }; }
+    std::vector<float> positions() const override { return d_positions; }
+
+    int work(int noutput_items,
+             gr_vector_const_void_star& input_items,
+             gr_vector_void_star& output_items) override;
+};
+
+} // namespace isac_ae
+} // namespace gr
+
+#endif /* INCLUDED_ISAC_AE_COMM_CHANNEL_IMPL_H */

@@ -1,0 +1,7 @@
+"""GNU Radio blocks of gr-isac_ae (need GNU Radio and the compiled module).
+
+Import the submodules explicitly, e.g. ``from isac_ae.blocks import cpp_channels``.
+The ``cpp_*`` modules are thin Python wrappers of the C++ blocks bound in
+``isac_ae.isac_ae_python``: they take the user-facing units (angles in degrees)
+and return the C++ blocks (or a hier block around one).
+"""
