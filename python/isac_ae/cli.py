@@ -315,15 +315,21 @@ def cmd_models(args) -> int:
 def cmd_reproduce(args) -> int:
     """Fig. 2-5 of the paper from the shipped models (or retrained ones), with tables."""
     from .autoencoder.modelfile import ModelFileError
-    from .reproduce import FIGURES, Reproduction
+    from .reproduce import FIGURES, IMPAIRED, Reproduction
 
     figures = FIGURES if args.figure == "all" else (args.figure,)
+    known = {spec.name: spec for spec in IMPAIRED}
+    names = args.impairments.split(",") if args.impairments else list(known)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UsageError(f"unknown impairment sweep(s) {', '.join(unknown)}; known: {', '.join(known)}")
     device = _device(args.device)
     start = time.perf_counter()
     with _progress(None, "reproduce", sys.stderr.isatty()) as bar:
         repro = Reproduction(Path(args.out), args.samples, args.seed, device,
                              retrain=args.budget if args.retrain else None,
-                             log=lambda msg: bar.write(msg, file=sys.stdout), progress=bar.update)
+                             log=lambda msg: bar.write(msg, file=sys.stdout), progress=bar.update,
+                             impaired=[known[n] for n in names])
         try:
             written = repro.run(figures)
         except (ModelFileError, FileNotFoundError) as exc:
@@ -400,6 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--samples", type=_positive_int, default=1_000_000,
                    help="test snapshots per point, and as many H0 snapshots (default %(default)s)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default %(default)s)")
+    p.add_argument("--impairments", default=None,
+                   help="Fig. 5 sweeps, comma-separated (default: all of spacing_l30, spacing_l15, spacing_l30_scaled, "
+                        "spacing_l15_scaled that exist)")
     p.add_argument("--retrain", action="store_true", help="train the model sweeps into OUT/models instead of using the shipped ones")
     p.add_argument("--budget", choices=("quick", "paper"), default="paper", help="training budget with --retrain (default %(default)s)")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default %(default)s)")

@@ -54,6 +54,9 @@ class EvaluationResult:
     h0_samples: int
     targets: int
     detected: int
+    #: sqrt of the mean predicted variance over present-and-detected targets: the
+    #: RMSE a calibrated sigma predicts (mean sigma_deg is below it by Jensen).
+    sigma_rms_deg: Optional[float] = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -136,7 +139,7 @@ def evaluate(
     radar = RadarChannel(sc, device=device)
     comm = CommChannel(sc, device=device)
     targets = detected = false_alarms = absent = symbol_errors = 0
-    sq_error = sigma_sum = 0.0
+    sq_error = sigma_sum = sigma_sq_sum = 0.0
     has_sigma = False
     for n in _chunks(samples, chunk):
         messages = _draw_messages(n, sc.num_messages, gen, device)
@@ -154,6 +157,7 @@ def evaluate(
         if sigma_hat is not None:
             has_sigma = True
             sigma_sum += float(sigma_hat[hit].double().sum())
+            sigma_sq_sum += float(sigma_hat[hit].double().square().sum())
         symbol_errors += int((system.comm_receive(cd.z, cd.kappa) != messages).sum())
         if progress is not None:
             progress(n)
@@ -172,6 +176,7 @@ def evaluate(
         h0_samples=h0_samples,
         targets=targets,
         detected=detected,
+        sigma_rms_deg=math.degrees(math.sqrt(sigma_sq_sum / detected)) if has_sigma and detected else None,
     )
 
 

@@ -71,11 +71,19 @@ def plot_beampatterns(patterns, scenario, out_dir: Path, stem: str = "fig3_beamp
 
 
 def plot_rmse_vs_sigma(rows, out_dir: Path, stem: str = "fig4_rmse_vs_sigma") -> list[Path]:
-    """Fig. 4: AoA RMSE against the mean predicted sigma across omega_r, with the RMSE = sigma line."""
+    """Fig. 4: AoA RMSE against the mean predicted sigma across omega_r, with the RMSE = sigma line.
+
+    Where the rows carry ``sigma_rms_deg`` (root of the mean predicted variance, the RMSE a
+    calibrated sigma implies), it is drawn too.
+    """
     fig, ax = plt.subplots(figsize=(4.5, 4.0))
     sigma = [r["sigma_deg"] for r in rows]
     rmse = [r["rmse_deg"] for r in rows]
-    ax.plot(sigma, rmse, "o", label="autoencoder")
+    ax.plot(sigma, rmse, "o", label=r"autoencoder, mean $\hat\sigma$")
+    if all(r.get("sigma_rms_deg") is not None for r in rows):
+        rms = [r["sigma_rms_deg"] for r in rows]
+        ax.plot(rms, rmse, "x", color="tab:orange", label=r"autoencoder, RMS $\hat\sigma$")
+        sigma = sigma + rms
     for r in rows:
         ax.annotate(f"{r['omega']:g}", (r["sigma_deg"], r["rmse_deg"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
     top = 1.1 * max(sigma + rmse)

@@ -58,7 +58,7 @@ class Reproduction:
     """Runs the figures into ``out_dir``, caching every evaluation in memory so figures share work."""
 
     def __init__(self, out_dir: Path, samples: int, seed: int, device="cpu", retrain: Optional[str] = None,
-                 log: Callable[[str], None] = print, progress=None):
+                 log: Callable[[str], None] = print, progress=None, impaired=IMPAIRED):
         self.out = Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.samples = samples
@@ -67,6 +67,7 @@ class Reproduction:
         self.retrain = retrain
         self.log = log
         self.progress = progress
+        self.impaired = tuple(impaired)
         self._models: dict[str, list[LoadedModel]] = {}
         self._ae_rows: dict[str, list[dict]] = {}
         self._baseline: dict[str, list[dict]] = {}
@@ -141,7 +142,7 @@ class Reproduction:
 
     def fig5(self) -> list[Path]:
         written = []
-        for spec in IMPAIRED:
+        for spec in self.impaired:
             try:
                 written += self.tradeoff(spec, f"fig5_{spec.name}")
             except (FileNotFoundError, ModelFileError) as exc:
@@ -187,7 +188,8 @@ def comparison_table(ae_rows, baseline_rows) -> list[dict]:
         ref = front_at_ser(baseline_rows, r["ser"])
         table.append({
             "omega": r["omega"], "pd": r["pd"], "pfa": r["pfa"], "pfa_ci_low": r["pfa_ci_low"],
-            "pfa_ci_high": r["pfa_ci_high"], "rmse_deg": r["rmse_deg"], "sigma_deg": r["sigma_deg"], "ser": r["ser"],
+            "pfa_ci_high": r["pfa_ci_high"], "rmse_deg": r["rmse_deg"], "sigma_deg": r["sigma_deg"],
+            "sigma_rms_deg": r.get("sigma_rms_deg"), "ser": r["ser"],
             **ref,
             "pd_gap": r["pd"] - ref["baseline_pd"],
             "rmse_ratio": r["rmse_deg"] / ref["baseline_rmse_deg"] if ref["baseline_rmse_deg"] else math.nan,
@@ -196,14 +198,14 @@ def comparison_table(ae_rows, baseline_rows) -> list[dict]:
 
 
 def markdown_table(table) -> str:
-    head = ("| omega_r | Pd | Pfa [95% CI] | RMSE (deg) | mean sigma (deg) | SER | baseline best Pd at SER <= | "
+    head = ("| omega_r | Pd | Pfa [95% CI] | RMSE (deg) | sigma mean / RMS (deg) | SER | baseline best Pd at SER <= | "
             "baseline RMSE there | baseline best RMSE at SER <= | Pd - baseline | RMSE / baseline |\n"
             "|---|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for r in table:
         lines.append(
             f"| {r['omega']:g} | {r['pd']:.4f} | {r['pfa']:.4f} [{r['pfa_ci_low']:.4f}, {r['pfa_ci_high']:.4f}] | "
-            f"{r['rmse_deg']:.3f} | {r['sigma_deg']:.3f} | {r['ser']:.4g} | {_fmt(r['baseline_pd'], '.4f')} | "
+            f"{r['rmse_deg']:.3f} | {r['sigma_deg']:.3f} / {_fmt(r.get('sigma_rms_deg'), '.3f')} | {r['ser']:.4g} | {_fmt(r['baseline_pd'], '.4f')} | "
             f"{_fmt(r['baseline_rmse_deg'], '.3f')} | {_fmt(r['baseline_best_rmse_deg'], '.3f')} | {_fmt(r['pd_gap'], '+.4f')} | {_fmt(r['rmse_ratio'], '.2f')} |"
         )
     return head + "\n".join(lines) + "\n"
