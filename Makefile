@@ -32,6 +32,7 @@ $(VENV)/.cmake-installed: $(VENV)/.package-installed $(CXX_SOURCES)
 # The shipped pretrained models against the baseline: Fig. 2-5, tables and a summary (a few minutes).
 demo: setup
 	$(VENV)/bin/isac-ae reproduce all --samples 200000 --seed 1 --out $(OUT)/demo
+	GRC_BLOCKS_PATH=$(CURDIR)/grc OMP_NUM_THREADS=1 $(PY) examples/simulation/demo_headless.py --items 2000000 --out $(OUT)/demo/flowgraph
 
 test: test-cpp test-python
 
@@ -45,6 +46,7 @@ benchmark: setup
 	$(PY) benchmarks/bench_baseline.py
 	$(PY) benchmarks/bench_training.py
 	$(PY) benchmarks/bench_cpp_blocks.py
+	GRC_BLOCKS_PATH=$(CURDIR)/grc OMP_NUM_THREADS=1 $(PY) benchmarks/bench_flowgraphs.py
 
 clean:
 	rm -rf $(BUILD) $(BUILD).log build python/*.egg-info

@@ -48,6 +48,10 @@ class AutoencoderSystem:
         logit, theta, sigma = self.model.radar(z.unsqueeze(0))
         return logit[0], theta[0], sigma[0]
 
+    def comm_logits(self, z: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
+        """z, kappa: (N,) complex -> message logits (N, |M|) from the CSI-equalised z / kappa."""
+        return self.model.comm((z / kappa).unsqueeze(0))[0]
+
     def comm_receive(self, z: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
         """z, kappa: (N,) complex -> message estimates (N,) int64."""
-        return self.model.comm((z / kappa).unsqueeze(0))[0].argmax(-1)
+        return self.comm_logits(z, kappa).argmax(-1)

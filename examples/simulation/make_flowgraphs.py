@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""Writes the example flowgraphs of this directory (*.grc) through GRC's own platform.
+
+The .grc files are the product; this script is how they are made, so that the
+GUI and no_gui twins of a flowgraph cannot drift apart. It builds each
+flowgraph from a compact description, lets GRC fill in every default,
+validates it and saves it in GRC's format. Run it after changing a block's
+YAML or a flowgraph:
+
+    GRC_BLOCKS_PATH=$PWD/grc .venv/bin/python examples/simulation/make_flowgraphs.py
+
+It fails (exit 1) naming the errors when GRC finds a flowgraph invalid.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+DEFAULT_MODEL = "nominal/omega_0.09.safetensors"
+BUF = "8192"  # min output buffer (items) of the C++ channels that feed learned blocks
+
+
+# --- compact description helpers ---------------------------------------------
+def block(name, kind, xy, rotation=0, /, **params):
+    return {
+        "name": name,
+        "id": kind,
+        "parameters": {k: str(v) for k, v in params.items()},
+        "states": {"coordinate": list(xy), "rotation": rotation, "state": "enabled"},
+    }
+
+
+def options(fid, title, description, gui: bool):
+    return {
+        "parameters": {
+            "id": fid,
+            "title": title,
+            "author": "gr-isac_ae",
+            "description": description,
+            "generate_options": "qt_gui" if gui else "no_gui",
+            "run_options": "prompt" if gui else "run",
+            "window_size": "(1400,1000)",
+            "category": "[GRC Hier Blocks]",
+        },
+        "states": {"coordinate": [8, 8], "rotation": 0, "state": "enabled"},
+    }
+
+
+def param(name, xy, value, ptype="intx", label="", short_id=""):
+    return block(name, "parameter", xy, label=label or name, type=ptype, value=value, short_id=short_id, hide="none")
+
+
+def variable(name, xy, value):
+    return block(name, "variable", xy, value=value)
+
+
+def c(src, sport, dst, dport):
+    return [src, str(sport), dst, str(dport)]
+
+
+def null_sink(name, xy, kind="float", vlen=1):
+    return block(name, "blocks_null_sink", xy, type=kind, vlen=vlen, num_inputs=1)
+
+
+# --- shared pieces -------------------------------------------------------------
+# Layout: Options and the scenario variables along the top, the signal chain(s)
+# below them, then the command-line parameters, the GUI controls and the
+# metric probes and labels.
+CHAIN_Y = 140  # top of the first signal chain
+CHAIN_H = 520  # height of one chain
+
+
+def place(blocks, x0, y, step=200):
+    """Set the coordinates of ``blocks`` left to right on row ``y`` (``step`` an int or one per block)."""
+    x = x0
+    steps = step if isinstance(step, (list, tuple)) else [step] * len(blocks)
+    for b, dx in zip(blocks, steps):
+        b["states"]["coordinate"] = [x, y]
+        x += dx
+    return blocks
+
+
+def common_parameters(y, gui=False, with_model=True, with_maprt=False):
+    """Command-line parameters shared by the flowgraphs (no_gui adds items and the metrics JSON prefix)."""
+    blocks = []
+    if with_model:
+        blocks.append(param("model", (0, 0), repr(DEFAULT_MODEL), "str", "Model file"))
+    blocks.append(param("seed", (0, 0), "1", "intx", "Channel and message seed"))
+    if with_model:
+        blocks += [
+            param("pfa", (0, 0), "0.01", "eng_float", "Target Pfa (AE threshold)"),
+            param("h0_samples", (0, 0), "200000", "intx", "AE H0 snapshots"),
+            param("h0_seed", (0, 0), "0", "intx", "AE H0 seed"),
+        ]
+    if with_maprt:
+        blocks.append(param("maprt_threshold", (0, 0), "117.8", "eng_float", "MAPRT threshold (Pfa 1e-2)"))
+    if not gui:
+        blocks += [
+            param("items", (0, 0), "200000", "intx", "Snapshots to run"),
+            param("metrics_json", (0, 0), "''", "str", "Metrics JSON prefix"),
+        ]
+    return place(blocks, 8, y, 230)
+
+
+def scenario_variables(gui=False):
+    """K, |M|, the buffer size, the array, the sectors (and the SNRs headless) along the top row."""
+    out = [
+        variable("K", (0, 0), "16"),
+        variable("M", (0, 0), "4"),
+        variable("buf", (0, 0), BUF),
+        variable("positions", (0, 0), "[]"),
+        variable("comm_sector", (0, 0), "[30, 50]"),
+        variable("target_sector", (0, 0), "[theta_min, theta_max]" if gui else "[-20, 20]"),
+    ]
+    if not gui:
+        out += [variable("snr_radar_db", (0, 0), "0"), variable("snr_comm_db", (0, 0), "20")]
+    return place(out, 200, 8, [90, 90, 110, 110, 130, 200, 130, 130])
+
+
+def gui_controls(y, extra=()):
+    """Sliders: SNRs, the target sector (Theta of the AE beamformer and the radar channel), the rate, extras."""
+    blocks = [
+        block("snr_radar_db", "variable_qtgui_range", (0, 0), label="SNR_r (dB)", value="0", start="-20",
+              stop="20", step="0.5", gui_hint="0,0,1,1"),
+        block("snr_comm_db", "variable_qtgui_range", (0, 0), label="SNR_c (dB)", value="20", start="-10",
+              stop="40", step="0.5", gui_hint="0,1,1,1"),
+        block("theta_min", "variable_qtgui_range", (0, 0), label="Target sector min (deg)", value="-20",
+              start="-80", stop="0", step="1", gui_hint="0,2,1,1"),
+        block("theta_max", "variable_qtgui_range", (0, 0), label="Target sector max (deg)", value="20",
+              start="0", stop="80", step="1", gui_hint="0,3,1,1"),
+        block("rate", "variable_qtgui_range", (0, 0), label="Snapshots/s (throttle)", value="100e3", start="1e3",
+              stop="2e6", step="1e3", gui_hint="1,0,1,2"),
+        *extra,
+    ]
+    return place(blocks, 8, y, 230)
+
+
+def rho_phi(gui, label=""):
+    if gui:
+        return [
+            block("rho", "variable_qtgui_range", (0, 0), label=f"{label}rho (radar share)", value="0.5", start="0",
+                  stop="1", step="0.01", gui_hint="1,2,1,1"),
+            block("phi", "variable_qtgui_range", (0, 0), label=f"{label}phi (deg)", value="0", start="-180",
+                  stop="180", step="1", gui_hint="1,3,1,1"),
+        ]
+    return [param("rho", (0, 0), "0.5", "eng_float", f"{label}rho (radar share)"),
+            param("phi", (0, 0), "0", "eng_float", f"{label}phi (deg)")]
+
+
+def channels(prefix, x, y, tx, seed="seed"):
+    """Radar and comm channels fed by transmitter ``tx`` (outputs y, v)."""
+    rc, cc = f"{prefix}radar_channel", f"{prefix}comm_channel"
+    blocks = [
+        block(rc, "isac_ae_radar_channel", (x, y), K="K", positions="positions", snr_db="snr_radar_db",
+              sector="target_sector", p_target="0.5", seed=seed, minoutbuf="buf"),
+        block(cc, "isac_ae_comm_channel", (x, y + 240), K="K", positions="positions", snr_db="snr_comm_db",
+              sector="comm_sector", seed=seed),
+    ]
+    conns = [c(tx, 0, rc, 0), c(tx, 0, cc, 0), c(tx, 1, cc, 1)]
+    return blocks, conns, rc, cc
+
+
+def metrics_block(name, xy, label, gui):
+    json = f"(metrics_json + '_{label.lower()}.json') if metrics_json else ''" if not gui else "''"
+    return block(name, "isac_ae_isac_metrics", xy, label=repr(label), report_every="100000", json_path=json,
+                 log_at_stop="True")
+
+
+def ae_chain(y, src, gui, prefix=""):
+    """AE transmitter, channels, AE receivers, metrics. ``src``: the message stream (block, port)."""
+    tx, rrx, crx, met = (f"{prefix}ae_transmitter", f"{prefix}ae_radar_receiver", f"{prefix}ae_comm_receiver",
+                         f"{prefix}ae_metrics")
+    blocks = [
+        block(tx, "isac_ae_ae_transmitter", (230, y + 150), model="model", K="K", M="M",
+              target_sector="target_sector", comm_sector="comm_sector"),
+    ]
+    conns = [c(*src, tx, 0)]
+    ch, cc_conns, rc, cc = channels(prefix, 500, y, tx)
+    blocks += ch
+    conns += cc_conns
+    blocks += [
+        block(rrx, "isac_ae_ae_radar_receiver", (790, y), model="model", K="K", mode="pfa",
+              pfa="pfa", threshold="0", h0_samples="h0_samples", seed="h0_seed"),
+        block(crx, "isac_ae_ae_comm_receiver", (790, y + 260), model="model", K="K", M="M",
+              probabilities="False"),
+        metrics_block(met, (1090, y + 130), "AE", gui),
+        null_sink(f"{prefix}null_q", (1090, y)),
+        null_sink(f"{prefix}null_sigma", (1090, y + 60)),
+        null_sink(f"{prefix}null_vartheta", (790, y + 400)),
+    ]
+    conns += [
+        c(rc, 0, rrx, 0),
+        c(cc, 0, crx, 0), c(cc, 1, crx, 1), c(cc, 2, f"{prefix}null_vartheta", 0),
+        c(rrx, 0, f"{prefix}null_q", 0), c(rrx, 2, f"{prefix}null_sigma", 0),
+        c(rc, 1, met, 0), c(rc, 2, met, 1), c(rrx, 3, met, 2), c(rrx, 1, met, 3),
+        c(*src, met, 4), c(crx, 0, met, 5),
+    ]
+    return blocks, conns, {"tx": tx, "radar_channel": rc, "comm_channel": cc, "comm_rx": crx, "metrics": met}
+
+
+def baseline_chain(y, src, gui, prefix="bl_"):
+    """Baseline transmitter (rho, phi), channels, MAPRT and ML detectors, metrics."""
+    tx, maprt, ml, met = f"{prefix}transmitter", f"{prefix}maprt_detector", f"{prefix}ml_detector", f"{prefix}metrics"
+    blocks = [
+        block(tx, "isac_ae_baseline_transmitter", (230, y + 150), K="K", M="M", rho="rho", phi="phi",
+              target_sector="target_sector", comm_sector="comm_sector"),
+    ]
+    conns = [c(*src, tx, 0)]
+    ch, cc_conns, rc, cc = channels(prefix, 500, y, tx)
+    blocks += ch
+    conns += cc_conns
+    blocks += [
+        block(maprt, "isac_ae_maprt_detector", (790, y), K="K", positions="[]", sector="target_sector",
+              threshold="maprt_threshold"),
+        block(ml, "isac_ae_ml_detector", (790, y + 260)),  # default constellation: the 4-QAM of |M| = 4
+        metrics_block(met, (1090, y + 130), "Baseline", gui),
+        null_sink(f"{prefix}null_statistic", (1090, y)),
+        null_sink(f"{prefix}null_vartheta", (790, y + 400)),
+    ]
+    conns += [
+        c(rc, 0, maprt, 0),
+        c(cc, 0, ml, 0), c(cc, 1, ml, 1), c(cc, 2, f"{prefix}null_vartheta", 0),
+        c(maprt, 0, f"{prefix}null_statistic", 0),
+        c(rc, 1, met, 0), c(rc, 2, met, 1), c(maprt, 2, met, 2), c(maprt, 1, met, 3),
+        c(*src, met, 4), c(ml, 0, met, 5),
+    ]
+    return blocks, conns, {"tx": tx, "radar_channel": rc, "comm_channel": cc, "metrics": met}
+
+
+def message_source(y, gui):
+    """Random messages (0..M-1), then a throttle (GUI) or a head of ``items`` (no_gui)."""
+    blocks = [block("messages", "analog_random_uniform_source_x", (24, y), type="byte", minimum="0", maximum="M",
+                    seed="seed")]
+    if gui:
+        blocks.append(block("throttle", "blocks_throttle", (24, y + 140), type="byte", samples_per_second="rate",
+                            vlen="1", ignoretag="True"))
+        return blocks, [c("messages", 0, "throttle", 0)], ("throttle", 0)
+    blocks.append(block("head", "blocks_head", (24, y + 140), type="byte", num_items="items", vlen="1"))
+    return blocks, [c("messages", 0, "head", 0)], ("head", 0)
+
+
+def gui_metrics(prefix, met, row, title, y):
+    """Function probes polling the metrics getters (one row), shown as Qt labels (the row below)."""
+    blocks = []
+    for i, (getter, label, fmt) in enumerate(
+        [("pd", "Pd", "{:.4f}"), ("pfa", "Pfa", "{:.4f}"), ("rmse_deg", "RMSE (deg)", "{:.3f}"), ("ser", "SER", "{:.5f}")]
+    ):
+        probe, lab = f"{prefix}probe_{getter}", f"{prefix}label_{getter}"
+        blocks.append(block(probe, "variable_function_probe", (8 + 230 * i, y), block_id=met, function_name=getter,
+                            function_args="", poll_rate="2", value="float('nan')"))
+        blocks.append(block(lab, "variable_qtgui_label", (8 + 230 * i, y + 130), label=f"{title} {label}",
+                            type="real", value=probe, formatter=f"lambda x: '{fmt}'.format(x)",
+                            gui_hint=f"{row},{i},1,1"))
+    return blocks
+
+
+def beampattern_gui(name, xy, sources, labels, gui_hint):
+    """Beampattern blocks of the beamformer streams into one Qt vector sink."""
+    x, y = xy
+    blocks, conns = [], []
+    sink = f"{name}_sink"
+    for i, src in enumerate(sources):
+        bp = f"{name}_{i}"
+        blocks.append(block(bp, "isac_ae_beampattern", (x, y + 200 * i), K="K", positions="positions", points="256",
+                            angle_range="[-90, 90]", decimation="10000", db="False"))
+        conns += [c(*src, bp, 0), c(bp, 0, sink, i)]
+    params = dict(name="'Transmit beampattern E(phi)'", vlen="256", x_start="-90", x_step="180 / 255",
+                  x_axis_label="'Angle'", x_units="'deg'", y_axis_label="'E(phi)'", y_units="''", ymin="0",
+                  ymax="16", autoscale="True", nconnections=str(len(sources)), update_time="0.5",
+                  gui_hint=gui_hint, average="1.0", ref_level="0", grid="True")
+    for i, lab in enumerate(labels):
+        params[f"label{i + 1}"] = repr(lab)
+    blocks.append(block(sink, "qtgui_vector_sink_f", (x + 290, y), **params))
+    return blocks, conns
+
+
+def constellation_gui(name, xy, comm_channels, labels, gui_hint):
+    """z_c / kappa of each comm channel into one Qt constellation sink."""
+    x, y = xy
+    blocks, conns = [], []
+    sink = f"{name}_sink"
+    for i, cc in enumerate(comm_channels):
+        div = f"{name}_divide_{i}"
+        blocks.append(block(div, "blocks_divide_xx", (x, y + 100 * i), type="complex", num_inputs="2", vlen="1"))
+        conns += [c(cc, 0, div, 0), c(cc, 1, div, 1), c(div, 0, sink, i)]
+    params = dict(type="complex", name="'Equalised comm symbols z_c / kappa'", size="1024", xmin="-2", xmax="2",
+                  ymin="-2", ymax="2", autoscale="False", nconnections=str(len(comm_channels)), update_time="0.2",
+                  gui_hint=gui_hint, grid="True")
+    for i, lab in enumerate(labels):
+        params[f"label{i + 1}"] = repr(lab)
+    blocks.append(block(sink, "qtgui_const_sink_x", (x + 200, y), **params))
+    return blocks, conns
+
+
+# --- the flowgraphs ---------------------------------------------------------------
+def _assemble(fid, title, desc, gui, chains, with_model, with_maprt, extra_controls, metric_rows):
+    """chains: list of (kind, prefix) with kind "ae" or "baseline"; the GUI plots every chain."""
+    blocks, conns = scenario_variables(gui), []
+    src_y = CHAIN_Y + (CHAIN_H * (len(chains) - 1)) // 2 + 100
+    b, cn, src = message_source(src_y, gui)
+    blocks += b
+    conns += cn
+    built = []
+    for i, (kind, prefix) in enumerate(chains):
+        make = ae_chain if kind == "ae" else baseline_chain
+        b, cn, names = make(CHAIN_Y + CHAIN_H * i, src, gui, prefix=prefix)
+        blocks += b
+        conns += cn
+        built.append((kind, names))
+    y = CHAIN_Y + CHAIN_H * len(chains)
+    if gui:
+        labels = ["AE" if k == "ae" else "Baseline" for k, _ in built]
+        b, cn = beampattern_gui("beampattern", (500, y), [(n["tx"], 1) for _, n in built], labels,
+                                f"{2 + len(built)},0,2,2")
+        blocks += b
+        conns += cn
+        b, cn = constellation_gui("constellation", (1090, y), [n["comm_channel"] for _, n in built], labels,
+                                  f"{2 + len(built)},2,2,2")
+        blocks += b
+        conns += cn
+        y += 200 * len(built) + 60
+    blocks += common_parameters(y, gui, with_model, with_maprt)
+    y += 130
+    if gui:
+        blocks += gui_controls(y, extra_controls)
+        y += 190
+        for row, ((kind, names), (prefix, name)) in enumerate(zip(built, metric_rows)):
+            blocks += gui_metrics(prefix, names["metrics"], 2 + row, name, y)
+            y += 260
+    else:
+        blocks += place(list(extra_controls), 8, y, 230)
+    return fid, options(fid, title + ("" if gui else " (headless)"), desc, gui), blocks, conns
+
+
+def isac_ae_sim(gui: bool):
+    return _assemble(
+        "isac_ae_sim" + ("" if gui else "_no_gui"), "ISAC autoencoder simulation",
+        "Learned ISAC: random messages -> AE transmitter -> radar and comm channels -> AE receivers -> "
+        "Pd, Pfa, RMSE, SER", gui, [("ae", "")], True, False, [], [("", "AE")])
+
+
+def isac_baseline_sim(gui: bool):
+    return _assemble(
+        "isac_baseline_sim" + ("" if gui else "_no_gui"), "ISAC baseline simulation",
+        "Model-based ISAC baseline: ISAC beam (rho, phi) + 4-QAM -> radar and comm channels -> MAPRT and ML "
+        "detectors -> Pd, Pfa, RMSE, SER", gui, [("baseline", "")], False, True, rho_phi(gui),
+        [("", "Baseline")])
+
+
+def isac_compare_sim(gui: bool):
+    return _assemble(
+        "isac_compare_sim" + ("" if gui else "_no_gui"), "ISAC: autoencoder vs baseline",
+        "AE and baseline side by side: the same messages and the same channel draws (equal channel seeds; the "
+        "C++ channels draw per item independently of their input)", gui, [("ae", ""), ("baseline", "bl_")],
+        True, True, rho_phi(gui, "Baseline "), [("ae_", "AE"), ("bl_", "Baseline")])
+
+
+FLOWGRAPHS = [isac_ae_sim, isac_baseline_sim, isac_compare_sim]
+
+
+def platform():
+    from gnuradio import gr
+    from gnuradio.grc.core.platform import Platform
+
+    p = Platform(name="isac_ae examples", prefs=gr.prefs(), version=gr.version(),
+                 version_parts=(gr.major_version(), gr.api_version(), gr.minor_version()))
+    p.build_library()
+    return p
+
+
+def check(p, path) -> list[str]:
+    """Load a saved .grc as GRC does and return its error messages (empty: valid)."""
+    fg = p.make_flow_graph(str(path))
+    fg.grc_file_path = str(path)
+    fg.import_data(p.parse_flow_graph(str(path)))
+    fg.rewrite()
+    fg.validate()
+    missing = [f"{b.name}: block {b.key!r} not found" for b in fg.blocks if b.is_dummy_block]
+    return missing + [f"{getattr(getattr(e, 'parent_block', None), 'name', '')} {getattr(e, 'name', e)}: {m}"
+            for e, m in fg.iter_error_messages()]
+
+
+def main(out_dir: Path = HERE) -> int:
+    grc_dir = str(REPO / "grc")
+    if grc_dir not in os.environ.get("GRC_BLOCKS_PATH", ""):
+        os.environ["GRC_BLOCKS_PATH"] = os.pathsep.join(filter(None, [grc_dir, os.environ.get("GRC_BLOCKS_PATH")]))
+    p = platform()
+    failed = False
+    for make in FLOWGRAPHS:
+        for gui in (True, False):
+            fid, opts, blocks, conns = make(gui)
+            data = {"options": opts, "blocks": blocks, "connections": conns,
+                    "metadata": {"file_format": 1, "grc_version": p.config.version}}
+            fg = p.make_flow_graph()
+            if fg.import_data(data):
+                print(f"{fid}: connection errors", file=sys.stderr)
+                failed = True
+            path = out_dir / f"{fid}.grc"
+            p.save_flow_graph(str(path), fg)
+            errors = check(p, path)  # what grcc and GRC will see
+            if errors:
+                print(f"{fid}: invalid:\n  " + "\n  ".join(errors), file=sys.stderr)
+                failed = True
+            print(f"wrote {path.relative_to(REPO) if path.is_relative_to(REPO) else path}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The learned ISAC transmitter as a GNU Radio block (encoder + beamformer of a trained model)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import torch
+from gnuradio import gr
+
+from .ae_common import BATCH_ITEMS, DEFAULT_MODEL, OnceWarning, TorchThread, load_system
+from ..autoencoder import AutoencoderSystem
+
+
+def _sector(value, current, trained, name):
+    """(min, max) degrees: None keeps ``current``, an empty sequence selects the model's ``trained`` sector."""
+    if value is None:
+        return tuple(current)
+    if len(value) == 0:
+        return tuple(trained)
+    values = tuple(float(a) for a in value)
+    if len(values) != 2:
+        raise ValueError(f"{name} must be (min, max) in degrees, got {value!r}")
+    return values
+
+
+class ae_transmitter(gr.sync_block):
+    """In: message index m (byte). Out: y = x(m) v and v (vlen K complex), as the C++ transmitters.
+
+    ``model``: a model file (.safetensors), a path or a name relative to the
+    shipped models directory (e.g. ``"nominal/omega_0.09.safetensors"``).
+    ``K``, ``M``: what the flowgraph expects (0: take the model's); a model for
+    another K or |M| raises :class:`~isac_ae.autoencoder.modelfile.ModelFileError`.
+    ``target_sector_deg``, ``comm_sector_deg``: Theta of the beamformer, in
+    degrees (None or empty: the sectors the model was trained for); they can
+    change while running (:meth:`set_sectors`), which recomputes the beam
+    through the model's beamformer network.
+
+    y and v are :meth:`AutoencoderSystem.transmit` of the core. A byte >= |M|
+    gives y = 0 (v unchanged) and logs one warning.
+    """
+
+    def __init__(self, model=DEFAULT_MODEL, K: int = 16, M: int = 4, target_sector_deg=None, comm_sector_deg=None):
+        system, loaded = load_system(model, K, M)
+        self._loaded = loaded
+        self._num_antennas = loaded.scenario.num_antennas
+        self._num_messages = loaded.scenario.num_messages
+        self._lock = threading.Lock()
+        self._system = system
+        gr.sync_block.__init__(
+            self,
+            name="ae_transmitter",
+            in_sig=[np.uint8],
+            out_sig=[(np.complex64, self._num_antennas), (np.complex64, self._num_antennas)],
+        )
+        self.set_min_output_buffer(BATCH_ITEMS)
+        self._torch_thread = TorchThread()
+        self._bad_index = OnceWarning(self, f"message index >= |M| = {self._num_messages}: transmitting y = 0")
+        if target_sector_deg is not None or comm_sector_deg is not None:
+            self.set_sectors(target_sector_deg, comm_sector_deg)
+
+    # --- run-time control ---------------------------------------------------
+    def set_sectors(self, target_sector_deg=None, comm_sector_deg=None) -> None:
+        """New Theta, degrees: recompute the beam with the model's beamformer.
+
+        None keeps a sector as it is; an empty sequence selects the sector the model was trained for.
+        """
+        current, trained = self._system.scenario, self._loaded.scenario
+        scenario = current.replace(
+            target_sector_deg=_sector(target_sector_deg, current.target_sector_deg, trained.target_sector_deg,
+                                      "target_sector_deg"),
+            comm_sector_deg=_sector(comm_sector_deg, current.comm_sector_deg, trained.comm_sector_deg,
+                                    "comm_sector_deg"),
+        )
+        if scenario == current:
+            return
+        system = AutoencoderSystem(self._loaded.model, scenario)
+        with self._lock:
+            self._system = system
+
+    def set_target_sector(self, sector_deg) -> None:
+        self.set_sectors(sector_deg, None)
+
+    def set_comm_sector(self, sector_deg) -> None:
+        self.set_sectors(None, sector_deg)
+
+    # --- getters ------------------------------------------------------------
+    def sectors_deg(self) -> tuple:
+        """(target sector, comm sector), degrees."""
+        sc = self._system.scenario
+        return sc.target_sector_deg, sc.comm_sector_deg
+
+    def beam(self) -> np.ndarray:
+        """The unit-energy beamformer v (K,) complex64 now transmitted."""
+        return self._system.beam.detach().cpu().numpy().copy()
+
+    def constellation(self) -> np.ndarray:
+        """x(0), ..., x(|M|-1), complex64."""
+        return self._system.constellation.detach().cpu().numpy().copy()
+
+    def system(self) -> AutoencoderSystem:
+        """The core system in use (read-only use)."""
+        return self._system
+
+    def scenario(self):
+        return self._system.scenario
+
+    def model_path(self) -> str:
+        return str(self._loaded.path)
+
+    def omega(self) -> float:
+        return self._loaded.omega
+
+    def num_antennas(self) -> int:
+        return self._num_antennas
+
+    def num_messages(self) -> int:
+        return self._num_messages
+
+    # --- streaming ----------------------------------------------------------
+    def work(self, input_items, output_items):
+        self._torch_thread()
+        m = input_items[0]
+        with self._lock:
+            system = self._system
+        bad = m >= self._num_messages
+        any_bad = bool(bad.any())
+        index = torch.from_numpy(m.astype(np.int64))
+        if any_bad:
+            index[torch.from_numpy(bad)] = 0
+            self._bad_index(f"first bad value {int(m[bad][0])}")
+        with torch.inference_mode():
+            y, v = system.transmit(index)
+        out_y, out_v = output_items
+        out_y[:] = y.numpy()
+        if any_bad:
+            out_y[bad] = 0
+        out_v[:] = v.numpy()
+        return len(m)

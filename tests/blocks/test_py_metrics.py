@@ -1,0 +1,116 @@
+"""Python ISAC metrics sink against a numpy computation of Pd, Pfa, RMSE, SER."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("gnuradio")
+
+import pmt  # noqa: E402
+from gnuradio import blocks, gr  # noqa: E402
+
+from isac_ae.blocks import metrics  # noqa: E402
+
+
+def _streams(rng, n):
+    t = rng.integers(0, 2, n).astype(np.uint8)
+    theta = rng.uniform(-0.35, 0.35, n).astype(np.float32)
+    det = (rng.random(n) < np.where(t == 1, 0.8, 0.05)).astype(np.uint8)
+    theta_hat = (theta + rng.normal(0, 0.02, n)).astype(np.float32)
+    theta_hat[det == 0] = np.nan  # estimates of undetected snapshots must not matter
+    m = rng.integers(0, 4, n).astype(np.uint8)
+    m_hat = np.where(rng.random(n) < 0.03, (m + 1) % 4, m).astype(np.uint8)
+    return t, theta, det, theta_hat, m, m_hat
+
+
+def _numpy_metrics(t, theta, det, theta_hat, m, m_hat):
+    present, decided = t == 1, det == 1
+    hit = present & decided
+    err = theta_hat[hit].astype(np.float64) - theta[hit].astype(np.float64)
+    sq = err**2
+    n = hit.sum()
+    return {
+        "pd": hit.sum() / present.sum(),
+        "pfa": (decided & ~present).sum() / (~present).sum(),
+        "rmse_deg": math.degrees(math.sqrt(sq.mean())),
+        "rmse_stderr_deg": math.degrees(sq.std(ddof=1) / math.sqrt(n) / (2 * math.sqrt(sq.mean()))),
+        "ser": np.mean(m != m_hat),
+        "targets": int(present.sum()),
+        "detected": int(n),
+        "false_alarms": int((decided & ~present).sum()),
+        "symbol_errors": int((m != m_hat).sum()),
+    }
+
+
+def _flowgraph(block, streams):
+    tb = gr.top_block()
+    kinds = [blocks.vector_source_b, blocks.vector_source_f, blocks.vector_source_b,
+             blocks.vector_source_f, blocks.vector_source_b, blocks.vector_source_b]
+    for port, (make, data) in enumerate(zip(kinds, streams)):
+        tb.connect(make(data.tolist(), False), (block, port))
+    return tb
+
+
+def test_metrics_equal_numpy(rng, tmp_path, capfd):
+    streams = _streams(rng, 50_000)
+    path = tmp_path / "out" / "metrics.json"
+    met = metrics.isac_metrics(report_every=0, json_path=str(path), label="test")
+    _flowgraph(met, streams).run()
+    expected = _numpy_metrics(*streams)
+    for key in ("pd", "pfa", "rmse_deg", "ser"):
+        assert getattr(met, key)() == pytest.approx(expected[key], rel=1e-12)
+    assert met.rmse_stderr_deg() == pytest.approx(expected["rmse_stderr_deg"], rel=1e-6)
+    counts = met.counts()
+    for key in ("targets", "detected", "false_alarms", "symbol_errors"):
+        assert counts[key] == expected[key]
+    assert counts["items"] == 50_000 and counts["absent"] == 50_000 - expected["targets"]
+    written = json.loads(path.read_text())  # written at stop
+    assert written["pd"] == pytest.approx(expected["pd"]) and written["label"] == "test"
+    assert written["pd_ci"][0] < written["pd"] < written["pd_ci"][1]
+    captured = capfd.readouterr()
+    assert "test: Pd" in captured.out + captured.err  # summary logged at stop
+
+
+def test_message_port_publishes_every_n_items(rng):
+    streams = _streams(rng, 10_000)
+    met = metrics.isac_metrics(report_every=3000, log_at_stop=False)
+    tb = _flowgraph(met, streams)
+    dbg = blocks.message_debug()
+    tb.msg_connect((met, "metrics"), (dbg, "store"))
+    tb.run()
+    assert dbg.num_messages() == 3  # at 3000, 6000, 9000 items
+    for i in range(3):
+        msg = pmt.to_python(dbg.get_message(i))
+        n = 3000 * (i + 1)
+        assert msg["items"] == n
+        assert msg["pd"] == pytest.approx(_numpy_metrics(*(s[:n] for s in streams))["pd"], rel=1e-12)
+
+
+def test_reset_and_empty_metrics(rng):
+    met = metrics.isac_metrics(log_at_stop=False)
+    assert math.isnan(met.pd()) and math.isnan(met.pfa()) and math.isnan(met.rmse_deg()) and math.isnan(met.ser())
+    _flowgraph(met, _streams(rng, 1000)).run()
+    assert met.counts()["items"] == 1000
+    met.reset()
+    assert met.counts()["items"] == 0 and math.isnan(met.pd())
+    assert "Pd nan" in met.summary()
+
+
+def test_non_finite_estimate_of_a_detected_target_is_counted_apart(rng):
+    t = np.array([1, 1, 1, 0], np.uint8)
+    theta = np.array([0.1, 0.2, 0.3, 0.0], np.float32)
+    det = np.array([1, 1, 0, 1], np.uint8)
+    theta_hat = np.array([0.1 + 0.01, np.nan, 0.0, 0.0], np.float32)
+    m = np.zeros(4, np.uint8)
+    met = metrics.isac_metrics(log_at_stop=False)
+    _flowgraph(met, (t, theta, det, theta_hat, m, m)).run()
+    c = met.counts()
+    assert (c["detected"], c["non_finite_estimates"], c["false_alarms"]) == (1, 1, 1)
+    assert met.rmse_deg() == pytest.approx(math.degrees(np.float32(0.11) - np.float32(0.1)), rel=1e-6)
+
+
+def test_bad_parameter():
+    with pytest.raises(ValueError, match="report_every"):
+        metrics.isac_metrics(report_every=-1)
