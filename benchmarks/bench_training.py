@@ -1,9 +1,11 @@
 """Training speed: the batched-ensemble trainer against a plain per-omega_r loop, in the same run.
 
-* reference ("plain loop"): one omega_r at a time, a one-member autoencoder of
-  the same networks, every step evaluates all six networks and the full
-  J_ISAC with J_NLL (frozen networks simply left out of the optimiser), its
-  own channel draws through the core channels, Adam lr 0.01, batch 10 000;
+* reference ("plain loop"): the straightforward implementation of Fig. 1 and
+  Sec. III, one omega_r at a time: the six networks of Table I as
+  ``torch.nn.Sequential`` of ``nn.Linear``, the encoder applied to each
+  sample's one-hot message and the beamformer to each sample's Theta, the
+  batch normalisation layer, the core's channels, all six networks and the
+  full J_ISAC with J_NLL every step, Adam lr 0.01, batch 10 000;
 * ours, one omega_r at a time (``Trainer`` with one member): evaluates only
   the networks the stage's loss needs;
 * ours, all omega_r of Fig. 2 as one ensemble (``Trainer`` with 11 members).
@@ -19,12 +21,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 
 import torch
+from torch import nn
 
 from isac_ae import Scenario
-from isac_ae.autoencoder import Autoencoder, Trainer, TrainingConfig, isac_loss, radar_nll, comm_loss
+from isac_ae.autoencoder import SIGMA_FLOOR, Trainer, TrainingConfig, comm_loss, isac_loss, radar_nll
 from isac_ae.autoencoder.training import SCHEDULES
 from isac_ae.channels import CommChannel, RadarChannel
 from isac_ae.pretrained import FIG2_OMEGAS
@@ -33,25 +37,54 @@ BATCH = 10_000
 PAPER_SAMPLES = len(FIG2_OMEGAS) * len(SCHEDULES["staged"]) * 20_000_000
 
 
+def _mlp(sizes):
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers += [nn.Linear(a, b)] + ([nn.ReLU()] if i < len(sizes) - 2 else [])
+    return nn.Sequential(*layers)
+
+
+def _plain_networks(k: int, m: int) -> nn.ModuleDict:
+    """Table I with torch.nn, as a plain re-implementation writes it."""
+    return nn.ModuleDict({
+        "encoder": _mlp([m, k, k, 2 * k, 2]), "beamformer": _mlp([4, k, k, 2 * k, 2 * k]),
+        "detector": _mlp([2 * k, 2 * k, 2 * k, k, 1]), "angle": _mlp([2 * k, 2 * k, 2 * k, k, 1]),
+        "uncertainty": _mlp([2 * k, 2 * k, 2 * k, k, 1]), "comm": _mlp([2, k, 2 * k, 2 * k, m]),
+    })
+
+
+def _complex(x):
+    n = x.shape[-1] // 2
+    return torch.complex(x[..., :n], x[..., n:])
+
+
 def plain_loop(scenario: Scenario, omegas, steps: int) -> float:
     """Seconds for ``steps`` plain training steps of every omega_r, one after the other."""
-    sectors = torch.as_tensor(scenario.theta_vector, dtype=torch.float32)
+    k, m = scenario.num_antennas, scenario.num_messages
+    sectors = torch.as_tensor(scenario.theta_vector, dtype=torch.float32).expand(BATCH, 4)
     radar, comm = RadarChannel(scenario), CommChannel(scenario)
     gen = torch.Generator().manual_seed(0)
     start = time.perf_counter()
     for omega in omegas:
-        ae = Autoencoder(scenario.num_antennas, scenario.num_messages)
-        opt = torch.optim.Adam(ae.parameters(), lr=0.01)
+        nets = _plain_networks(k, m)
+        opt = torch.optim.Adam(nets.parameters(), lr=0.01)
         for _ in range(steps):
-            messages = torch.randint(scenario.num_messages, (BATCH,), generator=gen)
-            points, v = ae.transmitter(sectors)
-            y = points[:, messages].unsqueeze(-1) * v.unsqueeze(-2)
-            rd, cd = radar(y, gen), comm(y, v.unsqueeze(-2), gen)
-            logit, theta, sigma = ae.radar(rd.z)
-            loss = isac_loss(radar_nll(logit, theta, sigma, rd.theta, rd.target),
-                             comm_loss(ae.comm(cd.z / cd.kappa), messages), omega)
+            messages = torch.randint(m, (BATCH,), generator=gen)
+            x = _complex(nets["encoder"](nn.functional.one_hot(messages, m).float())).squeeze(-1)
+            v = _complex(nets["beamformer"](sectors))
+            y = x.unsqueeze(-1) * v
+            scale = torch.rsqrt(y.abs().square().sum(-1).mean())
+            y = y * scale
+            rd, cd = radar(y, gen), comm(y, v * scale, gen)
+            zr = torch.cat([rd.z.real, rd.z.imag], -1)
+            logit = nets["detector"](zr).squeeze(-1)
+            theta = 0.5 * math.pi * torch.tanh(nets["angle"](zr).squeeze(-1))
+            sigma = nn.functional.softplus(nets["uncertainty"](zr).squeeze(-1)) + SIGMA_FLOOR
+            eq = cd.z / cd.kappa
+            logits = nets["comm"](torch.stack([eq.real, eq.imag], -1))
+            loss = isac_loss(radar_nll(logit, theta, sigma, rd.theta, rd.target), comm_loss(logits, messages), omega)
             opt.zero_grad()
-            loss.sum().backward()
+            loss.backward()
             opt.step()
     return time.perf_counter() - start
 

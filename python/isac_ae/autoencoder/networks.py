@@ -65,7 +65,7 @@ class EnsembleMLP(nn.Module):
         for i, layer in enumerate(self.layers):
             x = layer(x)
             if i < len(self.layers) - 1:
-                x = torch.relu(x)
+                x = x.relu_()  # in place: baddbmm's backward needs its inputs, not its output
         return x
 
 
