@@ -90,7 +90,7 @@ def plot_rmse_vs_sigma(rows, out_dir: Path, stem: str = "fig4_rmse_vs_sigma") ->
     ax.plot([0, top], [0, top], "k--", lw=1, label=r"RMSE = $\hat\sigma$")
     ax.set_xlim(0, top)
     ax.set_ylim(0, top)
-    ax.set_xlabel(r"mean predicted $\hat\sigma_{\hat\theta}$ (degrees)")
+    ax.set_xlabel(r"predicted $\hat\sigma_{\hat\theta}$ over detected targets (degrees)")
     ax.set_ylabel("AoA RMSE (degrees)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
