@@ -117,22 +117,30 @@ def _progress(total: int, desc: str, enabled: bool):
 def cmd_baseline(args) -> int:
     """One (rho, phi) point of the baseline."""
     from .baselines import BaselineSystem
-    from .evaluation import evaluate
 
     scenario = _scenario(args)
     device = _device(args.device)
     system = BaselineSystem(scenario, _check_rho(args.rho), math.radians(args.phi_deg), device=device)
-    with _progress(args.samples, "baseline", not args.json and sys.stderr.isatty()) as bar:
+    return _evaluate_and_report(args, system, device, {"rho": args.rho, "phi_deg": args.phi_deg})
+
+
+def _evaluate_and_report(args, system, device, identity: dict) -> int:
+    """Evaluate ``system`` with the command's --samples/--seed and print the result (or one JSON object)."""
+    from .evaluation import evaluate
+
+    with _progress(args.samples, args.command, not args.json and sys.stderr.isatty()) as bar:
         result = evaluate(system, args.samples, args.seed, device, progress=bar.update)
-    out = {"rho": args.rho, "phi_deg": args.phi_deg, "seed": args.seed, **result.to_dict(),
-           "scenario": scenario.to_dict()}
     if args.json:
-        print(json.dumps(out))
-    else:
-        print(f"Pd   = {result.pd:.4f}")
-        print(f"Pfa  = {result.pfa:.4g}  (95% CI [{result.pfa_ci_low:.4g}, {result.pfa_ci_high:.4g}], target {scenario.pfa:g})")
-        print(f"RMSE = {result.rmse_deg:.3f} deg over {result.detected} detected targets")
-        print(f"SER  = {result.ser:.4g}")
+        print(json.dumps({**identity, "seed": args.seed, **result.to_dict(), "scenario": system.scenario.to_dict()}))
+        return 0
+    print("  ".join(f"{k} = {v}" for k, v in identity.items()))
+    print(f"Pd     = {result.pd:.4f}")
+    print(f"Pfa    = {result.pfa:.4g}  (95% CI [{result.pfa_ci_low:.4g}, {result.pfa_ci_high:.4g}], "
+          f"target {system.scenario.pfa:g})")
+    print(f"RMSE   = {result.rmse_deg:.3f} deg over {result.detected} detected targets")
+    if result.sigma_deg is not None:
+        print(f"sigma^ = {result.sigma_deg:.3f} deg mean, {result.sigma_rms_deg:.3f} deg RMS over the same targets")
+    print(f"SER    = {result.ser:.4g}")
     return 0
 
 
@@ -250,7 +258,6 @@ def cmd_evaluate(args) -> int:
     """Evaluate one model file at the fixed Pfa through the same path as the baseline."""
     from .autoencoder import AutoencoderSystem
     from .autoencoder.modelfile import scenario_mismatch
-    from .evaluation import evaluate
 
     device = _device(args.device)
     loaded = _load(args.model, device=device)
@@ -259,20 +266,7 @@ def cmd_evaluate(args) -> int:
     if diff:
         raise UsageError(f"{args.model} was trained for another scenario ({'; '.join(diff)})")
     system = AutoencoderSystem(loaded.model, loaded.scenario, device)
-    with _progress(args.samples, "evaluate", not args.json and sys.stderr.isatty()) as bar:
-        result = evaluate(system, args.samples, args.seed, device, progress=bar.update)
-    out = {"model": str(loaded.path), "omega": loaded.omega, "seed": args.seed, **result.to_dict(),
-           "scenario": loaded.scenario.to_dict()}
-    if args.json:
-        print(json.dumps(out))
-    else:
-        print(f"model {loaded.path} (omega_r = {loaded.omega:g})")
-        print(f"Pd      = {result.pd:.4f}")
-        print(f"Pfa     = {result.pfa:.4g}  (95% CI [{result.pfa_ci_low:.4g}, {result.pfa_ci_high:.4g}], target {loaded.scenario.pfa:g})")
-        print(f"RMSE    = {result.rmse_deg:.3f} deg over {result.detected} detected targets")
-        print(f"sigma^  = {result.sigma_deg:.3f} deg (mean over the same targets)")
-        print(f"SER     = {result.ser:.4g}")
-    return 0
+    return _evaluate_and_report(args, system, device, {"model": str(loaded.path), "omega": loaded.omega})
 
 
 def cmd_models(args) -> int:

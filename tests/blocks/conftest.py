@@ -78,3 +78,30 @@ else:
     @pytest.fixture
     def run_rep():
         return run_repeated
+
+    #: The shipped model the learned-block tests run (relative to the models directory).
+    AE_MODEL = "nominal/omega_0.09.safetensors"
+
+    @pytest.fixture(autouse=True, scope="module")
+    def _restore_torch_threads():
+        """The learned blocks set torch to one thread (process-wide); give the rest of the session its setting back."""
+        import torch
+
+        threads = torch.get_num_threads()
+        yield
+        torch.set_num_threads(threads)
+
+    @pytest.fixture(scope="module")
+    def model_path():
+        from isac_ae.pretrained import models_dir
+
+        return models_dir() / AE_MODEL
+
+    @pytest.fixture(scope="module")
+    def core(model_path):
+        """The core's AutoencoderSystem of the model the blocks load."""
+        from isac_ae.autoencoder import AutoencoderSystem
+        from isac_ae.autoencoder.modelfile import load_model
+
+        loaded = load_model(model_path)
+        return AutoencoderSystem(loaded.model, loaded.scenario)

@@ -10,33 +10,13 @@ pytest.importorskip("gnuradio")
 import torch  # noqa: E402
 
 from isac_ae.autoencoder import AutoencoderSystem  # noqa: E402
-from isac_ae.autoencoder.modelfile import ModelFileError, load_model  # noqa: E402
+from isac_ae.autoencoder.modelfile import ModelFileError  # noqa: E402
 from isac_ae.blocks import ae_receivers  # noqa: E402
 from isac_ae.channels import RadarChannel  # noqa: E402
 from isac_ae.evaluation import h0_scores, threshold_for_pfa  # noqa: E402
-from isac_ae.pretrained import models_dir  # noqa: E402
 
 K = 16
 
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _restore_torch_threads():
-    """The blocks set torch to one thread (process-wide); give the rest of the session its setting back."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def model_path():
-    return models_dir() / "nominal" / "omega_0.09.safetensors"
-
-
-@pytest.fixture(scope="module")
-def core(model_path):
-    loaded = load_model(model_path)
-    return AutoencoderSystem(loaded.model, loaded.scenario)
 
 
 @pytest.fixture(scope="module")

@@ -11,29 +11,9 @@ from isac_ae import Scenario  # noqa: E402
 from isac_ae.autoencoder import Autoencoder, AutoencoderSystem  # noqa: E402
 from isac_ae.autoencoder.modelfile import ModelFileError, load_model, save_model  # noqa: E402
 from isac_ae.blocks import ae_transmitters  # noqa: E402
-from isac_ae.pretrained import models_dir  # noqa: E402
 
-MODEL = "nominal/omega_0.09.safetensors"
+from .conftest import AE_MODEL as MODEL  # noqa: E402
 
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _restore_torch_threads():
-    """The blocks set torch to one thread (process-wide); give the rest of the session its setting back."""
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def model_path():
-    return models_dir() / MODEL
-
-
-@pytest.fixture(scope="module")
-def core(model_path):
-    loaded = load_model(model_path)
-    return AutoencoderSystem(loaded.model, loaded.scenario)
 
 
 def test_outputs_equal_the_core_transmit(run, rng, model_path, core):

@@ -17,13 +17,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-try:
-    from gnuradio import gr  # noqa: F401  (the blocks need it: fail here with a clear message)
-except ImportError as exc:  # the core works without GNU Radio; the blocks do not
-    raise ImportError(
-        f"isac_ae.blocks needs GNU Radio ({exc}); install Debian's gnuradio and use a venv "
-        "made with --system-site-packages"
-    ) from exc
+from gnuradio import gr
 
 from ..autoencoder import AutoencoderSystem
 from ..autoencoder.modelfile import LoadedModel, ModelFileError, load_model

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-try:
-    from gnuradio import gr
-except ImportError as exc:
-    raise ImportError(f"isac_ae.blocks needs GNU Radio ({exc})") from exc
+from gnuradio import gr
 
 from ..array import beampattern as array_beampattern
 from ..array import nominal_positions

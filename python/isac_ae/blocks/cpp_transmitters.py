@@ -10,13 +10,7 @@ import math
 
 import numpy as np
 
-try:
-    from gnuradio import gr
-except ImportError as exc:  # the core works without GNU Radio; the blocks do not
-    raise ImportError(
-        f"isac_ae.blocks needs GNU Radio ({exc}); install Debian's gnuradio and use a venv "
-        "made with --system-site-packages"
-    ) from exc
+from gnuradio import gr
 
 from ..array import nominal_positions
 from ..baselines import isac_beam, ls_beam, qam_constellation

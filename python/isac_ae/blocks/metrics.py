@@ -14,11 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    import pmt
-    from gnuradio import gr
-except ImportError as exc:
-    raise ImportError(f"isac_ae.blocks needs GNU Radio ({exc})") from exc
+import pmt
+from gnuradio import gr
 
 from ..evaluation import clopper_pearson
 
