@@ -21,69 +21,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import time
 
 import numpy as np
-from gnuradio import analog, blocks, digital, fft, gr
+from gnuradio import analog, blocks, digital, gr
 
 from isac_ae.array import nominal_positions
 from isac_ae.baselines import ls_beam, qam_constellation
 from isac_ae.blocks import cpp_channels, cpp_receivers, cpp_transmitters
 
-K = 16
-C = gr.sizeof_gr_complex
-
-
-def _crandn(rng, *shape):
-    return ((rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / math.sqrt(2)).astype(np.complex64)
-
-
-def _timed(build, repeats: int) -> float:
-    """Best wall time of ``repeats`` runs of the flowgraph returned by ``build()``."""
-    best = math.inf
-    for _ in range(repeats):
-        tb = build()
-        start = time.perf_counter()
-        tb.run()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def _source_c(data, n, vlen):
-    """Repeating vector source of the rows of ``data`` and a head of n items."""
-    src = blocks.vector_source_c(np.asarray(data, np.complex64).ravel().tolist(), True, vlen)
-    return src, blocks.head(C * vlen, n)
-
-
-def _sinks(tb, block, sizes):
-    for port, size in enumerate(sizes):
-        tb.connect((block, port), blocks.null_sink(size))
-
-
-def harness(n):
-    tb = gr.top_block()
-    src, head = _source_c(np.ones((64, K)), n, K)
-    tb.connect(src, head, blocks.null_sink(C * K))
-    return tb
-
+from gr_harness import C, K, crandn, fft_beamscan, harness, maprt, sinks, source, timed
 
 def radar_block(n, y):
     tb = gr.top_block()
-    src, head = _source_c(y, n, K)
+    src, head = source(y, n, K)
     ch = cpp_channels.radar_channel(K, (), 0.0, (-20.0, 20.0), 0.5, seed=1)
     tb.connect(src, head, ch)
-    _sinks(tb, ch, [C * K, 1, 4])
+    sinks(tb, ch, [C * K, 1, 4])
     return tb
 
 
 def radar_reference(n, y):
     """Noise generation and a per-element product and sum: the memory and RNG work of eq. (1)."""
     tb = gr.top_block()
-    src, head = _source_c(y, n, K)
+    src, head = source(y, n, K)
     noise = analog.noise_source_c(analog.GR_GAUSSIAN, 1.0, 1)
     s2v = blocks.stream_to_vector(C, K)
-    gain = blocks.vector_source_c(_crandn(np.random.default_rng(2), 64 * K).tolist(), True, K)
+    gain = blocks.vector_source_c(crandn(np.random.default_rng(2), 64 * K).tolist(), True, K)
     mult = blocks.multiply_cc(K)
     add = blocks.add_cc(K)
     tb.connect(src, head, (mult, 0))
@@ -96,19 +59,19 @@ def radar_reference(n, y):
 
 def comm_block(n, y):
     tb = gr.top_block()
-    src, head = _source_c(y, n, K)
+    src, head = source(y, n, K)
     ch = cpp_channels.comm_channel(K, (), 20.0, (30.0, 50.0), seed=1)
     tb.connect(src, head, (ch, 0))
     tb.connect(head, (ch, 1))
-    _sinks(tb, ch, [C, C, 4])
+    sinks(tb, ch, [C, C, 4])
     return tb
 
 
 def comm_reference(n, y):
     """Per-element product with a random vector and a K-sum, plus one noise sample per vector."""
     tb = gr.top_block()
-    src, head = _source_c(y, n, K)
-    steer = blocks.vector_source_c(_crandn(np.random.default_rng(3), 64 * K).tolist(), True, K)
+    src, head = source(y, n, K)
+    steer = blocks.vector_source_c(crandn(np.random.default_rng(3), 64 * K).tolist(), True, K)
     mult = blocks.multiply_cc(K)
     v2s = blocks.vector_to_stream(C, K)
     integ = blocks.integrate_cc(K)
@@ -132,7 +95,7 @@ def transmitter_block(n, beam):
     src, head = _messages(n)
     tx = cpp_transmitters.weights_transmitter(K, qam_constellation(4), beam)
     tb.connect(src, head, tx)
-    _sinks(tb, tx, [C * K, C * K])
+    sinks(tb, tx, [C * K, C * K])
     return tb
 
 
@@ -149,8 +112,8 @@ def transmitter_reference(n, beam):
 
 def ml_block(n, z, kappa):
     tb = gr.top_block()
-    sz, hz = _source_c(z, n, 1)
-    sk, hk = _source_c(kappa, n, 1)
+    sz, hz = source(z, n, 1)
+    sk, hk = source(kappa, n, 1)
     det = cpp_receivers.ml_detector()
     tb.connect(sz, hz, (det, 0))
     tb.connect(sk, hk, (det, 1))
@@ -160,40 +123,13 @@ def ml_block(n, z, kappa):
 
 def ml_reference(n, z, kappa):
     tb = gr.top_block()
-    sz, hz = _source_c(z, n, 1)
-    sk, hk = _source_c(kappa, n, 1)
+    sz, hz = source(z, n, 1)
+    sk, hk = source(kappa, n, 1)
     div = blocks.divide_cc()
     dec = digital.constellation_decoder_cb(digital.constellation_qpsk().base())
     tb.connect(sz, hz, (div, 0))
     tb.connect(sk, hk, (div, 1))
     tb.connect(div, dec, blocks.null_sink(1))
-    return tb
-
-
-def maprt_block(n, z):
-    tb = gr.top_block()
-    src, head = _source_c(z, n, K)
-    det = cpp_receivers.maprt_detector(K, (), (-20.0, 20.0), 117.8)
-    tb.connect(src, head, det)
-    _sinks(tb, det, [4, 4, 1])
-    return tb
-
-
-FFT_SIZE = 4096
-
-
-def maprt_reference(n, z):
-    """Beamscan by FFT of the zero-padded snapshot (u step 2/4096 over all of [-1, 1]) and its argmax."""
-    tb = gr.top_block()
-    padded = np.zeros((len(z), FFT_SIZE), np.complex64)
-    padded[:, :K] = z
-    src, head = _source_c(padded, n, FFT_SIZE)
-    spectrum = fft.fft_vcc(FFT_SIZE, True, [], False, 1)
-    power = blocks.complex_to_mag_squared(FFT_SIZE)
-    argmax = blocks.argmax_fs(FFT_SIZE)
-    tb.connect(src, head, spectrum, power, argmax)
-    tb.connect((argmax, 0), blocks.null_sink(2))
-    tb.connect((argmax, 1), blocks.null_sink(2))
     return tb
 
 
@@ -207,11 +143,11 @@ def main() -> None:
     rng = np.random.default_rng(0)
     beam = ls_beam(nominal_positions(K), np.deg2rad((-20.0, 20.0))).astype(np.complex64)
     y = qam_constellation(4)[rng.integers(0, 4, 1024)][:, None].astype(np.complex64) * beam
-    z_c, kappa = _crandn(rng, 4096), _crandn(rng, 4096)
+    z_c, kappa = crandn(rng, 4096), crandn(rng, 4096)
     # Radar snapshots as the channel makes them (half with a target), for the detectors.
     z_r = cpp_channels.radar_channel(K, (), 0.0, (-20.0, 20.0), 0.5, seed=9)
     tb = gr.top_block()
-    src, head = _source_c(y, 1024, K)
+    src, head = source(y, 1024, K)
     snk = blocks.vector_sink_c(K)
     tb.connect(src, head, z_r)
     tb.connect((z_r, 0), snk)
@@ -227,12 +163,12 @@ def main() -> None:
         ("comm_channel", n, lambda: comm_block(n, y), lambda: comm_reference(n, y)),
         ("weights_transmitter", n, lambda: transmitter_block(n, beam), lambda: transmitter_reference(n, beam)),
         ("ml_detector", n, lambda: ml_block(n, z_c, kappa), lambda: ml_reference(n, z_c, kappa)),
-        ("maprt_detector", n_maprt, lambda: maprt_block(n_maprt, z_snap), lambda: maprt_reference(n_maprt, z_snap)),
+        ("maprt_detector", n_maprt, lambda: maprt(n_maprt, z_snap), lambda: fft_beamscan(n_maprt, z_snap)),
     ]
     results = []
     for name, items, block, reference in rows:
-        rate = items / _timed(block, r)
-        ref = items / _timed(reference, r) if reference else None
+        rate = items / timed(block, r)[0]
+        ref = items / timed(reference, r)[0] if reference else None
         results.append({"block": name, "vectors_per_s": rate, "reference_per_s": ref,
                         "ratio": rate / ref if ref else None})
 

@@ -30,70 +30,31 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
-import math
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from gnuradio import blocks, digital, fft, gr
+from gnuradio import blocks, digital, gr
 
 from isac_ae.autoencoder.modelfile import load_model
 from isac_ae.blocks import ae_receivers, ae_transmitters, beampattern, cpp_channels, cpp_receivers, cpp_transmitters
 from isac_ae.blocks import metrics as isac_metrics
 from isac_ae.blocks.ae_common import BATCH_ITEMS, DEFAULT_MODEL, resolve_model_path
 
+from gr_harness import C, K, crandn, fft_beamscan, harness, maprt, sinks, source, timed
+
 REPO = Path(__file__).resolve().parents[1]
-K = 16
-C = gr.sizeof_gr_complex
 MODEL = str(resolve_model_path(DEFAULT_MODEL))
-
-
-def _crandn(rng, *shape):
-    return ((rng.standard_normal(shape) + 1j * rng.standard_normal(shape)) / math.sqrt(2)).astype(np.complex64)
-
-
-def _timed(build, repeats: int) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process, all threads) of the fastest of ``repeats`` runs."""
-    best = (math.inf, math.inf)
-    for _ in range(repeats):
-        tb = build()
-        start, cpu = time.perf_counter(), time.process_time()
-        tb.run()
-        best = min(best, (time.perf_counter() - start, time.process_time() - cpu))
-    return best
-
-
-def _source(data, n, vlen, kind="c", buffer=None):
-    make = {"c": blocks.vector_source_c, "f": blocks.vector_source_f, "b": blocks.vector_source_b}[kind]
-    size = {"c": C, "f": 4, "b": 1}[kind]
-    src = make(np.asarray(data).ravel().tolist(), True, vlen)
-    head = blocks.head(size * vlen, n)
-    if buffer:
-        head.set_min_output_buffer(buffer)
-    return src, head
-
-
-def _sinks(tb, block, sizes):
-    for port, size in enumerate(sizes):
-        tb.connect((block, port), blocks.null_sink(size))
-
-
-def harness(n):
-    tb = gr.top_block()
-    src, head = _source(np.ones((64, K), np.complex64), n, K)
-    tb.connect(src, head, blocks.null_sink(C * K))
-    return tb
 
 
 # --- transmitter -------------------------------------------------------------------
 def _messages(n):
-    return _source(np.random.default_rng(4).integers(0, 4, 4096).astype(np.uint8), n, 1, "b")
+    return source(np.random.default_rng(4).integers(0, 4, 4096).astype(np.uint8), n, 1, "b")
 
 
 def ae_tx(n):
@@ -102,7 +63,7 @@ def ae_tx(n):
     tx_block = ae_transmitters.ae_transmitter(MODEL)
     tb.python_blocks = [tx_block]  # a Python block must outlive the run: the top block alone does not keep it
     tb.connect(src, head, tx_block)
-    _sinks(tb, tx_block, [C * K, C * K])
+    sinks(tb, tx_block, [C * K, C * K])
     return tb
 
 
@@ -111,7 +72,7 @@ def cpp_tx(n, tx):
     src, head = _messages(n)
     block = cpp_transmitters.weights_transmitter(K, tx.constellation(), tx.beam())
     tb.connect(src, head, block)
-    _sinks(tb, block, [C * K, C * K])
+    sinks(tb, block, [C * K, C * K])
     return tb
 
 
@@ -129,42 +90,18 @@ def intree_tx(n, tx):
 # --- radar receivers ---------------------------------------------------------------
 def ae_radar(n, z, threshold, buffer=BATCH_ITEMS):
     tb = gr.top_block()
-    src, head = _source(z, n, K, buffer=buffer)
+    src, head = source(z, n, K, buffer=buffer)
     rx = ae_receivers.ae_radar_receiver(MODEL, mode="logit", threshold=threshold)
     tb.python_blocks = [rx]
     tb.connect(src, head, rx)
-    _sinks(tb, rx, [4, 4, 4, 1])
-    return tb
-
-
-def maprt(n, z):
-    tb = gr.top_block()
-    src, head = _source(z, n, K)
-    det = cpp_receivers.maprt_detector(K, (), (-20.0, 20.0), 117.8)
-    tb.connect(src, head, det)
-    _sinks(tb, det, [4, 4, 1])
-    return tb
-
-
-FFT_SIZE = 4096
-
-
-def fft_beamscan(n, z):
-    tb = gr.top_block()
-    padded = np.zeros((len(z), FFT_SIZE), np.complex64)
-    padded[:, :K] = z
-    src, head = _source(padded, n, FFT_SIZE)
-    argmax = blocks.argmax_fs(FFT_SIZE)
-    tb.connect(src, head, fft.fft_vcc(FFT_SIZE, True, [], False, 1), blocks.complex_to_mag_squared(FFT_SIZE), argmax)
-    tb.connect((argmax, 0), blocks.null_sink(2))
-    tb.connect((argmax, 1), blocks.null_sink(2))
+    sinks(tb, rx, [4, 4, 4, 1])
     return tb
 
 
 # --- comm receivers ----------------------------------------------------------------
 def _comm_inputs(tb, n, z, kappa, block):
-    sz, hz = _source(z, n, 1)
-    sk, hk = _source(kappa, n, 1)
+    sz, hz = source(z, n, 1)
+    sk, hk = source(kappa, n, 1)
     tb.connect(sz, hz, (block, 0))
     tb.connect(sk, hk, (block, 1))
 
@@ -209,7 +146,7 @@ def metrics_block(n, streams):
     met = isac_metrics.isac_metrics(report_every=100_000, log_at_stop=False)
     tb.python_blocks = [met]  # a Python block must outlive the run: the top block alone does not keep it
     for port, (data, kind) in enumerate(streams):
-        src, head = _source(data.astype(np.uint8 if kind == "b" else np.float32), n, 1, kind)
+        src, head = source(data.astype(np.uint8 if kind == "b" else np.float32), n, 1, kind)
         tb.connect(src, head, (met, port))
     return tb
 
@@ -218,7 +155,7 @@ def metrics_reference(n, streams):
     tb = gr.top_block()
     heads = []
     for data, kind in streams:
-        src, head = _source(data.astype(np.uint8 if kind == "b" else np.float32), n, 1, kind)
+        src, head = source(data.astype(np.uint8 if kind == "b" else np.float32), n, 1, kind)
         tb.connect(src, head)
         heads.append(head)
     sub, sq, land, lxor = blocks.sub_ff(), blocks.multiply_ff(), blocks.and_bb(), blocks.xor_bb()
@@ -238,7 +175,7 @@ def metrics_reference(n, streams):
 
 def beampattern_block(n, v, decimation):
     tb = gr.top_block()
-    src, head = _source(v, n, K)
+    src, head = source(v, n, K)
     bp = beampattern.beampattern(K, points=256, decimation=decimation)
     tb.python_blocks = [bp]
     tb.connect(src, head, bp, blocks.null_sink(4 * 256))
@@ -247,7 +184,7 @@ def beampattern_block(n, v, decimation):
 
 def keep_one_in_n(n, v, decimation):
     tb = gr.top_block()
-    src, head = _source(v, n, K)
+    src, head = source(v, n, K)
     tb.connect(src, head, blocks.keep_one_in_n(C * K, decimation), blocks.null_sink(C * K))
     return tb
 
@@ -288,8 +225,8 @@ def channels_only(n, tx):
     tb.connect((wt, 0), rc)
     tb.connect((wt, 0), (cc, 0))
     tb.connect((wt, 1), (cc, 1))
-    _sinks(tb, rc, [C * K, 1, 4])
-    _sinks(tb, cc, [C, C, 4])
+    sinks(tb, rc, [C * K, 1, 4])
+    sinks(tb, cc, [C, C, 4])
     return tb
 
 
@@ -310,7 +247,7 @@ def main() -> None:
     loaded = load_model(MODEL)
     y = (tx.constellation()[rng.integers(0, 4, 8192)][:, None] * tx.beam()).astype(np.complex64)
     tb = gr.top_block()
-    src, head = _source(y, 8192, K)
+    src, head = source(y, 8192, K)
     ch = cpp_channels.radar_channel(K, (), loaded.scenario.snr_radar_db, (-20.0, 20.0), 0.5, seed=9)
     snk = blocks.vector_sink_c(K)
     tb.connect(src, head, ch, snk)
@@ -318,8 +255,8 @@ def main() -> None:
     tb.connect((ch, 2), blocks.null_sink(4))
     tb.run()
     z_r = np.asarray(snk.data(), np.complex64).reshape(-1, K)
-    z_c, kappa = _crandn(rng, 8192), _crandn(rng, 8192)
-    v = _crandn(rng, 1024, K)
+    z_c, kappa = crandn(rng, 8192), crandn(rng, 8192)
+    v = crandn(rng, 1024, K)
     streams = _metric_streams(rng)
     n_slow = max(1, n // 4)  # MAPRT and the FFT beamscan are slower: fewer items
 
@@ -357,12 +294,12 @@ def main() -> None:
                   f"threads), best of {r} runs; K = {K}, torch threads 1")
             print(f"{'':48s} {'wall /s':>10s} {'CPU /s':>10s}")
         for name, items, build, references in rows:
-            wall, cpu = _timed(lambda: build(items), r)
+            wall, cpu = timed(lambda: build(items), r)
             row = {"what": name, "items": items, "vectors_per_s": items / wall, "vectors_per_cpu_s": items / cpu,
                    "references": []}
             for ref_name, ref_build in references:
                 ref_items = n_slow if ref_name in ("C++ maprt_detector", "in-tree FFT beamscan") else items
-                ref_wall, ref_cpu = _timed(lambda: ref_build(ref_items), r)
+                ref_wall, ref_cpu = timed(lambda: ref_build(ref_items), r)
                 row["references"].append({"reference": ref_name, "per_s": ref_items / ref_wall,
                                           "per_cpu_s": ref_items / ref_cpu,
                                           "ratio": (items / wall) / (ref_items / ref_wall)})

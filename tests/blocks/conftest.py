@@ -18,6 +18,23 @@ else:
         flat = np.asarray(data, dtype=_DTYPES[kind]).ravel().tolist()
         return _SOURCES[kind](flat, False, vlen)
 
+    def _run_into_sinks(tb, block, outputs, max_noutput_items):
+        """Connect a vector sink to each of ``block``'s outputs, run ``tb``, return the sinks' data as arrays."""
+        sinks = []
+        for port, (kind, vlen) in enumerate(outputs):
+            sink = _SINKS[kind](vlen)
+            tb.connect((block, port), sink)
+            sinks.append(sink)
+        if max_noutput_items is None:
+            tb.run()
+        else:
+            tb.run(max_noutput_items)
+        result = []
+        for sink, (kind, vlen) in zip(sinks, outputs):
+            data = np.asarray(sink.data(), dtype=_DTYPES[kind])
+            result.append(data.reshape(-1, vlen) if vlen > 1 else data)
+        return result
+
     def run_block(block, inputs, outputs, max_noutput_items=None):
         """Run ``block`` on finite inputs and return its outputs as arrays.
 
@@ -27,20 +44,7 @@ else:
         tb = gr.top_block()
         for port, (data, kind, vlen) in enumerate(inputs):
             tb.connect(_source(data, kind, vlen), (block, port))
-        sinks = []
-        for port, (kind, vlen) in enumerate(outputs):
-            sink = _SINKS[kind](vlen)
-            tb.connect((block, port), sink)
-            sinks.append(sink)
-        if max_noutput_items is None:
-            tb.run()
-        else:
-            tb.run(max_noutput_items)
-        result = []
-        for sink, (kind, vlen) in zip(sinks, outputs):
-            data = np.asarray(sink.data(), dtype=_DTYPES[kind])
-            result.append(data.reshape(-1, vlen) if vlen > 1 else data)
-        return result
+        return _run_into_sinks(tb, block, outputs, max_noutput_items)
 
     def run_repeated(block, vectors, num_items, outputs, max_noutput_items=None):
         """Feed each input port one fixed complex vector, repeated ``num_items`` times (source + head)."""
@@ -50,20 +54,7 @@ else:
             src = blocks.vector_source_c(vec.tolist(), True, len(vec))
             head = blocks.head(gr.sizeof_gr_complex * len(vec), num_items)
             tb.connect(src, head, (block, port))
-        sinks = []
-        for port, (kind, vlen) in enumerate(outputs):
-            sink = _SINKS[kind](vlen)
-            tb.connect((block, port), sink)
-            sinks.append(sink)
-        if max_noutput_items is None:
-            tb.run()
-        else:
-            tb.run(max_noutput_items)
-        result = []
-        for sink, (kind, vlen) in zip(sinks, outputs):
-            data = np.asarray(sink.data(), dtype=_DTYPES[kind])
-            result.append(data.reshape(-1, vlen) if vlen > 1 else data)
-        return result
+        return _run_into_sinks(tb, block, outputs, max_noutput_items)
 
     @pytest.fixture(scope="session")
     def cpp():
