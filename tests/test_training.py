@@ -93,3 +93,15 @@ def test_quick_training_reaches_the_single_function_baselines():
     assert radar_only.pd >= base_radar.pd - 0.03 - pd_sigma
     # Each is bad at the function it was not trained for.
     assert comm_only.pd < 0.5 * base_radar.pd and radar_only.ser > 10 * base_comm.ser
+
+
+def test_run_in_pieces_never_rolls_back_to_the_checkpoint(tmp_path):
+    config = TrainingConfig(omegas=(0.4,), **TINY)
+    pieces = Trainer(Scenario(), config, checkpoint=tmp_path / "checkpoint.pt", checkpoint_every=2)
+    for _ in range(3):
+        pieces.run(max_steps=3)  # 3 is not a multiple of the checkpoint period
+    straight = Trainer(Scenario(), config)
+    straight.run(max_steps=9)
+    assert pieces.steps_done == straight.steps_done == 9
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, pieces.model.state_dict()[key]), key

@@ -164,6 +164,7 @@ class Trainer:
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         self.stage_index = 0
         self.step = 0
+        self._resumed = False
         self.optimizer = self._new_optimizer()
 
     # -- schedule ---------------------------------------------------------
@@ -228,8 +229,9 @@ class Trainer:
 
     def run(self, progress: Optional[Callable[[StepReport], None]] = None, max_steps: Optional[int] = None) -> Autoencoder:
         """Train to the end of the schedule (or ``max_steps`` more steps), resuming from the checkpoint if any."""
-        if self.checkpoint is not None and self.checkpoint.exists():
+        if self.checkpoint is not None and self.checkpoint.exists() and not self._resumed:
             self.load_checkpoint()
+        self._resumed = True  # a later run() continues in memory, never rolls back to the file
         done = 0
         while not self.finished and (max_steps is None or done < max_steps):
             report = self.train_step()
