@@ -31,31 +31,12 @@ comm_channel_impl::comm_channel_impl(
                      gr::io_signature::makev(3, 3, { sizeof(gr_complex), sizeof(gr_complex), sizeof(float) })),
       d_K(K),
       d_positions(detail::resolve_positions("comm_channel", K, positions)),
-      d_snr_db(snr_db),
-      d_theta_min(theta_min),
-      d_theta_max(theta_max),
+      d_settings("comm_channel", snr_db, theta_min, theta_max),
       d_stream(detail::resolve_seed(seed, comm_salt)),
       d_words(max_chunk * detail::comm_words_per_item),
       d_beta(max_chunk),
       d_noise(max_chunk)
 {
-    detail::check_snr("comm_channel", snr_db);
-    detail::check_sector("comm_channel", theta_min, theta_max);
-}
-
-void comm_channel_impl::set_snr_db(float snr_db)
-{
-    detail::check_snr("comm_channel", snr_db);
-    gr::thread::scoped_lock guard(d_setlock);
-    d_snr_db = snr_db;
-}
-
-void comm_channel_impl::set_sector(float theta_min, float theta_max)
-{
-    detail::check_sector("comm_channel", theta_min, theta_max);
-    gr::thread::scoped_lock guard(d_setlock);
-    d_theta_min = theta_min;
-    d_theta_max = theta_max;
 }
 
 int comm_channel_impl::work(int noutput_items,
@@ -68,14 +49,9 @@ int comm_channel_impl::work(int noutput_items,
     gr_complex* kappa = static_cast<gr_complex*>(output_items[1]);
     float* vartheta = static_cast<float*>(output_items[2]);
 
-    float snr_db, lo, hi;
-    {
-        gr::thread::scoped_lock guard(d_setlock);
-        snr_db = d_snr_db;
-        lo = d_theta_min;
-        hi = d_theta_max;
-    }
-    const float beta_std = detail::gain_std(snr_db);
+    const auto settings = d_settings.get();
+    const float lo = settings.theta_min, hi = settings.theta_max;
+    const float beta_std = detail::gain_std(settings.snr_db);
     const std::size_t K = static_cast<std::size_t>(d_K);
     const std::size_t n = static_cast<std::size_t>(noutput_items);
     for (std::size_t i0 = 0; i0 < n; i0 += max_chunk) {

@@ -7,6 +7,7 @@
 #ifndef INCLUDED_ISAC_AE_COMM_CHANNEL_IMPL_H
 #define INCLUDED_ISAC_AE_COMM_CHANNEL_IMPL_H
 
+#include "params.h"
 #include "random_draws.h"
 #include <gnuradio/isac_ae/comm_channel.h>
 
@@ -18,8 +19,7 @@ class comm_channel_impl : public comm_channel
 private:
     const int d_K;
     const std::vector<float> d_positions;
-    float d_snr_db;
-    float d_theta_min, d_theta_max;
+    detail::channel_settings d_settings;
     detail::uniform_stream d_stream;
     std::vector<std::uint32_t> d_words;
     std::vector<gr_complex> d_beta, d_noise;
@@ -32,10 +32,14 @@ public:
                       float theta_max,
                       int64_t seed);
 
-    void set_snr_db(float snr_db) override;
-    float snr_db() const override { return d_snr_db; }
-    void set_sector(float theta_min, float theta_max) override;
-    std::vector<float> sector() const override { return { d_theta_min, d_theta_max }; }
+    void set_snr_db(float snr_db) override { d_settings.set_snr_db(snr_db); }
+    float snr_db() const override { return d_settings.get().snr_db; }
+    void set_sector(float theta_min, float theta_max) override { d_settings.set_sector(theta_min, theta_max); }
+    std::vector<float> sector() const override
+    {
+        const auto s = d_settings.get();
+        return { s.theta_min, s.theta_max };
+    }
     std::vector<float> positions() const override { return d_positions; }
 
     int work(int noutput_items,

@@ -11,6 +11,7 @@
 #define INCLUDED_ISAC_AE_PARAMS_H
 
 #include <cmath>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -76,6 +77,51 @@ inline void check_probability(const std::string& block, float p)
         throw std::invalid_argument(block + ": p_target must lie in [0, 1], got " + std::to_string(p));
     }
 }
+
+/*!
+ * SNR (dB) and angular sector (radians) of a simulated channel block: checked on
+ * every change and read by work() as one consistent snapshot, so run-time setters
+ * from another thread never tear a (min, max) pair.
+ */
+class channel_settings
+{
+public:
+    struct values {
+        float snr_db, theta_min, theta_max;
+    };
+
+    channel_settings(const std::string& block, float snr_db, float theta_min, float theta_max) : d_block(block)
+    {
+        set_snr_db(snr_db);
+        set_sector(theta_min, theta_max);
+    }
+
+    void set_snr_db(float snr_db)
+    {
+        check_snr(d_block, snr_db);
+        std::lock_guard<std::mutex> guard(d_mutex);
+        d_values.snr_db = snr_db;
+    }
+
+    void set_sector(float theta_min, float theta_max)
+    {
+        check_sector(d_block, theta_min, theta_max);
+        std::lock_guard<std::mutex> guard(d_mutex);
+        d_values.theta_min = theta_min;
+        d_values.theta_max = theta_max;
+    }
+
+    values get() const
+    {
+        std::lock_guard<std::mutex> guard(d_mutex);
+        return d_values;
+    }
+
+private:
+    const std::string d_block;
+    mutable std::mutex d_mutex;
+    values d_values{};
+};
 
 /*! Amplitude std of a gain with variance 10^(snr_db / 10) (N0 = 1). */
 inline float gain_std(float snr_db) { return static_cast<float>(std::sqrt(std::pow(10.0, snr_db / 10.0))); }

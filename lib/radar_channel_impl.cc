@@ -44,9 +44,7 @@ radar_channel_impl::radar_channel_impl(int K,
                          3, 3, { static_cast<int>(sizeof(gr_complex)) * std::max(K, 1), 1, sizeof(float) })),
       d_K(K),
       d_positions(detail::resolve_positions("radar_channel", K, positions)),
-      d_snr_db(snr_db),
-      d_theta_min(theta_min),
-      d_theta_max(theta_max),
+      d_settings("radar_channel", snr_db, theta_min, theta_max),
       d_p_target(p_target),
       d_stream(detail::resolve_seed(seed, radar_salt)),
       d_chunk(std::max<std::size_t>(
@@ -54,24 +52,7 @@ radar_channel_impl::radar_channel_impl(int K,
       d_words(d_chunk * detail::radar_words_per_item(std::max(K, 1))),
       d_alpha(d_chunk)
 {
-    detail::check_snr("radar_channel", snr_db);
-    detail::check_sector("radar_channel", theta_min, theta_max);
     detail::check_probability("radar_channel", p_target);
-}
-
-void radar_channel_impl::set_snr_db(float snr_db)
-{
-    detail::check_snr("radar_channel", snr_db);
-    gr::thread::scoped_lock guard(d_setlock);
-    d_snr_db = snr_db;
-}
-
-void radar_channel_impl::set_sector(float theta_min, float theta_max)
-{
-    detail::check_sector("radar_channel", theta_min, theta_max);
-    gr::thread::scoped_lock guard(d_setlock);
-    d_theta_min = theta_min;
-    d_theta_max = theta_max;
 }
 
 void radar_channel_impl::set_p_target(float p_target)
@@ -90,15 +71,14 @@ int radar_channel_impl::work(int noutput_items,
     std::uint8_t* target = static_cast<std::uint8_t*>(output_items[1]);
     float* theta = static_cast<float*>(output_items[2]);
 
-    float snr_db, lo, hi, p;
+    const auto settings = d_settings.get();
+    const float lo = settings.theta_min, hi = settings.theta_max;
+    float p;
     {
         gr::thread::scoped_lock guard(d_setlock);
-        snr_db = d_snr_db;
-        lo = d_theta_min;
-        hi = d_theta_max;
         p = d_p_target;
     }
-    const float alpha_std = detail::gain_std(snr_db);
+    const float alpha_std = detail::gain_std(settings.snr_db);
     const std::size_t K = static_cast<std::size_t>(d_K);
     const std::size_t n = static_cast<std::size_t>(noutput_items);
     const std::size_t words = detail::radar_words_per_item(K);

@@ -7,6 +7,7 @@
 #ifndef INCLUDED_ISAC_AE_RADAR_CHANNEL_IMPL_H
 #define INCLUDED_ISAC_AE_RADAR_CHANNEL_IMPL_H
 
+#include "params.h"
 #include "random_draws.h"
 #include <gnuradio/isac_ae/radar_channel.h>
 
@@ -18,8 +19,7 @@ class radar_channel_impl : public radar_channel
 private:
     const int d_K;
     const std::vector<float> d_positions;
-    float d_snr_db;
-    float d_theta_min, d_theta_max;
+    detail::channel_settings d_settings;
     float d_p_target;
     detail::uniform_stream d_stream;
     std::size_t d_chunk; // items per draw batch (bounded scratch for large K)
@@ -35,10 +35,14 @@ public:
                        float p_target,
                        int64_t seed);
 
-    void set_snr_db(float snr_db) override;
-    float snr_db() const override { return d_snr_db; }
-    void set_sector(float theta_min, float theta_max) override;
-    std::vector<float> sector() const override { return { d_theta_min, d_theta_max }; }
+    void set_snr_db(float snr_db) override { d_settings.set_snr_db(snr_db); }
+    float snr_db() const override { return d_settings.get().snr_db; }
+    void set_sector(float theta_min, float theta_max) override { d_settings.set_sector(theta_min, theta_max); }
+    std::vector<float> sector() const override
+    {
+        const auto s = d_settings.get();
+        return { s.theta_min, s.theta_max };
+    }
     void set_p_target(float p_target) override;
     float p_target() const override { return d_p_target; }
     std::vector<float> positions() const override { return d_positions; }
