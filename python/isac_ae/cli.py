@@ -205,8 +205,7 @@ def _training_progress(total_steps: int, done: int, enabled: bool):
 def cmd_train(args) -> int:
     """Train one model per omega_r (one ensemble), resuming from the output's checkpoint."""
     from .autoencoder import BUDGETS, TrainingConfig, TrainingError
-    from .autoencoder.sweep import CHECKPOINT_NAME, train_sweep
-    from .autoencoder.training import Trainer
+    from .autoencoder.sweep import CHECKPOINT_NAME, sweep_trainer, write_sweep
 
     scenario = _scenario(args)
     device = _device(args.device)
@@ -218,20 +217,21 @@ def cmd_train(args) -> int:
     except TrainingError as exc:
         raise UsageError(str(exc)) from None
     out = Path(args.out)
-    probe = Trainer(scenario, config, checkpoint=out / CHECKPOINT_NAME)
-    resumed = (out / CHECKPOINT_NAME).exists()
-    if resumed:
+    trainer = sweep_trainer(scenario, config, out, device)
+    if (out / CHECKPOINT_NAME).exists():
         try:
-            probe.load_checkpoint()
+            trainer.load_checkpoint()
         except TrainingError as exc:
             raise UsageError(str(exc)) from None
-        print(f"resuming from {out / CHECKPOINT_NAME} at step {probe.steps_done}/{probe.total_steps}", file=sys.stderr)
-    start = time.perf_counter()
-    bar, update = _training_progress(probe.total_steps, probe.steps_done, not args.quiet)
+        print(f"resuming from {out / CHECKPOINT_NAME} at step {trainer.steps_done}/{trainer.total_steps}",
+              file=sys.stderr)
+    start, first_step = time.perf_counter(), trainer.steps_done
+    bar, update = _training_progress(trainer.total_steps, first_step, not args.quiet)
     with bar:
-        paths = train_sweep(scenario, config, out, device, progress=update)
+        trainer.run(update)
+    paths = write_sweep(trainer, out)
     seconds = time.perf_counter() - start
-    trained = (probe.total_steps - probe.steps_done) * config.batch_size * len(config.omegas)
+    trained = (trainer.total_steps - first_step) * config.batch_size * len(config.omegas)
     print(f"trained {len(paths)} model(s) in {seconds:.1f} s ({trained / seconds:.3g} samples x models / s)")
     for path in paths:
         print(f"wrote {path}")

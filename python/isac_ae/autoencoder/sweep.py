@@ -21,6 +21,28 @@ def model_filename(omega: float) -> str:
     return f"omega_{float(omega)!r}.safetensors"
 
 
+def sweep_trainer(scenario: Scenario, config: TrainingConfig, out_dir: Path, device="cpu",
+                  checkpoint_every: int = 100) -> Trainer:
+    """The trainer of a sweep: one ensemble member per omega_r, checkpointing to ``out_dir/checkpoint.pt``."""
+    if len(set(config.omegas)) != len(config.omegas):
+        raise ValueError(f"duplicate omega_r values in {list(config.omegas)}")
+    return Trainer(scenario, config, device=device, checkpoint=Path(out_dir) / CHECKPOINT_NAME,
+                   checkpoint_every=checkpoint_every)
+
+
+def write_sweep(trainer: Trainer, out_dir: Path) -> list[Path]:
+    """One model file per omega_r of a trained ensemble; the checkpoint is deleted once all are written."""
+    out_dir = Path(out_dir)
+    config = trainer.config
+    training = {k: v for k, v in config.to_dict().items() if k != "omegas"}
+    paths = []
+    for i, omega in enumerate(config.omegas):
+        paths.append(save_model(out_dir / model_filename(omega), trainer.model.member(i), trainer.scenario, omega,
+                                {**training, "ensemble_member": i, "ensemble_omegas": list(config.omegas)}))
+    (out_dir / CHECKPOINT_NAME).unlink(missing_ok=True)
+    return paths
+
+
 def train_sweep(
     scenario: Scenario,
     config: TrainingConfig,
@@ -33,19 +55,9 @@ def train_sweep(
 
     Resumes from ``out_dir/checkpoint.pt`` when an earlier run was interrupted.
     """
-    out_dir = Path(out_dir)
-    if len(set(config.omegas)) != len(config.omegas):
-        raise ValueError(f"duplicate omega_r values in {list(config.omegas)}")
-    trainer = Trainer(scenario, config, device=device, checkpoint=out_dir / CHECKPOINT_NAME,
-                      checkpoint_every=checkpoint_every)
-    model = trainer.run(progress)
-    training = {k: v for k, v in config.to_dict().items() if k != "omegas"}
-    paths = []
-    for i, omega in enumerate(config.omegas):
-        paths.append(save_model(out_dir / model_filename(omega), model.member(i), scenario, omega,
-                                {**training, "ensemble_member": i, "ensemble_omegas": list(config.omegas)}))
-    (out_dir / CHECKPOINT_NAME).unlink(missing_ok=True)
-    return paths
+    trainer = sweep_trainer(scenario, config, out_dir, device, checkpoint_every)
+    trainer.run(progress)
+    return write_sweep(trainer, out_dir)
 
 
 def sweep_models(directory: Path) -> list[Path]:

@@ -285,4 +285,5 @@ class Trainer:
         self.optimizer = self._new_optimizer()
         if not self.finished:
             self.optimizer.load_state_dict(state["optimizer"])
+        self._resumed = True
         self.generator.set_state(state["generator"].cpu())
