@@ -10,11 +10,22 @@
   the networks the stage's loss needs;
 * ours, all omega_r of Fig. 2 as one ensemble (``Trainer`` with 11 members).
 
+A ``Trainer`` tunes glibc's malloc for the whole process
+(``isac_ae.autoencoder.allocator``), which speeds up any torch loop here. The
+plain loop therefore runs twice: first with the default allocator (what a
+plain script gets), then with the tuned one; the speed-ups are against the
+tuned plain loop, so they count only what the trainer itself does better.
+
 Figures are samples x models per second (a step of an 11-member ensemble on a
 batch of 10 000 counts 110 000), and the projected wall time of the Fig. 2
 sweep at the paper budget (11 omega_r x 4 stages x 2e7 samples).
 
-Usage: python benchmarks/bench_training.py [--steps S] [--threads T] [--json]
+This machine's speed drifts by 10-20 % over minutes, so the variants run in
+interleaved rounds (each round: some plain steps, then every stage of both
+trainers) and each rate comes from median step times; the trainers' rates
+average their four stages (each stage has its own cost).
+
+Usage: python benchmarks/bench_training.py [--rounds R] [--steps S] [--threads T] [--json]
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import time
 
 import torch
@@ -29,6 +41,7 @@ from torch import nn
 
 from isac_ae import Scenario
 from isac_ae.autoencoder import SIGMA_FLOOR, Trainer, TrainingConfig, comm_loss, isac_loss, radar_nll
+from isac_ae.autoencoder.allocator import keep_freed_memory
 from isac_ae.autoencoder.training import SCHEDULES
 from isac_ae.channels import CommChannel, RadarChannel
 from isac_ae.pretrained import FIG2_OMEGAS
@@ -58,74 +71,110 @@ def _complex(x):
     return torch.complex(x[..., :n], x[..., n:])
 
 
-def plain_loop(scenario: Scenario, omegas, steps: int) -> float:
-    """Seconds for ``steps`` plain training steps of every omega_r, one after the other."""
-    k, m = scenario.num_antennas, scenario.num_messages
-    sectors = torch.as_tensor(scenario.theta_vector, dtype=torch.float32).expand(BATCH, 4)
-    radar, comm = RadarChannel(scenario), CommChannel(scenario)
-    gen = torch.Generator().manual_seed(0)
+class PlainLoop:
+    """The reference: one omega_r trained as a plain re-implementation would."""
+
+    def __init__(self, scenario: Scenario, omega: float, seed: int = 0):
+        k, m = scenario.num_antennas, scenario.num_messages
+        self.omega, self.m = omega, m
+        self.sectors = torch.as_tensor(scenario.theta_vector, dtype=torch.float32).expand(BATCH, 4)
+        self.radar, self.comm = RadarChannel(scenario), CommChannel(scenario)
+        self.gen = torch.Generator().manual_seed(seed)
+        self.nets = _plain_networks(k, m)
+        self.opt = torch.optim.Adam(self.nets.parameters(), lr=0.01)
+
+    def step(self) -> None:
+        nets, gen = self.nets, self.gen
+        messages = torch.randint(self.m, (BATCH,), generator=gen)
+        x = _complex(nets["encoder"](nn.functional.one_hot(messages, self.m).float())).squeeze(-1)
+        v = _complex(nets["beamformer"](self.sectors))
+        y = x.unsqueeze(-1) * v
+        scale = torch.rsqrt(y.abs().square().sum(-1).mean())
+        y = y * scale
+        rd, cd = self.radar(y, gen), self.comm(y, v * scale, gen)
+        zr = torch.cat([rd.z.real, rd.z.imag], -1)
+        logit = nets["detector"](zr).squeeze(-1)
+        theta = 0.5 * math.pi * torch.tanh(nets["angle"](zr).squeeze(-1))
+        sigma = nn.functional.softplus(nets["uncertainty"](zr).squeeze(-1)) + SIGMA_FLOOR
+        eq = cd.z / cd.kappa
+        logits = nets["comm"](torch.stack([eq.real, eq.imag], -1))
+        loss = isac_loss(radar_nll(logit, theta, sigma, rd.theta, rd.target), comm_loss(logits, messages), self.omega)
+        self.opt.zero_grad()
+        loss.backward()
+        self.opt.step()
+
+
+def _timed(step) -> float:
     start = time.perf_counter()
-    for omega in omegas:
-        nets = _plain_networks(k, m)
-        opt = torch.optim.Adam(nets.parameters(), lr=0.01)
-        for _ in range(steps):
-            messages = torch.randint(m, (BATCH,), generator=gen)
-            x = _complex(nets["encoder"](nn.functional.one_hot(messages, m).float())).squeeze(-1)
-            v = _complex(nets["beamformer"](sectors))
-            y = x.unsqueeze(-1) * v
-            scale = torch.rsqrt(y.abs().square().sum(-1).mean())
-            y = y * scale
-            rd, cd = radar(y, gen), comm(y, v * scale, gen)
-            zr = torch.cat([rd.z.real, rd.z.imag], -1)
-            logit = nets["detector"](zr).squeeze(-1)
-            theta = 0.5 * math.pi * torch.tanh(nets["angle"](zr).squeeze(-1))
-            sigma = nn.functional.softplus(nets["uncertainty"](zr).squeeze(-1)) + SIGMA_FLOOR
-            eq = cd.z / cd.kappa
-            logits = nets["comm"](torch.stack([eq.real, eq.imag], -1))
-            loss = isac_loss(radar_nll(logit, theta, sigma, rd.theta, rd.target), comm_loss(logits, messages), omega)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    step()
     return time.perf_counter() - start
 
 
-def trainer_time(scenario: Scenario, omegas, steps: int) -> float:
-    """Seconds for ``steps`` steps of every stage of the staged schedule for one ensemble of ``omegas``."""
-    config = TrainingConfig(omegas=tuple(omegas), samples_per_stage=steps * BATCH, batch_size=BATCH)
+def plain_step_times(scenario: Scenario, omega: float, steps: int) -> list[float]:
+    loop = PlainLoop(scenario, omega)
+    loop.step()  # first step: allocations, lazy initialisation
+    return [_timed(loop.step) for _ in range(steps)]
+
+
+def trainer_step_times(scenario: Scenario, omegas, steps: int) -> list[list[float]]:
+    """Step times of every stage of the staged schedule for one ensemble of ``omegas``, per stage."""
+    config = TrainingConfig(omegas=tuple(omegas), samples_per_stage=(steps + 1) * BATCH, batch_size=BATCH)
     trainer = Trainer(scenario, config)
-    start = time.perf_counter()
-    trainer.run()
-    return (time.perf_counter() - start) / len(config.stages)  # per stage, to compare with `steps` plain steps
+    times = [[] for _ in config.stages]
+    while not trainer.finished:
+        stage, first = trainer.stage_index, trainer.step == 0
+        elapsed = _timed(trainer.train_step)
+        if not first:  # a stage's first step builds its optimizer state
+            times[stage].append(elapsed)
+    return times
+
+
+def _stage_mean_of_medians(per_stage: list[list[float]]) -> float:
+    return statistics.fmean(statistics.median(t) for t in per_stage)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=30, help="steps per omega_r (and per stage)")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=8, help="steps per variant (and per stage) in each round")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     sc = Scenario()
     omegas = FIG2_OMEGAS
-    work = len(omegas) * args.steps * BATCH
-    trainer_time(sc, omegas[:1], 2)  # warm-up
-    t_plain = plain_loop(sc, omegas, args.steps)
-    t_single = sum(trainer_time(sc, (w,), args.steps) for w in omegas)
-    t_ensemble = trainer_time(sc, omegas, args.steps)
-    rates = {"plain_loop": work / t_plain, "trainer_per_omega": work / t_single, "trainer_ensemble": work / t_ensemble}
+    plain_default = plain_step_times(sc, omegas[0], args.rounds * args.steps)  # before any Trainer tunes malloc
+    if not keep_freed_memory():
+        print("note: not glibc, the allocator is not tuned; both plain-loop rows use the default one")
+    plain, single, ensemble = [], [[] for _ in SCHEDULES["staged"]], [[] for _ in SCHEDULES["staged"]]
+    for r in range(args.rounds):
+        plain += plain_step_times(sc, omegas[r % len(omegas)], args.steps)
+        for stage, times in enumerate(trainer_step_times(sc, (omegas[r % len(omegas)],), args.steps)):
+            single[stage] += times
+        for stage, times in enumerate(trainer_step_times(sc, omegas, args.steps)):
+            ensemble[stage] += times
+    rates = {
+        "plain_loop_default_allocator": BATCH / statistics.median(plain_default),
+        "plain_loop": BATCH / statistics.median(plain),
+        "trainer_per_omega": BATCH / _stage_mean_of_medians(single),
+        "trainer_ensemble": len(omegas) * BATCH / _stage_mean_of_medians(ensemble),
+    }
     result = {
-        "threads": args.threads, "steps": args.steps, "batch": BATCH, "omegas": len(omegas),
+        "threads": args.threads, "rounds": args.rounds, "steps": args.steps, "batch": BATCH, "omegas": len(omegas),
         "samples_per_s": rates,
         "speedup_vs_plain": {k: v / rates["plain_loop"] for k, v in rates.items()},
         "fig2_paper_budget_minutes": {k: PAPER_SAMPLES / v / 60 for k, v in rates.items()},
+        "ensemble_ms_per_step": {s.name: 1e3 * statistics.median(t) for s, t in zip(SCHEDULES["staged"], ensemble)},
     }
     if args.json:
         print(json.dumps(result))
         return
-    print(f"training, {len(omegas)} omega_r x {args.steps} steps of {BATCH} samples, {args.threads} threads")
+    print(f"training, {args.rounds} interleaved rounds x {args.steps} steps of {BATCH} samples per variant, "
+          f"{args.threads} threads")
     for name, rate in rates.items():
-        print(f"  {name:18s} {rate:10.3g} samples x models/s  {rate / rates['plain_loop']:5.2f}x plain   "
+        print(f"  {name:28s} {rate:10.3g} samples x models/s  {rate / rates['plain_loop']:5.2f}x plain   "
               f"Fig. 2 at paper budget: {PAPER_SAMPLES / rate / 60:6.1f} min")
+    print("  ensemble step, median ms: " + ", ".join(f"{k} {v:.1f}" for k, v in result["ensemble_ms_per_step"].items()))
 
 
 if __name__ == "__main__":

@@ -80,6 +80,24 @@ def test_output_ranges_hold_for_extreme_inputs(generator):
     assert all(torch.isfinite(p.grad).all() for p in ae.uncertainty.parameters())
 
 
+def test_radar_heads_compute_table_one_on_re_im_features(generator):
+    # Model files store the first radar layer for the input [Re z, Im z] (Table I). The heads take
+    # the interleaved view of z instead; they must compute the same function of z.
+    torch.manual_seed(5)
+    ae = Autoencoder(16, 4, members=2)
+    z = torch.randn(2, 50, 16, dtype=torch.complex64, generator=generator)
+    x = torch.cat([z.real, z.imag], dim=-1)
+    for head, out in zip((ae.detector, ae.angle, ae.uncertainty), ae.radar(z)):
+        layers = head.net.layers
+        h = x
+        for i, layer in enumerate(layers):
+            h = h @ layer.weight + layer.bias
+            h = h.relu() if i < len(layers) - 1 else h
+        want = {ae.detector: h.squeeze(-1), ae.angle: 0.5 * math.pi * torch.tanh(h.squeeze(-1)),
+                ae.uncertainty: torch.nn.functional.softplus(h.squeeze(-1)) + SIGMA_FLOOR}[head]
+        torch.testing.assert_close(out, want)
+
+
 def test_losses_against_hand_computation():
     t = torch.tensor([1.0, 0.0])
     # q = sigmoid(ln 3) = 3/4 for the present target, q = 1/2 for the absent one.
@@ -89,6 +107,11 @@ def test_losses_against_hand_computation():
     # Only the present target counts: (log 2 + 1 / (2 * 4)) / 2 (the batch mean carries p(t=1)).
     assert regression_nll(theta_hat, sigma, theta, t).item() == pytest.approx((math.log(2) + 1 / 8) / 2)
     assert regression_mse(theta_hat, theta, t).item() == pytest.approx(0.5)
+    # The present rows alone, divided by the batch size, give the same terms (what the trainer computes).
+    present = t.bool()
+    assert regression_nll(theta_hat[present], sigma[present], theta[present], t[present], snapshots=2).item() == \
+        pytest.approx((math.log(2) + 1 / 8) / 2)
+    assert regression_mse(theta_hat[present], theta[present], t[present], snapshots=2).item() == pytest.approx(0.5)
     assert radar_nll(logit, theta_hat, sigma, theta, t).item() == pytest.approx(
         (-math.log(0.75) - math.log(0.5)) / 2 + (math.log(2) + 1 / 8) / 2)
     logits = torch.tensor([[0.0, math.log(3.0)], [0.0, 0.0]])

@@ -6,7 +6,7 @@ from scipy import integrate
 from isac_ae import Scenario
 from isac_ae.array import steering_matrix
 from isac_ae.baselines import ls_beam
-from isac_ae.channels import CommChannel, RadarChannel
+from isac_ae.channels import Beamformed, CommChannel, RadarChannel
 
 from .helpers import Z, proportion_tolerance
 
@@ -51,6 +51,43 @@ def test_target_presence_is_bernoulli(generator):
     sc = Scenario(p_target=0.3)
     draw = RadarChannel(sc)(torch.zeros(N, 16, dtype=torch.complex64), generator)
     assert abs(draw.target.float().mean().item() - 0.3) < proportion_tolerance(0.3, N)
+
+
+def test_grouped_targets_are_binomial_and_come_first(generator):
+    # "grouped": the present count ~ Binomial(n, p), the present snapshots first.
+    sc, n, batches = Scenario(p_target=0.3), 50, 4000
+    y = torch.zeros(n, 16, dtype=torch.complex64)
+    counts = []
+    for _ in range(batches):
+        t = RadarChannel(sc)(y, generator, target="grouped").target
+        count = int(t.sum())
+        assert t[:count].all() and not t[count:].any()
+        counts.append(count)
+    counts = np.array(counts, dtype=float)
+    assert abs(counts.mean() - n * 0.3) < Z * np.sqrt(n * 0.3 * 0.7 / batches)
+    # Binomial variance n p (1 - p); the sample variance's standard error is about var * sqrt(2 / batches).
+    assert abs(counts.var() - n * 0.21) < Z * n * 0.21 * np.sqrt(2 / batches)
+    with pytest.raises(ValueError, match="grouped"):
+        RadarChannel(sc)(y, generator, target="sorted")
+
+
+def test_beamformed_signal_gives_the_dense_signals_observations(scenario):
+    # y_n = x_n v kept factored: the same snapshots, echo gains and CSI as the (E, N, K) signal.
+    gen = torch.Generator().manual_seed(5)
+    symbols = torch.randn(3, 40, dtype=torch.complex64, generator=gen)
+    beam = torch.randn(3, 16, dtype=torch.complex64, generator=gen)
+    factored = Beamformed(symbols, beam)
+    dense = factored.dense()
+    assert factored.shape == dense.shape == (3, 40, 16)
+    radar, comm = RadarChannel(scenario), CommChannel(scenario)
+    rd_f, rd_d = radar(factored, torch.Generator().manual_seed(6)), radar(dense, torch.Generator().manual_seed(6))
+    torch.testing.assert_close(rd_f.z, rd_d.z, rtol=1e-5, atol=1e-5)
+    cd_f = comm(factored, None, torch.Generator().manual_seed(7))
+    cd_d = comm(dense, beam.unsqueeze(-2), torch.Generator().manual_seed(7))
+    torch.testing.assert_close(cd_f.z, cd_d.z, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(cd_f.kappa, cd_d.kappa, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="beamformer"):
+        comm(dense, None, gen)
 
 
 def test_comm_channel_statistics_and_csi(scenario, generator):

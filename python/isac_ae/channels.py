@@ -5,8 +5,9 @@ realisation of their random variables, run on whatever device ``y`` lives on,
 and draw every random variable from a caller-supplied ``torch.Generator`` so
 that a seed makes a run repeatable.
 
-Shapes: ``y`` is (..., N, K) complex (one snapshot per row); ``v`` is
-broadcastable to it ((K,), (N, K), or (E, 1, K) for an ensemble). The random
+Shapes: ``y`` is (..., N, K) complex (one snapshot per row), or a
+:class:`Beamformed` signal that stands for it; ``v`` is broadcastable to it
+((K,), (N, K), or (E, 1, K) for an ensemble). The random
 variables are drawn once per snapshot, shape (N,), and shared by the leading
 dimensions: an ensemble of transmitters sees the same channel realisations. A channel object is the seam behind which a hardware digital
 twin or captured over-the-air data can later stand: anything with the same
@@ -16,11 +17,51 @@ call signature and return type plugs into training and evaluation.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
 from .array import steering
 from .scenario import Scenario
+
+
+@dataclass
+class Beamformed:
+    """A transmit signal y_n = x_n v with one beam for all N snapshots, kept factored.
+
+    symbols: (..., N) complex x_n; beam: (..., K) complex v (same leading
+    dimensions). Both channels only need the projections a^T y_n = x_n (a^T v)
+    onto steering vectors, so the factored form costs one (..., K) x (K, N)
+    product instead of forming and differentiating the (..., N, K) signal,
+    which dominates a training step otherwise.
+    """
+
+    symbols: torch.Tensor
+    beam: torch.Tensor
+
+    @property
+    def shape(self) -> torch.Size:
+        return self.symbols.shape + self.beam.shape[-1:]
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.symbols.dtype
+
+    def dense(self) -> torch.Tensor:
+        """The signal y, (..., N, K)."""
+        return self.symbols.unsqueeze(-1) * self.beam.unsqueeze(-2)
+
+
+def project(y, a: torch.Tensor) -> torch.Tensor:
+    """a_n^T y_n for every snapshot: y (..., N, K) or :class:`Beamformed`, a (N, K) -> (..., N)."""
+    if isinstance(y, Beamformed):
+        return y.symbols * beam_gain(y.beam, a)
+    return (a * y).sum(-1)
+
+
+def beam_gain(beam: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
+    """a_n^T v of one beam v (..., K) for every steering vector a (N, K) -> (..., N)."""
+    return torch.matmul(beam, a.mT)
 
 
 @dataclass
@@ -61,10 +102,10 @@ def uniform(shape, low: float, high: float, generator: torch.Generator, device, 
     return low + (high - low) * torch.rand(shape, generator=generator, device=device, dtype=dtype)
 
 
-def radar_response(y: torch.Tensor, theta: torch.Tensor, alpha: torch.Tensor, positions: torch.Tensor):
+def radar_response(y, theta: torch.Tensor, alpha: torch.Tensor, positions: torch.Tensor):
     """Noise-free target echo alpha a(theta) a(theta)^T y, shape of ``y`` (..., N, K)."""
     a = steering(positions, theta)
-    return (alpha * (a * y).sum(-1)).unsqueeze(-1) * a
+    return (alpha * project(y, a)).unsqueeze(-1) * a
 
 
 class _ArrayChannel:
@@ -85,12 +126,22 @@ class RadarChannel(_ArrayChannel):
 
         ``target`` forces the hypothesis: ``None`` draws t ~ Bernoulli(p_target),
         ``False``/``True`` fixes it (e.g. an H0 set for threshold calibration).
+        ``"grouped"`` draws the number of present targets ~ Binomial(N, p_target)
+        and puts them first: the same batch as ``None`` up to the order of its
+        (independent, identically distributed) snapshots, so a mean over the
+        batch has the same distribution, and the present rows are one slice.
         """
         sc = self.scenario
         n = y.shape[-2]
         dev = self.device
         if target is None:
             t = torch.rand(n, generator=generator, device=dev) < sc.p_target
+        elif isinstance(target, str):
+            if target != "grouped":
+                raise ValueError(f"target must be None, a bool or 'grouped', got {target!r}")
+            count = torch.tensor(float(n), device=dev)
+            present = torch.binomial(count, torch.tensor(sc.p_target, device=dev), generator=generator)
+            t = torch.arange(n, device=dev) < present
         else:
             t = torch.full((n,), bool(target), device=dev)
         theta = uniform(n, *sc.target_sector_rad, generator, dev)
@@ -103,8 +154,11 @@ class RadarChannel(_ArrayChannel):
 class CommChannel(_ArrayChannel):
     """Rayleigh MISO channel to a single-antenna receiver, eq. (2), with CSI."""
 
-    def __call__(self, y: torch.Tensor, v: torch.Tensor, generator: torch.Generator) -> CommDraw:
-        """Pass ``y`` (..., N, K) through the channel; ``v`` (broadcastable to ``y``) defines the CSI."""
+    def __call__(self, y, v: Optional[torch.Tensor], generator: torch.Generator) -> CommDraw:
+        """Pass ``y`` (..., N, K) through the channel; ``v`` (broadcastable to ``y``) defines the CSI.
+
+        ``v`` may be None when ``y`` is :class:`Beamformed`: its beam.
+        """
         sc = self.scenario
         n = y.shape[-2]
         dev = self.device
@@ -112,6 +166,11 @@ class CommChannel(_ArrayChannel):
         beta = complex_normal(n, sc.comm_gain_var, generator, dev, y.dtype)
         noise = complex_normal(n, sc.noise_power, generator, dev, y.dtype)
         a = steering(self.positions, vartheta)
-        z = beta * (a * y).sum(-1) + noise
-        kappa = beta * (a * v).sum(-1)
+        z = beta * project(y, a) + noise
+        if v is None:
+            if not isinstance(y, Beamformed):
+                raise ValueError("the comm channel needs the beamformer v unless y is Beamformed")
+            kappa = beta * beam_gain(y.beam, a)
+        else:
+            kappa = beta * (a * v).sum(-1)
         return CommDraw(z=z, kappa=kappa, vartheta=vartheta, beta=beta)

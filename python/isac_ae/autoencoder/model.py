@@ -16,7 +16,7 @@ from .networks import (
     Encoder,
     PresenceDetector,
     UncertaintyEstimator,
-    complex_to_real,
+    interleaved,
 )
 
 #: The networks of Table I by the name used in model files and stage definitions.
@@ -59,8 +59,8 @@ class Autoencoder(nn.Module):
 
     @staticmethod
     def radar_features(z: torch.Tensor) -> torch.Tensor:
-        """Radar network input: z (E, N, K) complex -> (E, N, 2K) real."""
-        return complex_to_real(z)
+        """Radar network input: z (E, N, K) complex -> (E, N, 2K) real, interleaved (see RadarHead)."""
+        return interleaved(z)
 
     def radar(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """z (E, N, K) -> detection logit, theta_hat (radians), sigma_hat (radians), each (E, N)."""

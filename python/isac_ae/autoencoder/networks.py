@@ -50,8 +50,14 @@ class EnsembleLinear(nn.Module):
     def out_features(self) -> int:
         return self.weight.shape[2]
 
+    def read_inputs_in_order(self, order: torch.Tensor) -> None:
+        """Feed input position i to weight row ``order[i]``: the stored layout stays, the input may be permuted."""
+        self.register_buffer("input_order", order, persistent=False)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias, x, self.weight)
+        order = getattr(self, "input_order", None)
+        weight = self.weight if order is None else self.weight[:, order]
+        return torch.baddbmm(self.bias, x, weight)
 
 
 class EnsembleMLP(nn.Module):
@@ -72,6 +78,16 @@ class EnsembleMLP(nn.Module):
 def complex_to_real(z: torch.Tensor) -> torch.Tensor:
     """(..., n) complex -> (..., 2n) real: [Re z, Im z]."""
     return torch.cat([z.real, z.imag], dim=-1)
+
+
+def interleaved(z: torch.Tensor) -> torch.Tensor:
+    """(..., n) complex -> (..., 2n) real: [Re z_1, Im z_1, Re z_2, ...], a view (no copy, nor in backward)."""
+    return torch.view_as_real(z).flatten(-2)
+
+
+def interleaved_order(n: int) -> torch.Tensor:
+    """For each position of :func:`interleaved`, its index in :func:`complex_to_real`'s layout."""
+    return torch.arange(2 * n).reshape(2, n).T.flatten()
 
 
 def real_to_complex(x: torch.Tensor) -> torch.Tensor:
@@ -119,14 +135,19 @@ class Beamformer(nn.Module):
 class RadarHead(nn.Module):
     """Shared shape of the three radar networks: features (E, N, 2K) real -> (E, N).
 
-    Table I: 2K -> (2K, 2K, K) -> 1. The features are those of
-    :func:`radar_features`, computed once per snapshot for all three heads.
+    Table I: 2K -> (2K, 2K, K) -> 1 with input [Re z, Im z], the order of the
+    first layer's weight rows in model files. The head is fed
+    :func:`interleaved` (z), computed once per snapshot for all three heads,
+    and reads its first layer's rows in that order: the same function as on
+    [Re z, Im z], without the copies that splitting z into real and imaginary
+    halves costs in every training step (forward and backward).
     """
 
     def __init__(self, num_antennas: int, members: int = 1):
         super().__init__()
         k = num_antennas
         self.net = EnsembleMLP(members, [2 * k, 2 * k, 2 * k, k, 1])
+        self.net.layers[0].read_inputs_in_order(interleaved_order(k))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x).squeeze(-1)

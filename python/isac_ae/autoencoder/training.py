@@ -43,9 +43,10 @@ from typing import Callable, Optional
 
 import torch
 
-from ..channels import CommChannel, RadarChannel
+from ..channels import Beamformed, CommChannel, RadarChannel
 from ..scenario import Scenario
-from .losses import comm_loss, detection_loss, isac_loss, radar_nll, regression_mse, regression_nll
+from .allocator import keep_freed_memory
+from .losses import comm_loss, detection_loss, isac_loss, regression_mse, regression_nll
 from .model import TRANSMITTER, Autoencoder
 
 
@@ -153,6 +154,8 @@ class Trainer:
         self.device = torch.device(device)
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.checkpoint_every = checkpoint_every
+        if self.device.type == "cpu":
+            keep_freed_memory()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             self.model = Autoencoder(scenario.num_antennas, scenario.num_messages, members=len(config.omegas))
@@ -186,23 +189,25 @@ class Trainer:
     # -- one step ---------------------------------------------------------
     def losses(self, stage: Stage, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Radar and comm losses of every member on one fresh batch, each (E,)."""
-        sc = self.scenario
-        messages = torch.randint(sc.num_messages, (batch_size,), generator=self.generator, device=self.device)
+        messages = torch.randint(self.scenario.num_messages, (batch_size,), generator=self.generator, device=self.device)
         points, v = self.model.transmitter(self.sectors)
-        y = points[:, messages].unsqueeze(-1) * v.unsqueeze(-2)
-        rd = self.radar(y, self.generator)
-        cd = self.comm(y, v.unsqueeze(-2), self.generator)
+        y = Beamformed(points[:, messages], v)
+        rd = self.radar(y, self.generator, target="grouped")
+        cd = self.comm(y, None, self.generator)
         comm = comm_loss(self.model.comm(cd.z / cd.kappa), messages)
         x = self.model.radar_features(rd.z)
-        t, theta = rd.target, rd.theta
+        # Absent targets add nothing to the regression terms: the estimators see only the present
+        # rows, which the channel put first (target="grouped").
+        present = slice(0, int(rd.target.sum()))
+        x1, t1, theta1 = x[:, present], rd.target[present], rd.theta[present]
         if stage.radar_loss == "mse":
-            radar = regression_mse(self.model.angle(x), theta, t)
-        elif stage.radar_loss == "regression":
-            radar = regression_nll(self.model.angle(x), self.model.uncertainty(x), theta, t)
+            radar = regression_mse(self.model.angle(x1), theta1, t1, snapshots=batch_size)
         elif stage.radar_loss == "detection":
-            radar = detection_loss(self.model.detector(x), t)
+            radar = detection_loss(self.model.detector(x), rd.target)
         else:
-            radar = radar_nll(self.model.detector(x), self.model.angle(x), self.model.uncertainty(x), theta, t)
+            radar = regression_nll(self.model.angle(x1), self.model.uncertainty(x1), theta1, t1, snapshots=batch_size)
+            if stage.radar_loss == "nll":  # J_NLL of eq. (6)
+                radar = radar + detection_loss(self.model.detector(x), rd.target)
         return radar, comm
 
     def train_step(self) -> StepReport:
