@@ -6,7 +6,16 @@ import pytest
 import torch
 
 from isac_ae import Scenario
-from isac_ae.autoencoder import AutoencoderSystem, Trainer, TrainingConfig, TrainingError
+from isac_ae.autoencoder import (
+    AutoencoderSystem,
+    Trainer,
+    TrainingConfig,
+    TrainingError,
+    detection_loss,
+    radar_nll,
+    regression_mse,
+    regression_nll,
+)
 from isac_ae.autoencoder.training import SCHEDULES
 from isac_ae.baselines import BaselineSystem
 from isac_ae.evaluation import evaluate
@@ -22,6 +31,34 @@ def _snapshot(model):
 
 def _same(a, b):
     return all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("stage", SCHEDULES["staged"], ids=lambda stage: stage.name)
+def test_step_losses_equal_eqs_3_to_8_on_the_whole_batch(stage):
+    # The trainer keeps y factored and runs the estimators on the present rows only. On the same
+    # draws, the plain formulas (dense y, every row through every network, torch's cross-entropy)
+    # must give the same losses.
+    trainer = Trainer(Scenario(), TrainingConfig(omegas=(0.2, 0.7), batch_size=3000, seed=3))
+    n, gen = 3000, trainer.generator
+    start = gen.get_state()
+    radar, comm = trainer.losses(stage, n)
+    gen.set_state(start)
+    messages = torch.randint(trainer.scenario.num_messages, (n,), generator=gen)
+    points, v = trainer.model.transmitter(trainer.sectors)
+    y = points[:, messages].unsqueeze(-1) * v.unsqueeze(-2)
+    rd = trainer.radar(y, gen, target="grouped")
+    cd = trainer.comm(y, v.unsqueeze(-2), gen)
+    logit, theta_hat, sigma = trainer.model.radar(rd.z)
+    want = {
+        "mse": regression_mse(theta_hat, rd.theta, rd.target),
+        "regression": regression_nll(theta_hat, sigma, rd.theta, rd.target),
+        "detection": detection_loss(logit, rd.target),
+        "nll": radar_nll(logit, theta_hat, sigma, rd.theta, rd.target),
+    }[stage.radar_loss]
+    logits = trainer.model.comm(cd.z / cd.kappa)
+    want_comm = torch.nn.functional.cross_entropy(logits.transpose(1, 2), messages.expand(2, n), reduction="none")
+    torch.testing.assert_close(radar, want, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(comm, want_comm.mean(-1), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("schedule", ["staged", "paper"])
