@@ -11,7 +11,7 @@
 * ours, all omega_r of Fig. 2 as one ensemble (``Trainer`` with 11 members).
 
 A ``Trainer`` tunes glibc's malloc for the whole process
-(``isac_ae.autoencoder.allocator``), which speeds up any torch loop here. The
+(``isac_ae.autoencoder.allocator``), which can speed up any torch loop in it. The
 plain loop therefore runs twice: first with the default allocator (what a
 plain script gets), then with the tuned one; the speed-ups are against the
 tuned plain loop, so they count only what the trainer itself does better.

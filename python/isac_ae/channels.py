@@ -32,8 +32,8 @@ class Beamformed:
     symbols: (..., N) complex x_n; beam: (..., K) complex v (same leading
     dimensions). Both channels only need the projections a^T y_n = x_n (a^T v)
     onto steering vectors, so the factored form costs one (..., K) x (K, N)
-    product instead of forming and differentiating the (..., N, K) signal,
-    which dominates a training step otherwise.
+    product instead of forming and differentiating the (..., N, K) signal
+    (a tenth of a training step, docs/PERFORMANCE.md).
     """
 
     symbols: torch.Tensor
@@ -121,8 +121,8 @@ class _ArrayChannel:
 class RadarChannel(_ArrayChannel):
     """Monostatic single-target channel, eq. (1)."""
 
-    def __call__(self, y: torch.Tensor, generator: torch.Generator, target=None) -> RadarDraw:
-        """Pass ``y`` (..., N, K) through the channel.
+    def __call__(self, y, generator: torch.Generator, target=None) -> RadarDraw:
+        """Pass ``y`` (..., N, K) (or :class:`Beamformed`) through the channel.
 
         ``target`` forces the hypothesis: ``None`` draws t ~ Bernoulli(p_target),
         ``False``/``True`` fixes it (e.g. an H0 set for threshold calibration).
@@ -159,6 +159,8 @@ class CommChannel(_ArrayChannel):
 
         ``v`` may be None when ``y`` is :class:`Beamformed`: its beam.
         """
+        if v is None and not isinstance(y, Beamformed):
+            raise ValueError("the comm channel needs the beamformer v unless y is Beamformed")
         sc = self.scenario
         n = y.shape[-2]
         dev = self.device
@@ -167,10 +169,5 @@ class CommChannel(_ArrayChannel):
         noise = complex_normal(n, sc.noise_power, generator, dev, y.dtype)
         a = steering(self.positions, vartheta)
         z = beta * project(y, a) + noise
-        if v is None:
-            if not isinstance(y, Beamformed):
-                raise ValueError("the comm channel needs the beamformer v unless y is Beamformed")
-            kappa = beta * beam_gain(y.beam, a)
-        else:
-            kappa = beta * (a * v).sum(-1)
+        kappa = beta * (beam_gain(y.beam, a) if v is None else (a * v).sum(-1))
         return CommDraw(z=z, kappa=kappa, vartheta=vartheta, beta=beta)
