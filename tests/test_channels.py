@@ -77,7 +77,7 @@ def test_beamformed_signal_gives_the_dense_signals_observations(scenario):
     symbols = torch.randn(3, 40, dtype=torch.complex64, generator=gen)
     beam = torch.randn(3, 16, dtype=torch.complex64, generator=gen)
     factored = Beamformed(symbols, beam)
-    dense = factored.dense()
+    dense = symbols.unsqueeze(-1) * beam.unsqueeze(-2)
     assert factored.shape == dense.shape == (3, 40, 16)
     radar, comm = RadarChannel(scenario), CommChannel(scenario)
     rd_f, rd_d = radar(factored, torch.Generator().manual_seed(6)), radar(dense, torch.Generator().manual_seed(6))

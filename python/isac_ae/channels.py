@@ -47,10 +47,6 @@ class Beamformed:
     def dtype(self) -> torch.dtype:
         return self.symbols.dtype
 
-    def dense(self) -> torch.Tensor:
-        """The signal y, (..., N, K)."""
-        return self.symbols.unsqueeze(-1) * self.beam.unsqueeze(-2)
-
 
 def project(y, a: torch.Tensor) -> torch.Tensor:
     """a_n^T y_n for every snapshot: y (..., N, K) or :class:`Beamformed`, a (N, K) -> (..., N)."""

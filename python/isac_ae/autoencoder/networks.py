@@ -41,6 +41,7 @@ class EnsembleLinear(nn.Module):
         bound = 1.0 / math.sqrt(n_in)
         self.weight = nn.Parameter(torch.empty(members, n_in, n_out).uniform_(-bound, bound))
         self.bias = nn.Parameter(torch.empty(members, 1, n_out).uniform_(-bound, bound))
+        self.register_buffer("input_order", None, persistent=False)
 
     @property
     def in_features(self) -> int:
@@ -52,11 +53,10 @@ class EnsembleLinear(nn.Module):
 
     def read_inputs_in_order(self, order: torch.Tensor) -> None:
         """Feed input position i to weight row ``order[i]``: the stored layout stays, the input may be permuted."""
-        self.register_buffer("input_order", order, persistent=False)
+        self.input_order = order
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        order = getattr(self, "input_order", None)
-        weight = self.weight if order is None else self.weight[:, order]
+        weight = self.weight if self.input_order is None else self.weight[:, self.input_order]
         return torch.baddbmm(self.bias, x, weight)
 
 
@@ -75,23 +75,18 @@ class EnsembleMLP(nn.Module):
         return x
 
 
-def complex_to_real(z: torch.Tensor) -> torch.Tensor:
-    """(..., n) complex -> (..., 2n) real: [Re z, Im z]."""
-    return torch.cat([z.real, z.imag], dim=-1)
-
-
 def interleaved(z: torch.Tensor) -> torch.Tensor:
     """(..., n) complex -> (..., 2n) real: [Re z_1, Im z_1, Re z_2, ...], a view (no copy, nor in backward)."""
     return torch.view_as_real(z).flatten(-2)
 
 
 def interleaved_order(n: int) -> torch.Tensor:
-    """For each position of :func:`interleaved`, its index in :func:`complex_to_real`'s layout."""
+    """For each position of :func:`interleaved`, its index in the layout [Re z, Im z]."""
     return torch.arange(2 * n).reshape(2, n).T.flatten()
 
 
 def real_to_complex(x: torch.Tensor) -> torch.Tensor:
-    """(..., 2n) real -> (..., n) complex, the inverse of :func:`complex_to_real`."""
+    """(..., 2n) real [Re z, Im z] -> (..., n) complex z."""
     n = x.shape[-1] // 2
     return torch.complex(x[..., :n], x[..., n:])
 
