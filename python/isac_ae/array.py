@@ -1,7 +1,7 @@
 """Array geometry: element positions and steering vectors.
 
 Positions ``p`` are in wavelengths; the steering vector of a linear array is
-``a(theta)_k = exp(-j 2 pi p_k sin(theta))`` (DESIGN.md), identical for
+``a(theta)_k = exp(-j 2 pi p_k sin(theta))`` (docs/ARCHITECTURE.md), identical for
 transmission and reception. With the nominal positions ``p_k = k/2`` this is
 eq. (1)'s ``exp(-j 2 pi k d sin(theta) / lambda)`` with ``d = lambda/2``.
 """

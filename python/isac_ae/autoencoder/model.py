@@ -50,7 +50,7 @@ class Autoencoder(nn.Module):
         The normalisation layer scales v so that E||y||^2 = E|x(m)|^2 ||v||^2 = 1
         with the expectation over equiprobable messages: the exact limit of the
         batch normalisation of [32], so training and deployment use one scale
-        and the constellation energies may differ (DESIGN.md).
+        and the constellation energies may differ (docs/ARCHITECTURE.md, Conventions).
         """
         points = self.encoder.constellation()
         v = self.beamformer(sectors)

@@ -15,7 +15,7 @@ it and the loss applies the activation in a numerically safe form:
 * the presence detector returns a logit (q = sigmoid(logit), BCE with logits);
 * the comm receiver returns logits (softmax inside the cross-entropy);
 * the uncertainty estimator returns sigma = softplus(.) + SIGMA_FLOOR instead of
-  a bare ReLU, which can output exactly 0 and make the NLL explode (DESIGN.md).
+  a bare ReLU, which can output exactly 0 and make the NLL explode.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class Encoder(nn.Module):
 class Beamformer(nn.Module):
     """f_mu: Theta = [theta_min, theta_max, vartheta_min, vartheta_max] (radians) -> v, (E, K) complex.
 
-    Table I: 4 -> (K, K, 2K) -> K complex outputs, i.e. 2K reals (DESIGN.md).
+    Table I: 4 -> (K, K, 2K) -> K complex outputs, i.e. 2K reals (Table I counts complex outputs).
     """
 
     def __init__(self, num_antennas: int, members: int = 1):

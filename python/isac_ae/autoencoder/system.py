@@ -13,7 +13,7 @@ class AutoencoderSystem:
 
     The transmitter is evaluated once: its constellation (|M|,) and
     unit-energy beamformer (K,) are fixed after training, which is what a
-    deployed transmitter does (DESIGN.md: frozen normalisation).
+    deployed transmitter does (one inference scale, fixed at training).
     """
 
     name = "autoencoder"
