@@ -1,15 +1,16 @@
 # The two commands of the README: `make demo` and `make test`. Each does its own set-up
 # (Debian packages, venv, pip install of the core, CMake build of the C++ part into the
-# venv) and skips every step that is already up to date.
+# venv) and skips every step that is already up to date; so does `make grc`.
 SHELL := /bin/bash
 VENV ?= .venv
 BUILD ?= .build
 OUT ?= out
+EXAMPLE ?= examples/simulation/isac_ae_sim.grc
 PY := $(abspath $(VENV))/bin/python
 PY_SOURCES := $(shell find python -name '*.py') $(shell find models -name '*.safetensors' 2>/dev/null) pyproject.toml
 CXX_SOURCES := $(shell find lib include python/isac_ae/bindings grc cmake -type f 2>/dev/null) CMakeLists.txt
 
-.PHONY: all setup demo test test-python test-cpp benchmark clean
+.PHONY: all setup demo grc test test-python test-cpp benchmark clean
 all: setup
 
 setup: $(VENV)/.cmake-installed
@@ -33,6 +34,13 @@ $(VENV)/.cmake-installed: $(VENV)/.package-installed $(CXX_SOURCES)
 demo: setup
 	$(VENV)/bin/isac-ae reproduce all --samples 200000 --seed 1 --out $(OUT)/demo
 	GRC_BLOCKS_PATH=$(CURDIR)/grc OMP_NUM_THREADS=1 $(PY) examples/simulation/demo_headless.py --items 2000000 --out $(OUT)/demo/flowgraph
+
+# GNU Radio Companion on EXAMPLE, with the [ISAC AE] blocks and the venv's Python
+# (what `source .venv/bin/activate; gnuradio-companion` gives).
+grc: setup
+	@[ -f "$(EXAMPLE)" ] || { echo "make grc: no flowgraph $(EXAMPLE) (EXAMPLE=path/to/file.grc)" >&2; exit 2; }
+	@[ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ] || { echo "make grc: no display (DISPLAY is not set)" >&2; exit 2; }
+	$(VENV)/bin/gnuradio-companion $(EXAMPLE)
 
 test: test-cpp test-python
 
