@@ -6,16 +6,7 @@ import pytest
 import torch
 
 from isac_ae import Scenario
-from isac_ae.autoencoder import (
-    AutoencoderSystem,
-    Trainer,
-    TrainingConfig,
-    TrainingError,
-    detection_loss,
-    radar_nll,
-    regression_mse,
-    regression_nll,
-)
+from isac_ae.autoencoder import AutoencoderSystem, Trainer, TrainingConfig, TrainingError
 from isac_ae.autoencoder.training import SCHEDULES
 from isac_ae.baselines import BaselineSystem
 from isac_ae.evaluation import evaluate
@@ -48,13 +39,19 @@ def test_step_losses_equal_eqs_3_to_8_on_the_whole_batch(stage):
     y = points[:, messages].unsqueeze(-1) * v.unsqueeze(-2)
     rd = trainer.radar(y, gen, target="grouped")
     cd = trainer.comm(y, v.unsqueeze(-2), gen)
-    logit, theta_hat, sigma = trainer.model.radar(rd.z)
+    logit, theta_hat, sigma = (x.double() for x in trainer.model.radar(rd.z))
+    # Eqs. (3)-(6) written out independently of losses.py, in float64: batch means with the
+    # presence label as a mask, so p(t=1) E[. | t=1] is the mean of t * (.) over all N rows.
+    t, theta = rd.target.double(), rd.theta.double()
+    q = torch.sigmoid(logit)
+    bce = -(t * torch.log(q) + (1 - t) * torch.log1p(-q)).mean(-1)
+    nll = (t * (torch.log(sigma) + (theta - theta_hat) ** 2 / (2 * sigma**2))).mean(-1)
     want = {
-        "mse": regression_mse(theta_hat, rd.theta, rd.target),
-        "regression": regression_nll(theta_hat, sigma, rd.theta, rd.target),
-        "detection": detection_loss(logit, rd.target),
-        "nll": radar_nll(logit, theta_hat, sigma, rd.theta, rd.target),
-    }[stage.radar_loss]
+        "mse": (t * (theta_hat - theta) ** 2).mean(-1),
+        "regression": nll,
+        "detection": bce,
+        "nll": bce + nll,
+    }[stage.radar_loss].float()
     logits = trainer.model.comm(cd.z / cd.kappa)
     want_comm = torch.nn.functional.cross_entropy(logits.transpose(1, 2), messages.expand(2, n), reduction="none")
     torch.testing.assert_close(radar, want, rtol=1e-5, atol=1e-6)
