@@ -27,11 +27,36 @@ def test_paper_defaults():
         ({"spacing_std": -0.1}, "spacing_std"),
         ({"snr_comm_db": float("nan")}, "finite"),
         ({"position_model": "bogus"}, "position_model"),
+        # Bounds shared with the C++ blocks (lib/params.h) and physical sense.
+        ({"num_antennas": 4097}, "[1, 4096]"),
+        ({"num_antennas": 100_000_000}, "[1, 4096]"),
+        ({"num_messages": 257}, "[2, 256]"),
+        ({"snr_radar_db": 1e6}, "[-200, 200] dB"),
+        ({"snr_comm_db": -201.0}, "[-200, 200] dB"),
+        ({"spacing_std": 0.6}, "spacing_std"),
+        ({"impairment_seed": -1}, "non-negative integer"),
+        # Wrong types (as a doctored model file's JSON gives them) are ScenarioErrors, not TypeErrors.
+        ({"impairment_seed": 1.5}, "impairment_seed must be an integer"),
+        ({"num_antennas": 16.0}, "num_antennas must be an integer"),
+        ({"num_antennas": True}, "num_antennas must be an integer"),
+        ({"snr_comm_db": "20"}, "snr_comm_db must be a number"),
+        ({"target_sector_deg": 5.0}, "(min, max)"),
+        ({"target_sector_deg": "ab"}, "(min, max)"),
+        ({"target_sector_deg": (-10.0, 0.0, 10.0)}, "(min, max)"),
+        ({"comm_sector_deg": ("a", 10.0)}, "must be a number"),
+        ({"position_model": None}, "position_model"),
     ],
 )
 def test_invalid_parameters_are_refused(changes, message):
     with pytest.raises(ScenarioError, match=message.replace("|", r"\|").replace("[", r"\[").replace("]", r"\]")):
         Scenario(**changes)
+
+
+def test_bounds_are_inclusive_and_numpy_types_are_normalised():
+    sc = Scenario(num_antennas=np.int64(4096), num_messages=256, snr_comm_db=200.0, snr_radar_db=-200.0,
+                  spacing_std=0.5, impairment_seed=np.int64(3), target_sector_deg=np.array([-90.0, 90.0]))
+    assert type(sc.num_antennas) is int and type(sc.impairment_seed) is int
+    assert sc.target_sector_deg == (-90.0, 90.0) and hash(sc) == hash(Scenario.from_dict(sc.to_dict()))
 
 
 def test_dict_round_trip():

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
 POSITION_MODELS = ("cumulative", "scaled")
+#: Largest K: the C++ blocks' limit (lib/params.h, check_K), so every scenario runs in both.
+MAX_ANTENNAS = 4096
+#: Largest |M|: the C++ ML detector's limit on constellation points (lib/ml_detector_impl.cc).
+MAX_MESSAGES = 256
+#: Largest |SNR| in dB: the C++ channels' limit (lib/params.h, check_snr); 10^(SNR/10) stays finite.
+MAX_ABS_SNR_DB = 200.0
+#: Largest spacing std, wavelengths: the nominal spacing itself; beyond it the "spacing
+#: error" is no longer a perturbation of the lambda/2 array.
+MAX_SPACING_STD = 0.5
 
 
 class ScenarioError(ValueError):
@@ -30,6 +40,13 @@ class Scenario:
     ``spacing_std`` (wavelengths) and ``impairment_seed`` describe the
     inter-element spacing impairment of Sec. IV-E; ``position_model`` says how
     the drawn spacings d_k become positions (see :mod:`isac_ae.array`).
+
+    Bounds (:class:`ScenarioError` otherwise): K an integer in [1, 4096] and
+    |M| an integer in [2, 256], the limits of the C++ blocks (lib/params.h
+    check_K, the ML detector's constellation size); SNRs in [-200, 200] dB
+    (lib/params.h check_snr); sectors within [-90°, 90°], min <= max;
+    p_target in [0, 1]; Pfa in (0, 1); spacing_std in [0, 0.5] wavelengths;
+    impairment_seed a non-negative integer (NumPy's seeds).
     """
 
     num_antennas: int = 16
@@ -45,35 +62,44 @@ class Scenario:
     position_model: str = "cumulative"
 
     def __post_init__(self):
-        # Coerce sequences (e.g. lists from JSON) to tuples so the object stays hashable.
-        object.__setattr__(self, "target_sector_deg", tuple(float(a) for a in self.target_sector_deg))
-        object.__setattr__(self, "comm_sector_deg", tuple(float(a) for a in self.comm_sector_deg))
+        # Normalise types first (JSON and NumPy give lists, floats for ints, np.int64...): the
+        # object stays hashable and serialisable, and a wrong type is a ScenarioError, not a TypeError.
+        for name in ("num_antennas", "num_messages", "impairment_seed"):
+            object.__setattr__(self, name, _integer(name, getattr(self, name)))
+        for name in ("snr_comm_db", "snr_radar_db", "p_target", "pfa", "spacing_std"):
+            object.__setattr__(self, name, _real(name, getattr(self, name)))
+        for name in ("target_sector_deg", "comm_sector_deg"):
+            object.__setattr__(self, name, _sector(name, getattr(self, name)))
+        if not isinstance(self.position_model, str):
+            raise ScenarioError(f"position_model must be a string, got {self.position_model!r}")
         self.validate()
 
     def validate(self) -> None:
         """Raise :class:`ScenarioError` naming the first invalid parameter."""
-        if int(self.num_antennas) != self.num_antennas or self.num_antennas < 1:
-            raise ScenarioError(f"K (num_antennas) must be an integer >= 1, got {self.num_antennas}")
-        if int(self.num_messages) != self.num_messages or self.num_messages < 2:
-            raise ScenarioError(f"|M| (num_messages) must be an integer >= 2, got {self.num_messages}")
+        if not 1 <= self.num_antennas <= MAX_ANTENNAS:
+            raise ScenarioError(f"K (num_antennas) must be an integer in [1, {MAX_ANTENNAS}], got {self.num_antennas}")
+        if not 2 <= self.num_messages <= MAX_MESSAGES:
+            raise ScenarioError(f"|M| (num_messages) must be an integer in [2, {MAX_MESSAGES}], got {self.num_messages}")
         for name in ("snr_comm_db", "snr_radar_db", "spacing_std"):
             if not math.isfinite(getattr(self, name)):
                 raise ScenarioError(f"{name} must be finite, got {getattr(self, name)}")
+        for name in ("snr_comm_db", "snr_radar_db"):
+            if abs(getattr(self, name)) > MAX_ABS_SNR_DB:
+                raise ScenarioError(f"{name} must lie in [-{MAX_ABS_SNR_DB:g}, {MAX_ABS_SNR_DB:g}] dB, got {getattr(self, name)}")
         for name in ("target_sector_deg", "comm_sector_deg"):
-            sector = getattr(self, name)
-            if len(sector) != 2:
-                raise ScenarioError(f"{name} must be (min, max), got {sector}")
-            lo, hi = sector
+            lo, hi = getattr(self, name)
             if not (-90.0 <= lo <= 90.0 and -90.0 <= hi <= 90.0):
-                raise ScenarioError(f"{name} angles must lie in [-90, 90] degrees, got {sector}")
+                raise ScenarioError(f"{name} angles must lie in [-90, 90] degrees, got {(lo, hi)}")
             if lo > hi:
                 raise ScenarioError(f"{name}: min ({lo}) must not exceed max ({hi})")
         if not 0.0 <= self.p_target <= 1.0:
             raise ScenarioError(f"p_target must lie in [0, 1], got {self.p_target}")
         if not 0.0 < self.pfa < 1.0:
             raise ScenarioError(f"Pfa must lie in (0, 1), got {self.pfa}")
-        if self.spacing_std < 0.0:
-            raise ScenarioError(f"spacing_std must be >= 0 wavelengths, got {self.spacing_std}")
+        if not 0.0 <= self.spacing_std <= MAX_SPACING_STD:
+            raise ScenarioError(f"spacing_std must lie in [0, {MAX_SPACING_STD:g}] wavelengths, got {self.spacing_std}")
+        if self.impairment_seed < 0:
+            raise ScenarioError(f"impairment_seed must be a non-negative integer, got {self.impairment_seed}")
         if self.position_model not in POSITION_MODELS:
             raise ScenarioError(
                 f"position_model must be one of {POSITION_MODELS}, got {self.position_model!r}"
@@ -136,3 +162,23 @@ class Scenario:
 
     def replace(self, **changes) -> "Scenario":
         return dataclasses.replace(self, **changes)
+
+
+def _integer(name: str, value) -> int:
+    # bool is an Integral, but True antennas is a mistake, not a count.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ScenarioError(f"{name} must be an integer, got {value!r}")
+    return int(value)
+
+
+def _real(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ScenarioError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+def _sector(name: str, value) -> tuple[float, float]:
+    """(min, max) in degrees as a tuple of floats (lists come from JSON)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ScenarioError(f"{name} must be (min, max) in degrees, got {value!r}")
+    return tuple(_real(name, a) for a in value)
