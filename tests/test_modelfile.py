@@ -57,12 +57,13 @@ def test_missing_corrupt_and_foreign_files_are_refused(tmp_path, model):
     save_file({"w": torch.zeros(2)}, str(foreign))
     with pytest.raises(ModelFileError, match="without isac_ae metadata"):
         load_model(foreign)
-    # Metadata claims K=8 but the weights are K=16.
+    # Metadata consistently claims K=8 but the weights are K=16: refused from the header's shapes.
     wrong = tmp_path / "wrong.safetensors"
-    meta = json.loads(json.dumps(read_metadata(save_model(tmp_path / "ok.safetensors", model, Scenario(), 0.5, {}))))
-    meta["scenario"]["num_antennas"] = 8
+    meta = read_metadata(save_model(tmp_path / "ok.safetensors", model, Scenario(), 0.5, {}))
+    meta["scenario"]["num_antennas"] = meta["num_antennas"] = 8
+    meta["true_positions_wavelengths"] = [0.5 * k for k in range(8)]
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(wrong), metadata={"isac_ae": json.dumps(meta)})
-    with pytest.raises(ModelFileError, match="do not fit K=8"):
+    with pytest.raises(ModelFileError, match=r"do not fit K=8.*has shape \[1, 4, 16\], expected \[1, 4, 8\]"):
         load_model(wrong)
 
 

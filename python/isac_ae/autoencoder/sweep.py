@@ -30,15 +30,19 @@ def sweep_trainer(scenario: Scenario, config: TrainingConfig, out_dir: Path, dev
                    checkpoint_every=checkpoint_every)
 
 
-def write_sweep(trainer: Trainer, out_dir: Path) -> list[Path]:
-    """One model file per omega_r of a trained ensemble; the checkpoint is deleted once all are written."""
+def write_sweep(trainer: Trainer, out_dir: Path, command: Optional[str] = None) -> list[Path]:
+    """One model file per omega_r of a trained ensemble; the checkpoint is deleted once all are written.
+
+    ``command``: recorded in every file as how it was trained (see :func:`save_model`).
+    """
     out_dir = Path(out_dir)
     config = trainer.config
     training = {k: v for k, v in config.to_dict().items() if k != "omegas"}
     paths = []
     for i, omega in enumerate(config.omegas):
         paths.append(save_model(out_dir / model_filename(omega), trainer.model.member(i), trainer.scenario, omega,
-                                {**training, "ensemble_member": i, "ensemble_omegas": list(config.omegas)}))
+                                {**training, "ensemble_member": i, "ensemble_omegas": list(config.omegas)},
+                                command))
     (out_dir / CHECKPOINT_NAME).unlink(missing_ok=True)
     return paths
 
@@ -50,14 +54,16 @@ def train_sweep(
     device="cpu",
     progress: Optional[Callable[[StepReport], None]] = None,
     checkpoint_every: int = 100,
+    command: Optional[str] = None,
 ) -> list[Path]:
     """Train every omega_r of ``config`` as one ensemble and write one model file each.
 
     Resumes from ``out_dir/checkpoint.pt`` when an earlier run was interrupted.
+    ``command``: recorded in the model files (default: a library call's description).
     """
     trainer = sweep_trainer(scenario, config, out_dir, device, checkpoint_every)
     trainer.run(progress)
-    return write_sweep(trainer, out_dir)
+    return write_sweep(trainer, out_dir, command)
 
 
 def sweep_models(directory: Path) -> list[Path]:
