@@ -138,7 +138,7 @@ _DRAW_STREAM = 1
 _DRIFT_STREAM = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # tensors have no single truth value: compare by identity
 class ArrayModel:
     """A phased array with its impairments: positions (K,) wavelengths, gains (K,), coupling (K, K).
 
