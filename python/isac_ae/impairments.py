@@ -420,7 +420,8 @@ def apply_cfo(
     index = torch.arange(start, start + n, dtype=torch.float64, device=x.device)
     cfo = torch.as_tensor(cfo_hz, dtype=torch.float64, device=x.device)
     cycles = torch.remainder(index * (cfo / sample_rate_hz) + phase_rad / (2 * math.pi), 1.0)
-    ramp = torch.polar(torch.ones_like(cycles), 2 * math.pi * cycles).to(x.dtype if x.is_complex() else torch.complex64)
+    ramp = torch.polar(torch.ones_like(cycles), 2 * math.pi * cycles)
+    ramp = ramp.to(x.dtype if x.is_complex() else x.dtype.to_complex())
     shape = [1] * x.ndim
     shape[dim] = n
     return x * ramp.reshape(shape)
