@@ -123,6 +123,39 @@ def test_impaired_channel_uses_true_positions():
     assert not np.allclose(sc.true_positions(), sc.nominal_positions())
 
 
+def _explicit_manifolds(array, theta):
+    """diag(g_tx) C^T a and diag(g_rx) C a (impairments' convention) written out in NumPy, each (N, K)."""
+    p = array.positions.double().numpy()
+    c = array.coupling.to(torch.complex128).numpy()
+    a = np.exp(-2j * np.pi * np.outer(np.sin(theta), p))  # (N, K)
+    g_tx, g_rx = array.gain_tx.to(torch.complex128).numpy(), array.gain_rx.to(torch.complex128).numpy()
+    return g_tx * (a @ c), g_rx * (a @ c.T)
+
+
+def test_channels_see_an_impaired_array_model(generator):
+    """Gains and coupling of an ArrayModel enter eq. (1) and (2) as a_rx a_tx^T y and a_tx^T y: what is
+    left after removing the explicitly computed echo / comm signal is exactly the N0 = 1 noise."""
+    from isac_ae.impairments import ArrayModel, ImpairmentMagnitudes
+
+    sc = Scenario(snr_radar_db=30.0, snr_comm_db=30.0)
+    board = ArrayModel.draw(16, ImpairmentMagnitudes(gain_min=0.75, phase_std_deg=None, coupling_db=-15.0), seed=3)
+    n = 20_000
+    y = _beam(sc).expand(n, -1)
+    rd = RadarChannel(sc, array=board)(y, generator, target=True)
+    a_tx, a_rx = _explicit_manifolds(board, rd.theta.double().numpy())
+    echo = rd.alpha.numpy()[:, None] * a_rx * (a_tx @ _beam(sc).numpy())[:, None]
+    residual = rd.z.numpy() - echo
+    m = residual.size
+    assert abs(np.mean(np.abs(residual) ** 2) - 1.0) < Z / np.sqrt(m)  # Exp(1) has unit std
+    cd = CommChannel(sc, array=board)(y, _beam(sc), generator)
+    a_tx, _ = _explicit_manifolds(board, cd.vartheta.double().numpy())
+    kappa = cd.beta.numpy() * (a_tx @ _beam(sc).numpy())
+    np.testing.assert_allclose(cd.kappa.numpy(), kappa, rtol=1e-4, atol=1e-4 * np.abs(kappa).max())
+    assert abs(np.mean(np.abs(cd.z.numpy() - kappa) ** 2) - 1.0) < Z / np.sqrt(n)  # y = v: z - kappa is the noise
+    with pytest.raises(ValueError, match="8 elements"):
+        RadarChannel(sc, array=ArrayModel.nominal(8))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_channels_run_on_cuda(scenario):
     gen = torch.Generator(device="cuda").manual_seed(0)

@@ -22,6 +22,7 @@ from typing import Optional
 import torch
 
 from .array import steering
+from .impairments import ArrayModel
 from .scenario import Scenario
 
 
@@ -98,20 +99,47 @@ def uniform(shape, low: float, high: float, generator: torch.Generator, device, 
     return low + (high - low) * torch.rand(shape, generator=generator, device=device, dtype=dtype)
 
 
-def radar_response(y, theta: torch.Tensor, alpha: torch.Tensor, positions: torch.Tensor):
-    """Noise-free target echo alpha a(theta) a(theta)^T y, shape of ``y`` (..., N, K)."""
-    a = steering(positions, theta)
-    return (alpha * project(y, a)).unsqueeze(-1) * a
+def radar_response(y, theta: torch.Tensor, alpha: torch.Tensor, array: ArrayModel, ideal: Optional[bool] = None):
+    """Noise-free target echo alpha a_rx(theta) a_tx(theta)^T y of ``array``, shape of ``y`` (..., N, K).
+
+    ``ideal``: whether ``array`` has unit gains and no coupling, if the caller already knows.
+    """
+    a_tx, a_rx = _manifolds(array, theta, _is_ideal(array) if ideal is None else ideal)
+    return (alpha * project(y, a_tx)).unsqueeze(-1) * a_rx
+
+
+def _manifolds(array: ArrayModel, theta: torch.Tensor, ideal: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(steering_tx, steering_rx) at theta (N,) -> two (N, K); one plain steering matrix when the array is ideal."""
+    if ideal:
+        a = steering(array.positions, theta)
+        return a, a
+    return array.steering_tx(theta), array.steering_rx(theta)
+
+
+def _is_ideal(array: ArrayModel) -> bool:
+    """Unit gains and no coupling: the manifolds are plain steering vectors (the training fast path)."""
+    eye = torch.eye(array.num_elements, dtype=array.coupling.dtype, device=array.coupling.device)
+    return bool(torch.all(array.gain_tx == 1) and torch.all(array.gain_rx == 1) and torch.equal(array.coupling, eye))
 
 
 class _ArrayChannel:
-    """A channel seen through the scenario's true (possibly impaired) array, unless ``positions`` override it."""
+    """A channel seen through an array model: the scenario's true (possibly spacing-impaired) array by
+    default, bare ``positions`` (K,) wavelengths, or a full :class:`~isac_ae.impairments.ArrayModel`
+    (per-element gains, coupling) as a hardware digital twin has."""
 
-    def __init__(self, scenario: Scenario, positions=None, device="cpu"):
+    def __init__(self, scenario: Scenario, positions=None, device="cpu", array: Optional[ArrayModel] = None):
+        if positions is not None and array is not None:
+            raise ValueError("give the channel positions or an array model, not both")
+        if array is None:
+            pos = scenario.true_positions() if positions is None else positions
+            array = ArrayModel.from_positions(pos, device=device)
+        if array.num_elements != scenario.num_antennas:
+            raise ValueError(f"the array model has {array.num_elements} elements, the scenario K = {scenario.num_antennas}")
         self.scenario = scenario
-        pos = scenario.true_positions() if positions is None else positions
-        self.positions = torch.as_tensor(pos, dtype=torch.float32, device=device)
         self.device = torch.device(device)
+        self.array = array.to(self.device)
+        self.positions = self.array.positions
+        self._ideal = _is_ideal(self.array)
 
 
 class RadarChannel(_ArrayChannel):
@@ -143,7 +171,7 @@ class RadarChannel(_ArrayChannel):
         theta = uniform(n, *sc.target_sector_rad, generator, dev)
         alpha = complex_normal(n, sc.radar_gain_var, generator, dev, y.dtype)
         noise = complex_normal(y.shape[-2:], sc.noise_power, generator, dev, y.dtype)
-        echo = radar_response(y, theta, alpha * t, self.positions)
+        echo = radar_response(y, theta, alpha * t, self.array, self._ideal)
         return RadarDraw(z=echo + noise, target=t, theta=theta, alpha=alpha)
 
 
@@ -163,7 +191,7 @@ class CommChannel(_ArrayChannel):
         vartheta = uniform(n, *sc.comm_sector_rad, generator, dev)
         beta = complex_normal(n, sc.comm_gain_var, generator, dev, y.dtype)
         noise = complex_normal(n, sc.noise_power, generator, dev, y.dtype)
-        a = steering(self.positions, vartheta)
+        a = steering(self.positions, vartheta) if self._ideal else self.array.steering_tx(vartheta)
         z = beta * project(y, a) + noise
         kappa = beta * (beam_gain(y.beam, a) if v is None else (a * v).sum(-1))
         return CommDraw(z=z, kappa=kappa, vartheta=vartheta, beta=beta)

@@ -9,6 +9,7 @@ import torch
 from isac_ae.array import impaired_positions, nominal_positions
 from isac_ae.blocks import cpp_channels
 from isac_ae.channels import radar_response
+from isac_ae.impairments import ArrayModel
 
 from ..helpers import Z, proportion_tolerance
 
@@ -32,7 +33,7 @@ def test_kernel_matches_core(cpp, rng, positions):
     alpha = 3 * _crandn(rng, n)
     alpha[::5] = 0  # no target
     noise = _crandn(rng, n, K)
-    ref = radar_response(torch.from_numpy(y), torch.from_numpy(theta), torch.from_numpy(alpha), torch.from_numpy(pos))
+    ref = radar_response(torch.from_numpy(y), torch.from_numpy(theta), torch.from_numpy(alpha), ArrayModel.from_positions(pos))
     ref = ref.numpy()
     scale = (np.abs(alpha) * math.sqrt(K))[:, None]  # typical size of an echo sample
     echo = cpp.radar_echo(y, theta, alpha, pos)
