@@ -105,6 +105,8 @@ class TrainingConfig:
             raise TrainingError("samples_per_stage and batch_size must be positive")
         if not self.learning_rate > 0:
             raise TrainingError(f"learning rate must be positive, got {self.learning_rate}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**63:
+            raise TrainingError(f"seed must be an integer in [0, 2^63), got {self.seed!r}")
 
     @property
     def steps_per_stage(self) -> int:
@@ -139,6 +141,11 @@ class Trainer:
     ``checkpoint``: a file written every ``checkpoint_every`` steps and at the
     end of every stage; if it exists when :meth:`run` starts, training resumes
     from it (after checking it belongs to the same scenario and configuration).
+    At those same points the weights are checked: a member whose weights are
+    no longer finite (too high a learning rate) stops training with a
+    TrainingError, and the checkpoint keeps the last finite weights.
+    ``scenario.p_target`` must lie in (0, 1): without both present and absent
+    targets the detector has nothing to learn.
     """
 
     def __init__(
@@ -149,6 +156,8 @@ class Trainer:
         checkpoint: Optional[Path] = None,
         checkpoint_every: int = 100,
     ):
+        if not 0.0 < scenario.p_target < 1.0:
+            raise TrainingError(f"training needs 0 < p_target < 1 (targets present and absent), got {scenario.p_target}")
         self.scenario = scenario
         self.config = config
         self.device = torch.device(device)
@@ -224,13 +233,28 @@ class Trainer:
         report = StepReport(stage.name, self.stage_index, self.step, self.config.steps_per_stage,
                             radar.detach(), comm.detach(), loss.detach())
         if self.step >= self.config.steps_per_stage:
+            self._check_finite(stage)
             self.stage_index += 1
             self.step = 0
             self.optimizer = self._new_optimizer()
             self.save_checkpoint()
         elif self.checkpoint_every and self.step % self.checkpoint_every == 0:
+            self._check_finite(stage)
             self.save_checkpoint()
         return report
+
+    def _check_finite(self, stage: Stage) -> None:
+        """TrainingError naming the members whose weights are no longer finite (before they reach a checkpoint)."""
+        finite = torch.ones(self.model.members, dtype=torch.bool, device=self.device)
+        for p in self.model.parameters():  # every parameter has the member dimension first
+            finite &= p.detach().isfinite().flatten(1).all(1)
+        if not bool(finite.all()):
+            bad = [w for w, ok in zip(self.config.omegas, finite.tolist()) if not ok]
+            raise TrainingError(
+                f"training diverged: the weights of omega_r = {', '.join(f'{w:g}' for w in bad)} are no longer "
+                f"finite in stage {stage.name}, step {self.step} (learning rate {self.config.learning_rate:g} too "
+                "high?); the last checkpoint, if any, holds earlier finite weights"
+            )
 
     def run(self, progress: Optional[Callable[[StepReport], None]] = None, max_steps: Optional[int] = None) -> Autoencoder:
         """Train to the end of the schedule (or ``max_steps`` more steps), resuming from the checkpoint if any."""
