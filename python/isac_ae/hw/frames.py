@@ -1,0 +1,216 @@
+"""The over-the-air frame: what a digital board transmits for one block of ISAC snapshots, and how a
+capture is turned back into snapshots.
+
+A frame on the K TX channels, sent as a cyclic buffer, is
+
+``| quiet | preamble | pilots | data |``
+
+* ``quiet`` (Q samples): all TX channels silent, so each RX channel's noise
+  power can be measured (the snapshots are scaled to N0 = 1, the core's
+  convention);
+* ``preamble`` (P samples): a known, seeded unit-modulus sequence per TX
+  channel, different on every channel (nearly orthogonal). It finds the frame
+  in a capture and measures the direct TX-to-RX leakage of a monostatic board,
+  which is then removed from the snapshots (self-interference cancellation;
+  the least-squares estimate of the K_rx x K_tx leakage leaves a residual of
+  about K_tx / P of the noise power: 0.8 % for K = 16 and P = 2048);
+* ``pilots`` (2 x H samples): the beam v times a known unit-modulus sequence,
+  sent twice: the comm receiver estimates its carrier-frequency offset from
+  the phase between the two halves and its CSI kappa = beta a^T v from both;
+* ``data`` (N samples): the snapshots, y_n = x_n v.
+
+Every sample is scaled by ``tx_scale`` so that no DAC clips. Sample n of the
+data block is ISAC snapshot n; the RX side returns the K-element snapshots
+z_n (radar) or the symbols z_c,n with their CSI (comm), both in units where
+the noise power is 1. Shapes: TX (K_tx, L), RX (channels, M), complex.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class FrameError(RuntimeError):
+    """A capture in which the frame cannot be found or is not complete."""
+
+
+@dataclass(frozen=True)
+class FrameLayout:
+    """Lengths of the frame's sections (samples) and the TX scale (full scale 1)."""
+
+    data: int
+    quiet: int = 256
+    preamble: int = 2048
+    pilot_half: int = 128
+    tx_scale: float = 0.25
+    seed: int = 0x15AC
+
+    def __post_init__(self):
+        for name in ("data", "quiet", "preamble", "pilot_half"):
+            if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
+                raise ValueError(f"frame {name} length must be a positive integer, got {getattr(self, name)}")
+        if not 0.0 < self.tx_scale <= 1.0:
+            raise ValueError(f"tx_scale must lie in (0, 1], got {self.tx_scale}")
+
+    @property
+    def length(self) -> int:
+        return self.quiet + self.preamble + 2 * self.pilot_half + self.data
+
+    @property
+    def preamble_start(self) -> int:
+        return self.quiet
+
+    @property
+    def pilot_start(self) -> int:
+        return self.quiet + self.preamble
+
+    @property
+    def data_start(self) -> int:
+        return self.pilot_start + 2 * self.pilot_half
+
+    def preamble_symbols(self, tx_channels: int) -> np.ndarray:
+        """The known preamble, unit-modulus QPSK, (tx_channels, P) complex128."""
+        rng = np.random.default_rng([self.seed, 1])
+        return np.exp(0.5j * np.pi * (rng.integers(0, 4, (tx_channels, self.preamble)) + 0.5))
+
+    def pilot_symbols(self) -> np.ndarray:
+        """One half of the pilot block, unit-modulus QPSK, (H,) complex128."""
+        rng = np.random.default_rng([self.seed, 2])
+        return np.exp(0.5j * np.pi * (rng.integers(0, 4, self.pilot_half) + 0.5))
+
+
+def build_frame(layout: FrameLayout, beam: np.ndarray, symbols: np.ndarray) -> np.ndarray:
+    """The TX frame for one block: beam (K,) with ||v|| = 1, symbols (N,) -> (K, L) complex64.
+
+    ``symbols`` are the constellation points x_n (unit average energy); the
+    preamble's per-channel amplitude 1/sqrt(K) gives it the data's total power.
+    """
+    beam = np.asarray(beam, dtype=np.complex128)
+    symbols = np.asarray(symbols, dtype=np.complex128)
+    if beam.ndim != 1:
+        raise ValueError(f"beam must be a (K,) vector, got shape {beam.shape}")
+    if symbols.shape != (layout.data,):
+        raise ValueError(f"the frame carries {layout.data} data symbols, got shape {symbols.shape}")
+    k = beam.shape[0]
+    frame = np.zeros((k, layout.length), dtype=np.complex128)
+    frame[:, layout.preamble_start:layout.pilot_start] = layout.preamble_symbols(k) / np.sqrt(k)
+    pilots = np.tile(layout.pilot_symbols(), 2)
+    frame[:, layout.pilot_start:layout.data_start] = np.outer(beam, pilots)
+    frame[:, layout.data_start:] = np.outer(beam, symbols)
+    frame *= layout.tx_scale
+    peak = np.abs(frame).max()
+    if peak > 1.0:
+        raise ValueError(f"the frame would clip the DAC (peak {peak:.3g} > 1): lower tx_scale")
+    return frame.astype(np.complex64)
+
+
+def find_frame(layout: FrameLayout, rx: np.ndarray, tx_channels: int) -> int:
+    """Index in ``rx`` (C, M) of the first sample of a complete frame (its quiet section).
+
+    The metric at each lag is the energy of every RX channel's correlation with
+    every TX channel's preamble sequence, summed: it peaks where the preamble
+    arrives whatever the (unknown) leakage or channel mixes the TX channels.
+    Raises :class:`FrameError` when no complete frame fits or no peak stands out.
+    """
+    rx = np.atleast_2d(rx)
+    length, total = layout.length, rx.shape[1]
+    if total < 2 * length:
+        raise FrameError(f"a capture of {total} samples cannot hold a complete frame of {length} (needs 2 frames)")
+    reference = layout.preamble_symbols(tx_channels)
+    size = 1 << int(np.ceil(np.log2(total + layout.preamble)))
+    spectrum = np.fft.fft(rx, size, axis=1)  # (C, S)
+    ref_spectrum = np.fft.fft(reference, size, axis=1)  # (T, S)
+    corr = np.fft.ifft(spectrum[:, None, :] * ref_spectrum[None, :, :].conj(), axis=2)  # (C, T, S)
+    metric = np.sum(np.abs(corr[:, :, :total]) ** 2, axis=(0, 1))
+    # A preamble that starts at lag l belongs to the frame starting at l - quiet; it must be complete.
+    lags = np.arange(total)
+    valid = (lags >= layout.quiet) & (lags - layout.quiet + length <= total)
+    if not np.any(valid):
+        raise FrameError("no complete frame in the capture")
+    best = int(np.argmax(np.where(valid, metric, -1.0)))
+    background = np.median(metric[valid])
+    if metric[best] < 20.0 * background:
+        raise FrameError(
+            f"no preamble found (peak {metric[best]:.3g} vs median {background:.3g}): is the transmitter on?"
+        )
+    return best - layout.quiet
+
+
+@dataclass
+class RadarBlock:
+    """The radar side of one received frame.
+
+    z: (N, K_rx) snapshots in units of the measured noise (N0 = 1 per channel);
+    noise_power: (K_rx,) measured noise power per channel, full-scale units;
+    leakage: (K_rx, K_tx) estimated direct TX-to-RX coupling (removed from z).
+    """
+
+    z: np.ndarray
+    noise_power: np.ndarray
+    leakage: np.ndarray
+
+
+def radar_block(layout: FrameLayout, rx: np.ndarray, tx_frame: np.ndarray) -> RadarBlock:
+    """Snapshots of one frame from a monostatic capture ``rx`` (K_rx, M) of the cyclic ``tx_frame`` (K_tx, L).
+
+    The direct leakage is estimated by least squares on the preamble (its
+    rows are nearly orthogonal) and removed from the data section; what is
+    left is the echo plus noise, scaled to unit noise power per channel.
+    """
+    start = find_frame(layout, rx, tx_frame.shape[0])
+    frame = np.asarray(rx[:, start:start + layout.length], dtype=np.complex128)
+    quiet = frame[:, :layout.quiet]
+    noise_power = np.mean(np.abs(quiet - quiet.mean(axis=1, keepdims=True)) ** 2, axis=1)
+    if np.any(noise_power <= 0):
+        raise FrameError("an RX channel delivers no noise at all: is it connected?")
+    dc = quiet.mean(axis=1, keepdims=True)
+    sent = tx_frame[:, layout.preamble_start:layout.pilot_start].astype(np.complex128)
+    got = frame[:, layout.preamble_start:layout.pilot_start] - dc
+    leakage = np.linalg.lstsq(sent.T, got.T, rcond=None)[0].T  # (K_rx, K_tx)
+    data = frame[:, layout.data_start:] - dc - leakage @ tx_frame[:, layout.data_start:]
+    z = (data / np.sqrt(noise_power)[:, None]).T
+    return RadarBlock(z=z.astype(np.complex64), noise_power=noise_power, leakage=leakage)
+
+
+@dataclass
+class CommBlock:
+    """The comm side of one received frame: z (N,) and kappa (N,) in units of the measured noise (N0 = 1),
+    and the estimated carrier-frequency offset in cycles per sample."""
+
+    z: np.ndarray
+    kappa: np.ndarray
+    cfo_cycles_per_sample: float
+    noise_power: float
+
+
+def comm_block(layout: FrameLayout, rx: np.ndarray, tx_channels: int) -> CommBlock:
+    """Symbols and CSI of one frame from the one-antenna comm receiver's capture ``rx`` (M,) or (1, M).
+
+    The CFO comes from the phase between the two identical pilot halves (an
+    unambiguous range of +-1/(2H) cycles per sample), the CSI kappa from the
+    pilots after removing it; the data symbols are de-rotated with the same
+    estimate, so z / kappa is the equalised symbol the receivers expect.
+    """
+    rx = np.atleast_2d(rx)[:1]
+    start = find_frame(layout, rx, tx_channels)
+    frame = np.asarray(rx[0, start:start + layout.length], dtype=np.complex128)
+    quiet = frame[:layout.quiet]
+    dc = quiet.mean()
+    noise_power = float(np.mean(np.abs(quiet - dc) ** 2))
+    if noise_power <= 0:
+        raise FrameError("the comm receiver delivers no noise at all: is it connected?")
+    frame = frame - dc
+    h = layout.pilot_half
+    pilots = layout.pilot_symbols()
+    first = frame[layout.pilot_start:layout.pilot_start + h] * pilots.conj()
+    second = frame[layout.pilot_start + h:layout.data_start] * pilots.conj()
+    cfo = float(np.angle(np.sum(second * first.conj())) / (2.0 * np.pi * h))
+    derotate = np.exp(-2j * np.pi * cfo * np.arange(layout.length))
+    frame = frame * derotate
+    kappa = np.mean(frame[layout.pilot_start:layout.data_start] * np.tile(pilots, 2).conj())
+    scale = 1.0 / np.sqrt(noise_power)
+    z = frame[layout.data_start:] * scale
+    return CommBlock(z=z.astype(np.complex64), kappa=np.full(layout.data, kappa * scale, dtype=np.complex64),
+                     cfo_cycles_per_sample=cfo, noise_power=noise_power)
