@@ -41,7 +41,7 @@ class FrameLayout:
     """Lengths of the frame's sections (samples) and the TX scale (full scale 1)."""
 
     data: int
-    quiet: int = 256
+    quiet: int = 1024
     preamble: int = 2048
     pilot_half: int = 128
     tx_scale: float = 0.25
