@@ -13,7 +13,7 @@ from typing import Callable
 
 from .source import DEFAULT_SCENE, SCENE_ATTR, parse_scene
 from .tree import (FORMAT_S12, FORMAT_S16, Attr, Channel, ContextTree, Device, boolean, choice, integer,
-                   parse_number, read_only)
+                   parse_number, read_only, registers)
 
 # --- AD9361 -----------------------------------------------------------------------------------
 
@@ -116,16 +116,10 @@ class _Ad9361:
             return f"BBPLL:{bbpll} DAC:{adc // 2} T2:{4 * fir} T1:{2 * fir} TF:{fir} TXSAMP:{rate}"
         return f"BBPLL:{bbpll} ADC:{adc} R2:{4 * fir} R1:{2 * fir} RF:{fir} RXSAMP:{rate}"
 
-    def rx_channel(self, index: int) -> Channel:
-        mode = Attr("slow_attack", choice("manual fast_attack slow_attack hybrid"))
-        gain = Attr(_db(71), self._rx_gain_writer(mode))
-        return Channel(f"voltage{index}", False, attrs={
-            "hardwaregain": gain,
-            "hardwaregain_available": read_only(read=lambda: "[{} 1 {}]".format(
-                *_rx_gain_range(int(self.rx_lo.value)))),
-            "gain_control_mode": mode,
+    def rx_channels(self, count: int) -> list[Channel]:
+        """RX1..RXcount of ad9361-phy: gain and AGC per channel, the rest shared by all inputs."""
+        shared = {
             "gain_control_mode_available": read_only("manual fast_attack slow_attack hybrid"),
-            "rssi": read_only("102.25 dB"),
             "rf_bandwidth": Attr("18000000", integer(200_000, 56_000_000)),
             "rf_bandwidth_available": read_only("[200000 1 56000000]"),
             "rf_port_select": Attr("A_BALANCED", choice(_RX_PORTS)),
@@ -136,7 +130,19 @@ class _Ad9361:
             "quadrature_tracking_en": Attr("1", boolean()),
             "rf_dc_offset_tracking_en": Attr("1", boolean()),
             "bb_dc_offset_tracking_en": Attr("1", boolean()),
-        })
+        }
+        channels = []
+        for index in range(count):
+            mode = Attr("slow_attack", choice("manual fast_attack slow_attack hybrid"))
+            attrs = {
+                "hardwaregain": Attr(_db(71), self._rx_gain_writer(mode)),
+                "hardwaregain_available": read_only(read=lambda: "[{} 1 {}]".format(
+                    *_rx_gain_range(int(self.rx_lo.value)))),
+                "gain_control_mode": mode,
+                "rssi": read_only("102.25 dB"),
+            }
+            channels.append(Channel(f"voltage{index}", False, attrs=attrs | shared, shared=frozenset(shared)))
+        return channels
 
     def _rx_gain_writer(self, mode: Attr) -> Callable[[str], str]:
         def write(text: str) -> str:
@@ -149,16 +155,14 @@ class _Ad9361:
             return _db(gain)
         return write
 
-    def tx_channel(self, index: int) -> Channel:
+    def tx_channels(self, count: int) -> list[Channel]:
+        """TX1..TXcount of ad9361-phy: attenuation per channel, the rest shared by all outputs."""
         def attenuation(text: str) -> str:
             value = parse_number(text)
             if not -89.75 <= value <= 0:
                 raise ValueError("TX hardwaregain (attenuation) must be in [-89.75, 0] dB")
             return _db(round(value * 4) / 4)
-        return Channel(f"voltage{index}", True, attrs={
-            "hardwaregain": Attr(_db(-10), attenuation),
-            "hardwaregain_available": read_only("[-89.750000 0.250000 0.000000]"),
-            "rssi": read_only("0.00 dB"),
+        shared = {
             "rf_bandwidth": Attr("18000000", integer(200_000, 40_000_000)),
             "rf_bandwidth_available": read_only("[200000 1 40000000]"),
             "rf_port_select": Attr("A", choice("A B")),
@@ -166,7 +170,12 @@ class _Ad9361:
             "sampling_frequency": self.rate,
             "sampling_frequency_available": read_only("[520833 1 61440000]"),
             "filter_fir_en": self.fir_en,
-        })
+        }
+        return [Channel(f"voltage{index}", True, attrs={
+            "hardwaregain": Attr(_db(-10), attenuation),
+            "hardwaregain_available": read_only("[-89.750000 0.250000 0.000000]"),
+            "rssi": read_only("0.00 dB"),
+        } | shared, shared=frozenset(shared)) for index in range(count)]
 
     def lo_channel(self, index: int, name: str, value: Attr) -> Channel:
         return Channel(f"altvoltage{index}", True, name=name, attrs={
@@ -187,8 +196,7 @@ _RX_PORTS = "A_BALANCED B_BALANCED C_BALANCED A_N A_P B_N B_P C_N C_P TX_MONITOR
 def _ad9361_devices(n_channels: int, scene: Attr, suffix: str = "") -> tuple[Device, _Ad9361]:
     """The ``ad9361-phy`` device of an AD9361 with ``n_channels`` RX/TX channels (1 or 2)."""
     chip = _Ad9361()
-    channels = [chip.rx_channel(i) for i in range(n_channels)]
-    channels += [chip.tx_channel(i) for i in range(n_channels)]
+    channels = chip.rx_channels(n_channels) + chip.tx_channels(n_channels)
     channels += [chip.lo_channel(0, "RX_LO", chip.rx_lo), chip.lo_channel(1, "TX_LO", chip.tx_lo)]
     channels.append(Channel("out", False, attrs={"voltage_filter_fir_en": chip.fir_en}))
     channels.append(Channel("temp0", False, attrs={"input": read_only("30000")}))
@@ -210,7 +218,7 @@ def _ad9361_devices(n_channels: int, scene: Attr, suffix: str = "") -> tuple[Dev
     }, debug={
         "loopback": Attr("0", integer(0, 2)),
         "initialize": Attr("0"),
-        "direct_reg_access": Attr("0x0"),
+        "direct_reg_access": registers(),
         "bist_prbs": Attr("0", integer(0, 2)),
         "bist_tone": Attr("0"),
         "calibration_switch_control": Attr("0"),
@@ -224,22 +232,42 @@ def _ad9361_devices(n_channels: int, scene: Attr, suffix: str = "") -> tuple[Dev
     return phy, chip
 
 
-def _converter_channel(index: int, output: bool, chip: _Ad9361, fmt: str) -> Channel:
-    attrs = {"calibscale": Attr("1.000000"), "calibphase": Attr("0.000000"),
-             "sampling_frequency": read_only(read=lambda: chip.rate.value),
-             "sampling_frequency_available": read_only(read=lambda: f"{chip.rate.value} {int(chip.rate.value) // 8}")}
-    if not output:
-        attrs.update({"calibbias": Attr("0"), "samples_pps": read_only("0")})
-    return Channel(f"voltage{index}", output, scan_index=index, fmt=fmt, attrs=attrs)
+def _fpga_rate(chip: _Ad9361) -> Attr:
+    """sampling_frequency of cf-ad9361-lpc / -dds-core: the AD9361 rate, or an eighth of it
+    with the FPGA's decimate/interpolate-by-8 filter (as on the Pluto)."""
+    factor = 1
+
+    def write(text: str) -> str:
+        nonlocal factor
+        rate, value = int(chip.rate.value), round(parse_number(text))
+        if value not in (rate, rate // 8):
+            raise ValueError(f"FPGA rate must be {rate} or {rate // 8}")
+        factor = 1 if value == rate else 8
+        return ""
+    return Attr("", write, lambda: str(int(chip.rate.value) // factor))
 
 
-def _dds_channels(n_channels: int, chip: _Ad9361, first: int = 0) -> list[Channel]:
+def _converter_channels(count: int, output: bool, chip: _Ad9361, fmt: str) -> list[Channel]:
+    """The DMA channels voltage0..count-1 of cf-ad9361-lpc (RX) or cf-ad9361-dds-core-lpc (TX)."""
+    shared = {"sampling_frequency": _fpga_rate(chip),
+              "sampling_frequency_available": read_only(read=lambda: f"{chip.rate.value} {int(chip.rate.value) // 8}")}
+    channels = []
+    for index in range(count):
+        attrs = {"calibscale": Attr("1.000000"), "calibphase": Attr("0.000000")}
+        if not output:
+            attrs.update({"calibbias": Attr("0"), "samples_pps": read_only("0")})
+        channels.append(Channel(f"voltage{index}", output, scan_index=index, fmt=fmt, attrs=attrs | shared,
+                                shared=frozenset(shared)))
+    return channels
+
+
+def _dds_channels(n_channels: int, chip: _Ad9361) -> list[Channel]:
     """Two DDS tones per I and per Q of each TX channel, as cf-ad9361-dds-core names them."""
     out = []
     for k in range(n_channels):
         for part in "IQ":
             for tone in (1, 2):
-                out.append(Channel(f"altvoltage{len(out)}", True, name=f"TX{first + k + 1}_{part}_F{tone}", attrs={
+                out.append(Channel(f"altvoltage{len(out)}", True, name=f"TX{k + 1}_{part}_F{tone}", attrs={
                     "raw": Attr("1", boolean()),
                     "frequency": Attr("9279985", integer(0, 61_440_000)),
                     "scale": Attr("0.000000", _dds_scale),
@@ -270,11 +298,11 @@ def _ad9361_context(description: str, radio: str, scene: Attr, hw_model: str) ->
     """An AD9361 2R2T: ad9361-phy, cf-ad9361-dds-core-lpc (TX + DDS) and cf-ad9361-lpc (RX)."""
     phy, chip = _ad9361_devices(2, scene)
     tx = Device("", "cf-ad9361-dds-core-lpc", stream="tx", bits=12,
-                channels=[_converter_channel(i, True, chip, FORMAT_S16) for i in range(4)] + _dds_channels(2, chip),
-                buffer=_buffer_attrs(), debug={"direct_reg_access": Attr("0x0")})
+                channels=_converter_channels(4, True, chip, FORMAT_S16) + _dds_channels(2, chip),
+                buffer=_buffer_attrs(), debug={"direct_reg_access": registers()})
     rx = Device("", "cf-ad9361-lpc", stream="rx", bits=12,
-                channels=[_converter_channel(i, False, chip, FORMAT_S12) for i in range(4)],
-                buffer=_buffer_attrs(), debug={"direct_reg_access": Attr("0x0")})
+                channels=_converter_channels(4, False, chip, FORMAT_S12),
+                buffer=_buffer_attrs(), debug={"direct_reg_access": registers()})
     return ContextTree(description, _number([phy, tx, rx]), radio=radio,
                        attrs={"hw_model": hw_model, "ad9361-phy,model": "ad9361", "local,kernel": "emulated"})
 
@@ -288,19 +316,19 @@ def pluto2(scene: Attr) -> list[ContextTree]:
 def fmcomms5(scene: Attr) -> list[ContextTree]:
     """An FMComms5: two AD9361 (ad9361-phy and ad9361-phy-B), one 8-word RX and TX DMA (4R4T)."""
     phy_a, chip_a = _ad9361_devices(2, scene)
-    phy_b, _ = _ad9361_devices(2, scene, suffix="-B")
+    phy_b, chip_b = _ad9361_devices(2, scene, suffix="-B")
     del phy_b.debug[SCENE_ATTR]
     rx_a = Device("", "cf-ad9361-A", stream="rx", bits=12,
-                  channels=[_converter_channel(i, False, chip_a, FORMAT_S12) for i in range(8)],
-                  buffer=_buffer_attrs(), debug={"direct_reg_access": Attr("0x0")})
+                  channels=_converter_channels(8, False, chip_a, FORMAT_S12),
+                  buffer=_buffer_attrs(), debug={"direct_reg_access": registers()})
     rx_b = Device("", "cf-ad9361-B", channels=[
         Channel(f"voltage{i}", False, attrs={"calibscale": Attr("1.000000"), "calibphase": Attr("0.000000")})
-        for i in range(4)], debug={"direct_reg_access": Attr("0x0")})
+        for i in range(4)], debug={"direct_reg_access": registers()})
     tx_a = Device("", "cf-ad9361-dds-core-lpc", stream="tx", bits=12,
-                  channels=[_converter_channel(i, True, chip_a, FORMAT_S16) for i in range(8)]
-                  + _dds_channels(2, chip_a), buffer=_buffer_attrs(), debug={"direct_reg_access": Attr("0x0")})
-    tx_b = Device("", "cf-ad9361-dds-core-B", channels=_dds_channels(2, chip_a, first=2),
-                  debug={"direct_reg_access": Attr("0x0")})
+                  channels=_converter_channels(8, True, chip_a, FORMAT_S16) + _dds_channels(2, chip_a), buffer=_buffer_attrs(), debug={"direct_reg_access": registers()})
+    # chip B's DDS names its tones TX1/TX2 again, as the FMComms5's second DDS core does
+    tx_b = Device("", "cf-ad9361-dds-core-B", channels=_dds_channels(2, chip_b),
+                  debug={"direct_reg_access": registers()})
     devices = _number([phy_a, phy_b, rx_a, rx_b, tx_a, tx_b])
     return [ContextTree("isac-ae IIO emulator: FMComms5 (2x AD9361, 4R4T)", devices, radio="fmcomms5",
                         attrs={"hw_model": "FMComms5 (emulated)", "local,kernel": "emulated"})]
@@ -352,7 +380,7 @@ def _adar1000(label: str) -> Device:
                   "gen_clk_cycles": Attr(""), "rx_load_spi": Attr("0", boolean()),
                   "tx_load_spi": Attr("0", boolean()), "reset": Attr("0", boolean())})
     return Device("", "adar1000", label=label, channels=channels, attrs=attrs,
-                  debug={"direct_reg_access": Attr("0x0")})
+                  debug={"direct_reg_access": registers()})
 
 
 _ADF4159_DEBUG = ("adi,phase", "adi,txdata-trigger-delay-enable", "adi,single-full-triangle-enable",
@@ -466,7 +494,7 @@ def quadmxfe(scene: Attr) -> list[ContextTree]:
     devices = []
     for chip in range(_MXFE_CHIPS):
         channels = _mxfe_paths(False, 0 if chip == _MXFE_CHIPS - 1 else None) + _mxfe_paths(True, None)
-        dev = Device("", f"axi-ad9081-rx-{chip}", channels=channels, debug={"direct_reg_access": Attr("0x0")},
+        dev = Device("", f"axi-ad9081-rx-{chip}", channels=channels, debug={"direct_reg_access": registers()},
                      attrs={"powerdown": Attr("0", boolean()), "loopback_mode": Attr("0", integer(0, 2))})
         if chip == _MXFE_CHIPS - 1:
             # the buffer device carries every RX channel; the other chips' paths keep their labels elsewhere
@@ -496,7 +524,7 @@ def quadmxfe(scene: Attr) -> list[ContextTree]:
     devices.append(Device("", "axi-ad9081-tx-3", stream="tx", bits=16, channels=tx_channels, buffer=_buffer_attrs(),
                           attrs={"sync_start_enable": Attr("disarm", choice("arm disarm trigger_manual")),
                                  "sync_start_enable_available": read_only("arm disarm trigger_manual")},
-                          debug={"direct_reg_access": Attr("0x0"), "pl_ddr_fifo_enable": Attr("0", boolean())}))
+                          debug={"direct_reg_access": registers(), "pl_ddr_fifo_enable": Attr("0", boolean())}))
 
     def dsa(text: str) -> str:
         value = parse_number(text)

@@ -72,6 +72,24 @@ def read_only(value: str = "", read: Callable[[], str] | None = None) -> Attr:
     return Attr(value, refuse, read)
 
 
+def registers() -> Attr:
+    """A ``direct_reg_access`` debug attribute: writing "ADDR" selects a register, "ADDR VALUE"
+    writes it, reading gives the selected register as hex (0 where nothing was written)."""
+    regs: dict[int, int] = {}
+    selected = 0
+
+    def write(text: str) -> str:
+        nonlocal selected
+        fields = text.split()
+        if not 1 <= len(fields) <= 2:
+            raise ValueError("direct_reg_access takes ADDR or ADDR VALUE")
+        selected = int(fields[0], 0)
+        if len(fields) == 2:
+            regs[selected] = int(fields[1], 0) & 0xFFFFFFFF
+        return ""
+    return Attr("", write, lambda: f"0x{regs.get(selected, 0):X}")
+
+
 _NUMBER = re.compile(r"\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)")
 
 
@@ -127,6 +145,17 @@ class Channel:
     scan_index: int | None = None
     fmt: str = FORMAT_S12
     attrs: dict[str, Attr] = field(default_factory=dict)
+    #: attributes the driver shares by channel type (one sysfs file for all voltage inputs, say)
+    shared: frozenset[str] = frozenset()
+
+    def filename(self, attr: str) -> str:
+        """The attribute's sysfs name ("in_voltage0_hardwaregain", "in_voltage_rf_bandwidth",
+        "out_altvoltage0_RX_LO_frequency"): gr-iio addresses attributes by it."""
+        prefix = "out" if self.output else "in"
+        if attr in self.shared:
+            return f"{prefix}_{self.id.rstrip('0123456789')}_{attr}"
+        name = f"_{self.name}" if self.name else ""
+        return f"{prefix}_{self.id}{name}_{attr}"
 
 
 @dataclass
@@ -216,7 +245,8 @@ class ContextTree:
                 out.append(f'<channel id={quoteattr(chn.id)}{name} type="{kind}" >')
                 if chn.scan_index is not None:
                     out.append(f'<scan-element index="{chn.scan_index}" format="{chn.fmt}" />')
-                out.extend(f"<attribute name={quoteattr(a)} />" for a in chn.attrs)
+                out.extend(f"<attribute name={quoteattr(a)} filename={quoteattr(chn.filename(a))} />"
+                           for a in chn.attrs)
                 out.append("</channel>")
             out.extend(f"<attribute name={quoteattr(a)} />" for a in dev.attrs)
             out.extend(f"<debug-attribute name={quoteattr(a)} />" for a in dev.debug)

@@ -1,0 +1,24 @@
+"""Fixtures of the emulator tests: an emulator per test on free ports, real libiio clients."""
+
+import pytest
+
+from isac_ae.hw.emulator import Emulator, LoopbackSource
+
+iio = pytest.importorskip("iio", reason="pylibiio is not installed (pip install pylibiio==0.25)")
+adi = pytest.importorskip("adi", reason="pyadi-iio is not installed (pip install pyadi-iio)")
+
+
+@pytest.fixture
+def emulate():
+    """emulate(device, **loopback options) -> a started Emulator; all are stopped after the test."""
+    started = []
+
+    def start(device="pluto2", latency=50, gain=0.5, noise_std=1e-3, seed=0, source=None):
+        source = source or LoopbackSource(latency=latency, gain=gain, noise_std=noise_std, seed=seed)
+        emulator = Emulator(device, source=source).start()
+        started.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in started:
+        emulator.stop()
