@@ -19,19 +19,19 @@ constexpr std::uint64_t comm_salt = 0x636f6d6d5f636831ull; // "comm_ch1"
 } // namespace
 
 comm_channel::sptr comm_channel::make(
-    int K, const std::vector<float>& positions, float snr_db, float theta_min, float theta_max, int64_t seed)
+    int K, const std::vector<float>& positions, float snr_db, double min_deg, double max_deg, int64_t seed)
 {
-    return gnuradio::make_block_sptr<comm_channel_impl>(K, positions, snr_db, theta_min, theta_max, seed);
+    return gnuradio::make_block_sptr<comm_channel_impl>(K, positions, snr_db, min_deg, max_deg, seed);
 }
 
 comm_channel_impl::comm_channel_impl(
-    int K, const std::vector<float>& positions, float snr_db, float theta_min, float theta_max, int64_t seed)
+    int K, const std::vector<float>& positions, float snr_db, double min_deg, double max_deg, int64_t seed)
     : gr::sync_block("comm_channel",
                      gr::io_signature::make(2, 2, sizeof(gr_complex) * std::max(K, 1)),
                      gr::io_signature::makev(3, 3, { sizeof(gr_complex), sizeof(gr_complex), sizeof(float) })),
       d_K(K),
       d_positions(detail::resolve_positions("comm_channel", K, positions)),
-      d_settings("comm_channel", snr_db, theta_min, theta_max),
+      d_settings("comm_channel", snr_db, min_deg, max_deg),
       d_stream(detail::resolve_seed(seed, comm_salt)),
       d_words(max_chunk * detail::comm_words_per_item),
       d_beta(max_chunk),

@@ -24,8 +24,8 @@ void check_threshold(float threshold)
 
 maprt_detector::sptr maprt_detector::make(int K,
                                           const std::vector<float>& positions,
-                                          double theta_min,
-                                          double theta_max,
+                                          double min_deg,
+                                          double max_deg,
                                           float threshold,
                                           double fine_step_u,
                                           int refine_factor,
@@ -33,13 +33,13 @@ maprt_detector::sptr maprt_detector::make(int K,
                                           int candidates)
 {
     return gnuradio::make_block_sptr<maprt_detector_impl>(
-        K, positions, theta_min, theta_max, threshold, fine_step_u, refine_factor, levels, candidates);
+        K, positions, min_deg, max_deg, threshold, fine_step_u, refine_factor, levels, candidates);
 }
 
 maprt_detector_impl::maprt_detector_impl(int K,
                                          const std::vector<float>& positions,
-                                         double theta_min,
-                                         double theta_max,
+                                         double min_deg,
+                                         double max_deg,
                                          float threshold,
                                          double fine_step_u,
                                          int refine_factor,
@@ -49,23 +49,60 @@ maprt_detector_impl::maprt_detector_impl(int K,
                      gr::io_signature::make(1, 1, sizeof(gr_complex) * std::max(K, 1)),
                      gr::io_signature::makev(3, 3, { sizeof(float), sizeof(float), 1 })),
       d_positions(detail::resolve_positions("maprt_detector", K, positions)),
-      d_search(d_positions,
-               theta_min,
-               theta_max,
-               fine_step_u,
-               refine_factor,
-               levels,
-               candidates),
-      d_threshold(threshold),
+      d_fine_step_u(fine_step_u),
+      d_refine_factor(refine_factor),
+      d_levels(levels),
+      d_candidates(candidates),
       d_warned(false)
 {
     check_threshold(threshold);
+    d_state = state{ make_search(min_deg, max_deg), threshold, min_deg, max_deg };
+}
+
+std::shared_ptr<const maprt_search> maprt_detector_impl::make_search(double min_deg, double max_deg) const
+{
+    detail::check_sector_deg("maprt_detector", min_deg, max_deg);
+    return std::make_shared<const maprt_search>(d_positions,
+                                                detail::radians(min_deg),
+                                                detail::radians(max_deg),
+                                                d_fine_step_u,
+                                                d_refine_factor,
+                                                d_levels,
+                                                d_candidates);
+}
+
+maprt_detector_impl::state maprt_detector_impl::current() const
+{
+    std::lock_guard<std::mutex> guard(d_mutex);
+    return d_state;
 }
 
 void maprt_detector_impl::set_threshold(float threshold)
 {
     check_threshold(threshold);
-    d_threshold.store(threshold);
+    std::lock_guard<std::mutex> guard(d_mutex);
+    d_state.threshold = threshold;
+}
+
+void maprt_detector_impl::set_sector(double min_deg, double max_deg)
+{
+    auto search = make_search(min_deg, max_deg); // outside the lock: work() is not held up
+    std::lock_guard<std::mutex> guard(d_mutex);
+    d_state = state{ std::move(search), d_state.threshold, min_deg, max_deg };
+}
+
+void maprt_detector_impl::set_sector(double min_deg, double max_deg, float threshold)
+{
+    check_threshold(threshold);
+    auto search = make_search(min_deg, max_deg);
+    std::lock_guard<std::mutex> guard(d_mutex);
+    d_state = state{ std::move(search), threshold, min_deg, max_deg };
+}
+
+std::vector<double> maprt_detector_impl::sector() const
+{
+    const state s = current();
+    return { s.min_deg, s.max_deg };
 }
 
 int maprt_detector_impl::work(int noutput_items,
@@ -80,11 +117,11 @@ int maprt_detector_impl::work(int noutput_items,
     if (d_index.size() < n) {
         d_index.resize(n);
     }
-    const std::size_t bad = d_search.search(z, n, statistic, d_index.data());
-    const float threshold = d_threshold.load();
+    const state s = current(); // one (sector, threshold) pair for the whole call
+    const std::size_t bad = s.search->search(z, n, statistic, d_index.data());
     for (std::size_t i = 0; i < n; i++) {
-        theta[i] = d_search.theta(d_index[i]); // NaN for a non-finite snapshot
-        detection[i] = (d_index[i] >= 0 && statistic[i] > threshold) ? 1 : 0;
+        theta[i] = s.search->theta(d_index[i]); // NaN for a non-finite snapshot
+        detection[i] = (d_index[i] >= 0 && statistic[i] > s.threshold) ? 1 : 0;
     }
     if (bad > 0 && !d_warned.exchange(true)) {
         d_logger->warn("{} snapshot(s) with a NaN or infinite sample: statistic 0, theta_hat NaN, "

@@ -5,6 +5,7 @@
  */
 
 #include "fast_math.h"
+#include "params.h"
 #include <gnuradio/isac_ae/maprt_kernel.h>
 
 #include <algorithm>
@@ -360,8 +361,8 @@ maprt_search::maprt_search(const std::vector<float>& positions,
         throw std::invalid_argument("maprt: positions must hold the K >= 1 element positions");
     }
     for (float p : positions) {
-        if (!std::isfinite(p)) {
-            throw std::invalid_argument("maprt: element positions must be finite");
+        if (!(std::abs(p) <= detail::max_abs_position)) { // also false for NaN
+            throw std::invalid_argument("maprt: element positions must be finite wavelengths within +-1e4");
         }
     }
     if (!(std::isfinite(theta_min) && std::isfinite(theta_max) && theta_min <= theta_max &&
@@ -383,8 +384,11 @@ maprt_search::maprt_search(const std::vector<float>& positions,
     }
     const double lo = std::sin(theta_min), hi = std::sin(theta_max);
     const double points = (hi - lo) / fine_step_u;
-    if (points > 5e7) {
-        throw std::invalid_argument("maprt: the fine grid would exceed 5e7 points; increase fine_step_u");
+    // The tables hold num_fine x K complex floats: bound them (2^26 entries, 512 MiB).
+    if (points > 5e7 || (points + 1.0) * static_cast<double>(d_K) > 67108864.0) {
+        throw std::invalid_argument("maprt: the fine grid (" + std::to_string(points + 1.0) + " points x K = " +
+                                    std::to_string(d_K) +
+                                    ") would exceed 2^26 table entries; increase fine_step_u or narrow the sector");
     }
     // numpy.linspace(lo, hi, num_fine), as in the core.
     d_num_fine = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(points - 1e-9)) + 1);
@@ -418,6 +422,9 @@ maprt_search::maprt_search(const std::vector<float>& positions,
     if (static_cast<std::size_t>(d_coarse.back()) != d_num_fine - 1) {
         d_coarse.push_back(static_cast<std::int32_t>(d_num_fine - 1));
     }
+    // More candidates than coarse points cannot change the result (the core takes
+    // min(candidates, coarse points) too); clamping bounds the per-call scratch.
+    d_candidates = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(candidates), d_coarse.size()));
     struct coarse_ctx {
         double h, stride_u;
     } cc{ 0.5 * static_cast<double>(d_num_uniform - 1), static_cast<double>(coarse_stride) * d_step_u };

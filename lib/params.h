@@ -20,6 +20,13 @@ namespace gr {
 namespace isac_ae {
 namespace detail {
 
+/*!
+ * Largest |p_k| in wavelengths. The kernels form the phase p_k sin(theta) in
+ * float32: at 1e4 wavelengths its rounding is 6e-4 turns (0.2 deg); beyond, the
+ * steering vectors stop meaning anything.
+ */
+constexpr float max_abs_position = 1e4f;
+
 inline void check_K(const std::string& block, int K)
 {
     if (K < 1 || K > 4096) {
@@ -45,23 +52,27 @@ inline std::vector<float> resolve_positions(const std::string& block, int K, con
                                     " (give K positions in wavelengths, or none for the nominal k/2 array)");
     }
     for (float p : positions) {
-        if (!std::isfinite(p)) {
-            throw std::invalid_argument(block + ": element positions must be finite");
+        if (!(std::abs(p) <= max_abs_position)) { // also false for NaN
+            throw std::invalid_argument(block + ": element positions must be finite wavelengths within +-" +
+                                        std::to_string(static_cast<int>(max_abs_position)) + ", got " +
+                                        std::to_string(p));
         }
     }
     return positions;
 }
 
-inline void check_sector(const std::string& block, float theta_min, float theta_max)
+/*! A sector in degrees: finite, -90 <= min <= max <= 90. */
+inline void check_sector_deg(const std::string& block, double min_deg, double max_deg)
 {
-    const float half_pi = 1.57079637f; // float(pi / 2) rounds up: radians(90) passes
-    if (!(std::isfinite(theta_min) && std::isfinite(theta_max) && -half_pi <= theta_min &&
-          theta_min <= theta_max && theta_max <= half_pi)) {
-        throw std::invalid_argument(block + ": the sector must satisfy -pi/2 <= min <= max <= pi/2 (radians; "
-                                            "degrees in GRC), got [" +
-                                    std::to_string(theta_min) + ", " + std::to_string(theta_max) + "]");
+    if (!(std::isfinite(min_deg) && std::isfinite(max_deg) && -90.0 <= min_deg && min_deg <= max_deg &&
+          max_deg <= 90.0)) {
+        throw std::invalid_argument(block + ": the sector must satisfy -90 <= min <= max <= 90 (degrees), got [" +
+                                    std::to_string(min_deg) + ", " + std::to_string(max_deg) + "]");
     }
 }
+
+/*! Degrees to radians, as Python's math.radians (x * (pi / 180) in double). */
+inline double radians(double deg) { return deg * (3.14159265358979323846 / 180.0); }
 
 inline void check_snr(const std::string& block, float snr_db)
 {
@@ -79,21 +90,22 @@ inline void check_probability(const std::string& block, float p)
 }
 
 /*!
- * SNR (dB) and angular sector (radians) of a simulated channel block: checked on
- * every change and read by work() as one consistent snapshot, so run-time setters
- * from another thread never tear a (min, max) pair.
+ * SNR (dB) and angular sector (set in degrees, read in radians) of a simulated
+ * channel block: checked on every change and read by work() as one consistent
+ * snapshot, so run-time setters from another thread never tear a (min, max) pair.
  */
 class channel_settings
 {
 public:
     struct values {
-        float snr_db, theta_min, theta_max;
+        float snr_db, theta_min, theta_max; // theta in radians
+        double min_deg, max_deg;            // the sector as set
     };
 
-    channel_settings(const std::string& block, float snr_db, float theta_min, float theta_max) : d_block(block)
+    channel_settings(const std::string& block, float snr_db, double min_deg, double max_deg) : d_block(block)
     {
         set_snr_db(snr_db);
-        set_sector(theta_min, theta_max);
+        set_sector(min_deg, max_deg);
     }
 
     void set_snr_db(float snr_db)
@@ -103,12 +115,14 @@ public:
         d_values.snr_db = snr_db;
     }
 
-    void set_sector(float theta_min, float theta_max)
+    void set_sector(double min_deg, double max_deg)
     {
-        check_sector(d_block, theta_min, theta_max);
+        check_sector_deg(d_block, min_deg, max_deg);
         std::lock_guard<std::mutex> guard(d_mutex);
-        d_values.theta_min = theta_min;
-        d_values.theta_max = theta_max;
+        d_values.theta_min = static_cast<float>(radians(min_deg));
+        d_values.theta_max = static_cast<float>(radians(max_deg));
+        d_values.min_deg = min_deg;
+        d_values.max_deg = max_deg;
     }
 
     values get() const

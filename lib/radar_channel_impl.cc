@@ -22,20 +22,20 @@ constexpr std::uint64_t radar_salt = 0x72616461725f6331ull; // "radar_c1"
 radar_channel::sptr radar_channel::make(int K,
                                         const std::vector<float>& positions,
                                         float snr_db,
-                                        float theta_min,
-                                        float theta_max,
+                                        double min_deg,
+                                        double max_deg,
                                         float p_target,
                                         int64_t seed)
 {
     return gnuradio::make_block_sptr<radar_channel_impl>(
-        K, positions, snr_db, theta_min, theta_max, p_target, seed);
+        K, positions, snr_db, min_deg, max_deg, p_target, seed);
 }
 
 radar_channel_impl::radar_channel_impl(int K,
                                        const std::vector<float>& positions,
                                        float snr_db,
-                                       float theta_min,
-                                       float theta_max,
+                                       double min_deg,
+                                       double max_deg,
                                        float p_target,
                                        int64_t seed)
     : gr::sync_block("radar_channel",
@@ -44,7 +44,7 @@ radar_channel_impl::radar_channel_impl(int K,
                          3, 3, { static_cast<int>(sizeof(gr_complex)) * std::max(K, 1), 1, sizeof(float) })),
       d_K(K),
       d_positions(detail::resolve_positions("radar_channel", K, positions)),
-      d_settings("radar_channel", snr_db, theta_min, theta_max),
+      d_settings("radar_channel", snr_db, min_deg, max_deg),
       d_p_target(p_target),
       d_stream(detail::resolve_seed(seed, radar_salt)),
       d_chunk(std::max<std::size_t>(

@@ -30,18 +30,18 @@ public:
     radar_channel_impl(int K,
                        const std::vector<float>& positions,
                        float snr_db,
-                       float theta_min,
-                       float theta_max,
+                       double min_deg,
+                       double max_deg,
                        float p_target,
                        int64_t seed);
 
     void set_snr_db(float snr_db) override { d_settings.set_snr_db(snr_db); }
     float snr_db() const override { return d_settings.get().snr_db; }
-    void set_sector(float theta_min, float theta_max) override { d_settings.set_sector(theta_min, theta_max); }
-    std::vector<float> sector() const override
+    void set_sector(double min_deg, double max_deg) override { d_settings.set_sector(min_deg, max_deg); }
+    std::vector<double> sector() const override
     {
         const auto s = d_settings.get();
-        return { s.theta_min, s.theta_max };
+        return { s.min_deg, s.max_deg };
     }
     void set_p_target(float p_target) override;
     float p_target() const override { return d_p_target; }

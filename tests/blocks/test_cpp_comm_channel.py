@@ -6,10 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from isac_ae.array import impaired_positions, nominal_positions, steering
-from isac_ae.blocks import cpp_channels
+from .conftest import NEEDS_GNURADIO
 
-from ..helpers import Z
+pytest.importorskip("gnuradio", reason=NEEDS_GNURADIO)
+
+from isac_ae.array import impaired_positions, nominal_positions, steering  # noqa: E402
+from isac_ae.blocks import cpp_channels  # noqa: E402
+
+from ..helpers import Z  # noqa: E402
 
 K = 16
 OUT = [("c", 1), ("c", 1), ("f", 1)]  # z_c, kappa, vartheta
@@ -110,17 +114,19 @@ def test_same_seed_same_output_regardless_of_chunking(run_rep, rng):
 def test_setters(run_rep):
     block = cpp_channels.comm_channel(K, (), 20.0, (30.0, 50.0), seed=1)
     block.set_snr_db(0.0)
-    block.set_sector(math.radians(-10.0), math.radians(-5.0))
+    block.set_sector(-10.0, -5.0)  # degrees, as the constructor
     assert block.snr_db() == 0.0
-    np.testing.assert_allclose(block.sector(), np.deg2rad([-10.0, -5.0]), rtol=1e-6)
+    assert block.sector() == [-10.0, -5.0]
     e0 = np.zeros(K, np.complex64)
     e0[0] = 1
     n = 50_000
     _, kappa, vartheta = run_rep(block, [np.zeros(K), e0], n, OUT)
     assert abs(np.mean(np.abs(kappa) ** 2) - 1) < Z / math.sqrt(n)
     assert vartheta.min() >= np.float32(math.radians(-10)) and vartheta.max() <= np.float32(math.radians(-5))
+    with pytest.raises(ValueError, match=r"sector must satisfy -90 <= min <= max <= 90 \(degrees\)"):
+        block.set_sector(-5.0, -10.0)
     with pytest.raises(ValueError, match="sector"):
-        block.set_sector(0.5, 0.4)
+        block.set_sector(0.0, 95.0)
     with pytest.raises(ValueError, match="SNR"):
         block.set_snr_db(float("nan"))
 
@@ -138,6 +144,12 @@ def test_bad_parameters_raise_value_error():
         cpp_channels.comm_channel(16, (), 20.0, (30.0,))
     with pytest.raises(ValueError, match="finite"):
         cpp_channels.comm_channel(2, [0.0, float("nan")])
+    with pytest.raises(ValueError, match="sector"):
+        cpp_channels.comm_channel(16, (), 20.0, (float("nan"), 50.0))
+    with pytest.raises(ValueError, match="SNR"):
+        cpp_channels.comm_channel(16, (), -1e9)
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        cpp_channels.comm_channel(16, (), 20.0, (30.0, 50.0), seed=-(2**63) - 1)
     block = cpp_channels.comm_channel(4, [0.0, 0.4, 1.0, 1.7])
     np.testing.assert_allclose(block.positions(), [0.0, 0.4, 1.0, 1.7], rtol=1e-7)
     np.testing.assert_array_equal(cpp_channels.comm_channel(4).positions(), [0.0, 0.5, 1.0, 1.5])

@@ -4,8 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from isac_ae.baselines import ml_detect, qam_constellation
-from isac_ae.blocks import cpp_receivers
+from .conftest import NEEDS_GNURADIO
+
+pytest.importorskip("gnuradio", reason=NEEDS_GNURADIO)
+
+from isac_ae.baselines import ml_detect, qam_constellation  # noqa: E402
+from isac_ae.blocks import cpp_receivers  # noqa: E402
 
 
 def _crandn(rng, n):

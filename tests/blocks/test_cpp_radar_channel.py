@@ -6,12 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from isac_ae.array import impaired_positions, nominal_positions
-from isac_ae.blocks import cpp_channels
-from isac_ae.channels import radar_response
-from isac_ae.impairments import ArrayModel
+from .conftest import NEEDS_GNURADIO
 
-from ..helpers import Z, proportion_tolerance
+pytest.importorskip("gnuradio", reason=NEEDS_GNURADIO)
+
+from isac_ae.array import impaired_positions, nominal_positions  # noqa: E402
+from isac_ae.blocks import cpp_channels  # noqa: E402
+from isac_ae.channels import radar_response  # noqa: E402
+from isac_ae.impairments import ArrayModel  # noqa: E402
+
+from ..helpers import Z, proportion_tolerance  # noqa: E402
 
 K = 16
 
@@ -105,8 +109,8 @@ def test_setters_and_extreme_probabilities(run_rep):
     block = cpp_channels.radar_channel(8, (), 0.0, (-20.0, 20.0), 0.5, seed=2)
     block.set_p_target(1.0)
     block.set_snr_db(10.0)
-    block.set_sector(math.radians(5.0), math.radians(6.0))
-    assert block.p_target() == 1.0 and block.snr_db() == 10.0
+    block.set_sector(5.0, 6.0)  # degrees, as the constructor
+    assert block.p_target() == 1.0 and block.snr_db() == 10.0 and block.sector() == [5.0, 6.0]
     e0 = np.zeros(8, np.complex64)
     e0[0] = 1
     _, t, theta = run_rep(block, [e0], 2000, _out(8))
@@ -117,6 +121,20 @@ def test_setters_and_extreme_probabilities(run_rep):
     assert not t.any()
     with pytest.raises(ValueError, match="p_target"):
         block.set_p_target(1.5)
+    for bad in [(6.0, 5.0), (-91.0, 0.0), (float("nan"), 0.0), (0.0, float("inf"))]:
+        with pytest.raises(ValueError, match=r"sector must satisfy -90 <= min <= max <= 90 \(degrees\)"):
+            block.set_sector(*bad)
+    assert block.sector() == [5.0, 6.0]  # a refused sector leaves the block as it was
+
+
+def test_sector_setter_takes_degrees_as_the_constructor_does(run_rep, rng):
+    """The same seed, sector given at construction or by the setter: the same draws, bit for bit."""
+    y = _crandn(rng, K)
+    built = cpp_channels.radar_channel(K, (), 0.0, (-10.0, 30.0), 0.5, seed=4)
+    moved = cpp_channels.radar_channel(K, (), 0.0, (-20.0, 20.0), 0.5, seed=4)
+    moved.set_sector(-10.0, 30.0)
+    for a, b in zip(run_rep(built, [y], 3000, _out(K)), run_rep(moved, [y], 3000, _out(K))):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_bad_parameters_raise_value_error():
@@ -128,3 +146,20 @@ def test_bad_parameters_raise_value_error():
         cpp_channels.radar_channel(16, (), 0.0, (-100.0, 20.0))
     with pytest.raises(ValueError, match="SNR"):
         cpp_channels.radar_channel(16, (), float("inf"))
+    with pytest.raises(ValueError, match="SNR"):
+        cpp_channels.radar_channel(16, (), 1e6)
+    with pytest.raises(ValueError, match="p_target"):
+        cpp_channels.radar_channel(16, (), 0.0, (-20.0, 20.0), float("nan"))
+    with pytest.raises(ValueError, match="sector"):
+        cpp_channels.radar_channel(16, (), 0.0, (20.0, -20.0))  # reversed
+    with pytest.raises(ValueError, match=r"K must be an integer in \[1, 4096\]"):
+        cpp_channels.radar_channel(2**40)  # pybind11's int would refuse it with a multi-line TypeError
+    with pytest.raises(ValueError, match="K must be an integer"):
+        cpp_channels.radar_channel(16.5)
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        cpp_channels.radar_channel(16, (), 0.0, (-20.0, 20.0), 0.5, seed=2**63)
+    with pytest.raises(ValueError, match="seed must be an integer"):
+        cpp_channels.radar_channel(16, (), 0.0, (-20.0, 20.0), 0.5, seed=1.5)
+    with pytest.raises(ValueError, match="within"):
+        cpp_channels.radar_channel(2, [0.0, 1e30])  # finite, but float32 phases of it mean nothing
+    cpp_channels.radar_channel(16, (), 0.0, (-20.0, 20.0), 0.5, seed=-1)  # < 0: a seed from the OS

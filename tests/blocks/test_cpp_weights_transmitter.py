@@ -5,11 +5,16 @@ import math
 import numpy as np
 import pytest
 import torch
-from gnuradio import blocks, gr
 
-from isac_ae import Scenario
-from isac_ae.baselines import BaselineSystem, qam_constellation
-from isac_ae.blocks import cpp_transmitters
+from .conftest import NEEDS_GNURADIO
+
+pytest.importorskip("gnuradio", reason=NEEDS_GNURADIO)
+
+from gnuradio import blocks, gr  # noqa: E402
+
+from isac_ae import Scenario  # noqa: E402
+from isac_ae.baselines import BaselineSystem, qam_constellation  # noqa: E402
+from isac_ae.blocks import cpp_transmitters  # noqa: E402
 
 K = 16
 OUT = [("c", K), ("c", K)]  # y, v
@@ -55,6 +60,41 @@ def test_baseline_callbacks_recompute_the_beam(run):
     assert tx.rho() == 0.2  # a refused value changes nothing
     with pytest.raises(ValueError, match="square"):
         cpp_transmitters.baseline_transmitter(K, 5, 0.5, 0.0)
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="phi_deg must be a finite number"):
+            tx.set_phi(bad)
+    assert tx.phi() == 45.0
+
+
+def test_baseline_set_sectors_redesigns_both_beams(run):
+    """The GUI's sector sliders reach the baseline beam too (degrees), as the core designs it."""
+    tx = cpp_transmitters.baseline_transmitter(K, 4, 0.3, 20.0)
+    tx.set_sectors((-10.0, 30.0), (40.0, 60.0))
+    assert tx.sectors_deg() == ((-10.0, 30.0), (40.0, 60.0)) and (tx.rho(), tx.phi()) == (0.3, 20.0)
+    core = BaselineSystem(Scenario(target_sector_deg=(-10.0, 30.0), comm_sector_deg=(40.0, 60.0)), 0.3,
+                          math.radians(20.0))
+    _, v = run(tx, [(np.zeros(3, np.uint8), "b", 1)], OUT)
+    np.testing.assert_allclose(v[0], core.beam.numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="target_sector_deg must satisfy"):
+        tx.set_sectors((30.0, -10.0), (40.0, 60.0))
+    assert tx.sectors_deg() == ((-10.0, 30.0), (40.0, 60.0))  # refused: the beam stays
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(K=10**6), r"K \(num_antennas\) must be an integer in \[1, 4096\]"),  # was a 5 GiB beam design
+    (dict(K=16.5), "K must be an integer"),
+    (dict(M=3), "square"),
+    (dict(M=1024), r"\|M\| \(num_messages\) must be an integer in \[2, 256\]"),
+    (dict(rho=float("nan")), "rho"),
+    (dict(phi_deg=float("nan")), "phi_deg must be a finite number"),  # was "the weights must be finite"
+    (dict(target_sector_deg=(20.0, -20.0)), "target_sector_deg must satisfy"),  # was accepted
+    (dict(target_sector_deg=(-100.0, 20.0)), "target_sector_deg must satisfy"),  # was accepted
+    (dict(target_sector_deg=(float("nan"), 20.0)), "target_sector_deg must satisfy"),  # was a SystemError
+    (dict(comm_sector_deg=(30.0,)), r"comm_sector_deg must be \(min, max\)"),
+])
+def test_baseline_bad_parameters_are_clear_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        cpp_transmitters.baseline_transmitter(**kwargs)
 
 
 def test_index_outside_constellation_gives_zeros_and_one_warning(run, capfd):
@@ -106,6 +146,8 @@ def test_bad_parameters_raise_value_error():
         cpp_transmitters.weights_transmitter(4, [], np.ones(4))
     with pytest.raises(ValueError, match="finite"):
         cpp_transmitters.weights_transmitter(2, x, [1.0, float("nan")])
+    with pytest.raises(ValueError, match=r"K must be an integer in \[1, 4096\]"):
+        cpp_transmitters.weights_transmitter(0, x, [])
     tx = cpp_transmitters.weights_transmitter(4, x, np.ones(4))
     with pytest.raises(ValueError, match="weights has 5 values"):
         tx.set_weights([1.0] * 5)

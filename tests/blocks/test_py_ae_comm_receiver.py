@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-pytest.importorskip("gnuradio")
+from .conftest import NEEDS_GNURADIO
+
+pytest.importorskip("gnuradio", reason=NEEDS_GNURADIO)
 
 import torch  # noqa: E402
 
-from isac_ae.autoencoder import AutoencoderSystem  # noqa: E402
 from isac_ae.autoencoder.modelfile import ModelFileError  # noqa: E402
 from isac_ae.blocks import ae_receivers  # noqa: E402
 from isac_ae.channels import CommChannel  # noqa: E402
@@ -75,6 +76,8 @@ def test_model_mismatch_and_missing_file(model_path, tmp_path):
         ae_receivers.ae_comm_receiver(str(model_path), K=4)
     with pytest.raises(ModelFileError, match="not found"):
         ae_receivers.ae_comm_receiver(str(tmp_path / "missing.safetensors"))
+    with pytest.raises(ValueError, match="probabilities must be True or False"):
+        ae_receivers.ae_comm_receiver(str(model_path), probabilities="no")  # bool("no") is True
 
 
 def test_wrong_item_size_cannot_be_connected(model_path):

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-pytest.importorskip("gnuradio")
+from .conftest import NEEDS_GNURADIO
+
+pytest.importorskip("gnuradio", reason=NEEDS_GNURADIO)
 
 import torch  # noqa: E402
 
@@ -98,6 +100,22 @@ def test_missing_or_unreadable_model_file_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(ModelFileError, match="not a readable model file"):
         ae_transmitters.ae_transmitter(str(bad))
+    for not_a_file in (str(tmp_path), "/dev/null"):  # were reported as "not found"
+        with pytest.raises(ModelFileError, match="is not a regular file"):
+            ae_transmitters.ae_transmitter(not_a_file)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(K=16.5), r"K must be an integer >= 1 \(or 0"),  # was silently K = 16
+    (dict(M="4"), r"\|M\| must be an integer >= 1 \(or 0"),
+    (dict(K=-1), r"K must be an integer >= 1 \(or 0"),
+    (dict(target_sector_deg=(20.0, -20.0)), "must not exceed"),
+    (dict(target_sector_deg=(float("nan"), 20.0)), r"must lie in \[-90, 90\]"),
+    (dict(comm_sector_deg=(30.0, 95.0)), r"must lie in \[-90, 90\]"),
+])
+def test_hostile_parameters_are_clear_errors(model_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        ae_transmitters.ae_transmitter(str(model_path), **kwargs)
 
 
 def test_wrong_vector_length_cannot_be_connected(model_path):

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-pytest.importorskip("gnuradio")
+from .conftest import NEEDS_GNURADIO
+
+pytest.importorskip("gnuradio", reason=NEEDS_GNURADIO)
 
 from isac_ae.array import beampattern as array_beampattern  # noqa: E402
 from isac_ae.array import impaired_positions, nominal_positions  # noqa: E402
@@ -55,6 +57,16 @@ def test_unit_beam_toward_broadside_peaks_at_k(run):
         (dict(decimation=0), "decimation"),
         (dict(K=4, positions=[0, 0.5]), "positions"),
         (dict(angle_range_deg=(10, -10)), "angle_range_deg"),
+        (dict(angle_range_deg=(10, 10)), "min < max"),
+        (dict(angle_range_deg=(0,)), r"angle_range_deg must be \(min, max\)"),  # was an unpacking error
+        (dict(K=4, positions=[0, 0.5, float("nan"), 1.5]), "finite"),  # was accepted: NaN patterns
+        (dict(K=4, positions=[0, 0.5, float("inf"), 1.5]), "finite"),
+        (dict(K=2, positions=[0, 1e5]), "within"),
+        (dict(K=16.5), "K must be an integer"),  # was silently 16
+        (dict(K=10**6), r"K must be an integer in \[1, 4096\]"),
+        (dict(points=10**9), "points must be an integer in"),  # was a 7 GiB allocation
+        (dict(decimation=10**7), r"decimation \(for K = 16\) must be an integer in \[1, 2097152\]"),  # crashed GR
+        (dict(db="no"), "db must be True or False"),
     ],
 )
 def test_bad_parameters(kwargs, match):

@@ -6,7 +6,9 @@ import math
 import numpy as np
 import pytest
 
-pytest.importorskip("gnuradio")
+from .conftest import NEEDS_GNURADIO
+
+pytest.importorskip("gnuradio", reason=NEEDS_GNURADIO)
 
 import pmt  # noqa: E402
 from gnuradio import blocks, gr  # noqa: E402
@@ -98,7 +100,8 @@ def test_reset_and_empty_metrics(rng):
     assert "Pd nan" in met.summary()
 
 
-def test_non_finite_estimate_of_a_detected_target_is_counted_apart(rng):
+def test_non_finite_estimate_of_a_detected_target_counts_as_in_the_evaluation():
+    """A detected target with a NaN angle is detected (Pd) and makes the RMSE NaN, as evaluate() has it."""
     t = np.array([1, 1, 1, 0], np.uint8)
     theta = np.array([0.1, 0.2, 0.3, 0.0], np.float32)
     det = np.array([1, 1, 0, 1], np.uint8)
@@ -107,10 +110,62 @@ def test_non_finite_estimate_of_a_detected_target_is_counted_apart(rng):
     met = metrics.isac_metrics(log_at_stop=False)
     _flowgraph(met, (t, theta, det, theta_hat, m, m)).run()
     c = met.counts()
-    assert (c["detected"], c["non_finite_estimates"], c["false_alarms"]) == (1, 1, 1)
-    assert met.rmse_deg() == pytest.approx(math.degrees(np.float32(0.11) - np.float32(0.1)), rel=1e-6)
+    assert (c["detected"], c["non_finite_estimates"], c["false_alarms"]) == (2, 1, 1)
+    assert met.pd() == 2 / 3 and math.isnan(met.rmse_deg()) and math.isnan(met.rmse_stderr_deg())
+    assert "RMSE nan" in met.summary()
+
+
+class _DetectsAllAnglesHalfNaN:
+    """An IsacSystem (the baseline's transmitter and comm receiver) whose radar receiver detects every
+    snapshot (score 1 > threshold 0) and returns NaN for every other angle."""
+
+    def __init__(self):
+        from isac_ae import Scenario
+        from isac_ae.baselines import BaselineSystem
+
+        self._baseline = BaselineSystem(Scenario(), 0.5, 0.0)
+        self.scenario = self._baseline.scenario
+        self.transmit, self.comm_receive = self._baseline.transmit, self._baseline.comm_receive
+
+    def radar_receive(self, z):
+        import torch
+
+        theta = torch.zeros(len(z))
+        theta[::2] = math.nan
+        return torch.ones(len(z)), theta, None
+
+
+def test_nan_angles_give_the_evaluations_figures(rng):
+    """The same receiver behaviour through evaluate() and through the block: the same Pd, Pfa and NaN RMSE."""
+    from isac_ae.evaluation import evaluate
+
+    core = evaluate(_DetectsAllAnglesHalfNaN(), 2000, seed=1, threshold=0.0)
+    t, theta, _, _, m, m_hat = _streams(rng, 2000)
+    theta_hat = np.zeros(2000, np.float32)
+    theta_hat[::2] = np.nan
+    met = metrics.isac_metrics(log_at_stop=False)
+    _flowgraph(met, (t, theta, np.ones(2000, np.uint8), theta_hat, m, m_hat)).run()
+    assert (met.pd(), met.pfa()) == (core.pd, core.pfa) == (1.0, 1.0)
+    assert math.isnan(met.rmse_deg()) and math.isnan(core.rmse_deg)
+
+
+def test_json_path_is_checked_when_the_block_is_built(tmp_path):
+    """A path that cannot be written fails at construction, not when the flowgraph stops after a long run."""
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(ValueError, match="is a directory"):
+        metrics.isac_metrics(json_path=str(tmp_path))
+    with pytest.raises(ValueError, match="cannot write under"):
+        metrics.isac_metrics(json_path=str(tmp_path / "a_file" / "metrics.json"))
+    nested = tmp_path / "new" / "dir" / "m.json"  # directories that do not exist yet are created at stop
+    met = metrics.isac_metrics(json_path=str(nested), log_at_stop=False)
+    _flowgraph(met, _streams(np.random.default_rng(1), 100)).run()
+    assert json.loads(nested.read_text())["items"] == 100
 
 
 def test_bad_parameter():
     with pytest.raises(ValueError, match="report_every"):
         metrics.isac_metrics(report_every=-1)
+    with pytest.raises(ValueError, match="report_every"):
+        metrics.isac_metrics(report_every=1.5)
+    with pytest.raises(ValueError, match="log_at_stop must be True or False"):
+        metrics.isac_metrics(log_at_stop="no")

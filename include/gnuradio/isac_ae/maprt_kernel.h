@@ -48,9 +48,12 @@ class ISAC_AE_API maprt_search
 {
 public:
     /*!
-     * positions: K element positions, wavelengths (the array the detector
-     * assumes). theta_min <= theta_max: the prior sector, radians, within
-     * [-pi/2, pi/2]. Throws std::invalid_argument on bad parameters.
+     * positions: K element positions, wavelengths, |p_k| <= 1e4 (the array the
+     * detector assumes). theta_min <= theta_max: the prior sector, radians
+     * (a kernel, the twin of the core's; the blocks take degrees), within
+     * [-pi/2, pi/2]. At most 2^26 table entries (num_fine x K); candidates
+     * beyond the number of coarse points are clamped. Throws
+     * std::invalid_argument on bad parameters.
      */
     maprt_search(const std::vector<float>& positions,
                  double theta_min,

@@ -225,24 +225,27 @@ PYBIND11_MODULE(isac_ae_python, m)
     py::class_<comm_channel, gr::sync_block, gr::block, gr::basic_block, std::shared_ptr<comm_channel>>(
         m, "comm_channel",
         "Rayleigh MISO comm channel, eq. (2). In: y, v (vlen K). Out: z_c, kappa (complex), vartheta "
-        "(float, rad).")
+        "(float, rad). Sector in degrees.")
         .def(py::init(&comm_channel::make), py::arg("K"), py::arg("positions"), py::arg("snr_db"),
-             py::arg("theta_min"), py::arg("theta_max"), py::arg("seed"))
+             py::arg("min_deg"), py::arg("max_deg"), py::arg("seed"))
         .def("set_snr_db", &comm_channel::set_snr_db, py::arg("snr_db"))
         .def("snr_db", &comm_channel::snr_db)
-        .def("set_sector", &comm_channel::set_sector, py::arg("theta_min"), py::arg("theta_max"))
-        .def("sector", &comm_channel::sector)
+        .def("set_sector", &comm_channel::set_sector, py::arg("min_deg"), py::arg("max_deg"),
+             "New receiver sector, degrees.")
+        .def("sector", &comm_channel::sector, "[min, max] in degrees.")
         .def("positions", &comm_channel::positions);
 
     py::class_<radar_channel, gr::sync_block, gr::block, gr::basic_block, std::shared_ptr<radar_channel>>(
         m, "radar_channel",
-        "Single-target radar channel, eq. (1). In: y (vlen K). Out: z_r (vlen K), t (byte), theta (float, rad).")
+        "Single-target radar channel, eq. (1). In: y (vlen K). Out: z_r (vlen K), t (byte), theta (float, rad). "
+        "Sector in degrees.")
         .def(py::init(&radar_channel::make), py::arg("K"), py::arg("positions"), py::arg("snr_db"),
-             py::arg("theta_min"), py::arg("theta_max"), py::arg("p_target"), py::arg("seed"))
+             py::arg("min_deg"), py::arg("max_deg"), py::arg("p_target"), py::arg("seed"))
         .def("set_snr_db", &radar_channel::set_snr_db, py::arg("snr_db"))
         .def("snr_db", &radar_channel::snr_db)
-        .def("set_sector", &radar_channel::set_sector, py::arg("theta_min"), py::arg("theta_max"))
-        .def("sector", &radar_channel::sector)
+        .def("set_sector", &radar_channel::set_sector, py::arg("min_deg"), py::arg("max_deg"),
+             "New target sector, degrees.")
+        .def("sector", &radar_channel::sector, "[min, max] in degrees.")
         .def("set_p_target", &radar_channel::set_p_target, py::arg("p_target"))
         .def("p_target", &radar_channel::p_target)
         .def("positions", &radar_channel::positions);
@@ -266,12 +269,17 @@ PYBIND11_MODULE(isac_ae_python, m)
     py::class_<maprt_detector, gr::sync_block, gr::block, gr::basic_block, std::shared_ptr<maprt_detector>>(
         m, "maprt_detector",
         "MAPRT radar receiver. In: z_r (vlen K). Out: statistic (float), theta_hat (float, rad), detection "
-        "(byte).")
-        .def(py::init(&maprt_detector::make), py::arg("K"), py::arg("positions"), py::arg("theta_min"),
-             py::arg("theta_max"), py::arg("threshold"), py::arg("fine_step_u") = 2e-4,
+        "(byte). Sector in degrees.")
+        .def(py::init(&maprt_detector::make), py::arg("K"), py::arg("positions"), py::arg("min_deg"),
+             py::arg("max_deg"), py::arg("threshold"), py::arg("fine_step_u") = 2e-4,
              py::arg("refine_factor") = 10, py::arg("levels") = 2, py::arg("candidates") = 3)
         .def("set_threshold", &maprt_detector::set_threshold, py::arg("threshold"))
         .def("threshold", &maprt_detector::threshold)
-        .def("positions", &maprt_detector::positions)
-        .def("sector", &maprt_detector::sector);
+        .def("set_sector", py::overload_cast<double, double>(&maprt_detector::set_sector), py::arg("min_deg"),
+             py::arg("max_deg"), "New prior sector, degrees; keeps the threshold.")
+        .def("set_sector", py::overload_cast<double, double, float>(&maprt_detector::set_sector),
+             py::arg("min_deg"), py::arg("max_deg"), py::arg("threshold"),
+             "New prior sector (degrees) and its threshold, swapped in together.")
+        .def("sector", &maprt_detector::sector, "[min, max] in degrees.")
+        .def("positions", &maprt_detector::positions);
 }

@@ -2,9 +2,11 @@
 
 The blocks call the core (:class:`isac_ae.autoencoder.AutoencoderSystem`) and
 copy none of its maths. Each ``work()`` call runs one batched forward pass under
-``torch.inference_mode()`` with one torch thread (DESIGN.md, "Streams in GNU
-Radio"); the blocks ask for output buffers of :data:`BATCH_ITEMS` items so
-that the blocks after them see large batches.
+``torch.inference_mode()`` with one torch thread: the batch, not torch's thread
+pool, is what makes a forward pass cheap per item, and every GNU Radio block
+already runs on its own thread, so more torch threads would only compete with
+the other blocks for the cores. The blocks ask for output buffers of
+:data:`BATCH_ITEMS` items so that the blocks after them see large batches.
 """
 
 from __future__ import annotations
@@ -17,10 +19,9 @@ from typing import Optional
 import numpy as np
 import torch
 
-from gnuradio import gr
-
 from ..autoencoder import AutoencoderSystem
 from ..autoencoder.modelfile import LoadedModel, ModelFileError, load_model
+from . import checks
 
 #: Minimum output buffer (items) the Python blocks ask for on their outputs. GNU
 #: Radio's default (64 KiB) holds 512 snapshots of K = 16, which makes every
@@ -54,6 +55,8 @@ def resolve_model_path(path) -> Path:
     given = Path(os.path.expanduser(str(path).strip()))
     if given.is_file():
         return given
+    if given.exists():
+        raise ModelFileError(f"model file {str(path)!r} is not a regular file (a directory or a device)")
     tried = [str(given.resolve()) if not given.is_absolute() else str(given)]
     if not given.is_absolute():
         from ..pretrained import models_dir
@@ -73,10 +76,10 @@ def _expected(value, name: str) -> Optional[int]:
     """Block parameter K or |M|: None or 0 accepts the model's value."""
     if value is None:
         return None
-    value = int(value)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 1 (or 0 to take the model's), got {value}")
-    return value or None
+    try:
+        return checks.integer(value, name, 0) or None
+    except ValueError:
+        raise ValueError(f"{name} must be an integer >= 1 (or 0 to take the model's), got {value!r}") from None
 
 
 def load_system(model_path, K=None, M=None) -> tuple[AutoencoderSystem, LoadedModel]:

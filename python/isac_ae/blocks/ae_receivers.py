@@ -17,6 +17,7 @@ import torch
 from gnuradio import gr
 
 from ..evaluation import h0_scores, threshold_for_pfa
+from . import checks
 from .ae_common import BATCH_ITEMS, DEFAULT_MODEL, OnceWarning, TorchThread, finite_rows, load_system
 
 THRESHOLD_MODES = ("pfa", "logit")
@@ -36,8 +37,16 @@ class ae_radar_receiver(gr.sync_block):
       :func:`~isac_ae.evaluation.threshold_for_pfa`, so the same seed and size
       give the threshold that ``evaluate`` uses for seed ``s`` when
       ``seed = seed_streams(s, 2)[0]``). ``set_pfa`` recalibrates on the same
-      H0 scores.
+      H0 scores. ``h0_samples`` is at most ``checks.MAX_H0_SAMPLES`` (2e6,
+      about 4 s of calibration on one core) and at least the evaluation's
+      minimum for ``pfa`` (10 expected false alarms).
     * ``"logit"``: ``threshold`` is the logit threshold itself.
+
+    The calibrated threshold follows the flowgraph's scenario without being
+    recomputed: a target-free snapshot is noise, CN(0, I_K) with N0 = 1, so its
+    logit depends on the model alone, not on the sectors, the transmitted beam
+    (``ae_transmitter.set_sectors``), the SNRs or the true array. K is the
+    model's (a block for another K refuses the model).
 
     A snapshot with a NaN or infinite sample gives q, theta_hat, sigma_hat = NaN
     and detection 0, and logs one warning.
@@ -54,13 +63,13 @@ class ae_radar_receiver(gr.sync_block):
         h0_samples: int = 200_000,
         seed: int = 0,
     ):
+        self._h0_samples = checks.integer(h0_samples, "h0_samples", 1, checks.MAX_H0_SAMPLES)
+        self._seed = checks.h0_seed(seed)
         system, loaded = load_system(model, K, M)
         self._system = system
         self._loaded = loaded
         self._num_antennas = loaded.scenario.num_antennas
         self._h0 = None
-        self._h0_samples = int(h0_samples)
-        self._seed = int(seed)
         self._lock = threading.Lock()
         self._threshold = math.inf
         self._pfa = float("nan")
@@ -81,8 +90,6 @@ class ae_radar_receiver(gr.sync_block):
     # --- threshold ----------------------------------------------------------
     def _h0_scores(self) -> np.ndarray:
         if self._h0 is None:
-            if self._h0_samples < 1:
-                raise ValueError(f"h0_samples must be >= 1 to calibrate a threshold, got {self._h0_samples}")
             self._h0 = h0_scores(self._system, self._h0_samples, self._seed)
         return self._h0
 
@@ -97,9 +104,8 @@ class ae_radar_receiver(gr.sync_block):
 
     def set_pfa(self, pfa: float) -> None:
         """Calibrate the threshold for false-alarm rate ``pfa`` (0 < pfa < 1) on the H0 scores."""
+        checks.h0_samples(self._h0_samples, pfa)  # pfa in (0, 1) and enough H0 snapshots for it
         pfa = float(pfa)
-        if not 0.0 < pfa < 1.0:
-            raise ValueError(f"pfa must lie in (0, 1), got {pfa}")
         threshold = threshold_for_pfa(self._h0_scores(), pfa)
         with self._lock:
             self._threshold, self._pfa, self._mode = threshold, pfa, "pfa"
@@ -191,7 +197,7 @@ class ae_comm_receiver(gr.sync_block):
         self._system = system
         self._loaded = loaded
         self._num_messages = loaded.scenario.num_messages
-        self._probabilities = bool(probabilities)
+        self._probabilities = checks.flag(probabilities, "probabilities")
         outputs = [np.uint8] + ([(np.float32, self._num_messages)] if self._probabilities else [])
         gr.sync_block.__init__(self, name="ae_comm_receiver", in_sig=[np.complex64, np.complex64], out_sig=outputs)
         self.set_min_output_buffer(BATCH_ITEMS)

@@ -7,7 +7,13 @@ import numpy as np
 from gnuradio import gr
 
 from ..array import beampattern as array_beampattern
-from ..array import nominal_positions
+from . import checks
+
+#: Most angles per output vector (a 256 KiB item): more is no plot, only a buffer GNU Radio cannot allocate.
+MAX_POINTS = 65536
+#: Largest input buffer a decimation may need, bytes: GNU Radio's buffer before the block holds at
+#: least ``decimation`` input vectors (8 K bytes each); 1e7 vectors of K = 16 crash its allocator.
+MAX_DECIMATION_BYTES = 2**28
 
 
 class beampattern(gr.decim_block):
@@ -16,31 +22,25 @@ class beampattern(gr.decim_block):
     The angles are ``points`` values evenly spaced over ``angle_range_deg``
     (degrees, both ends included), the x axis of a Qt vector sink with
     ``x_start = angle_range_deg[0]`` and ``x_step = (max - min) / (points - 1)``.
-    ``positions``: the array in wavelengths (empty: nominal k/2). Output i is the
-    pattern of input item (i + 1) * decimation - 1, the latest of its group;
-    ``db`` gives 10 log10 E instead. Computed by :func:`isac_ae.array.beampattern`.
+    ``positions``: the array in wavelengths (empty: nominal k/2; finite,
+    within +-1e4). Output i is the pattern of input item (i + 1) * decimation
+    - 1, the latest of its group; ``db`` gives 10 log10 E instead. Computed by
+    :func:`isac_ae.array.beampattern`.
     """
 
     def __init__(self, K: int = 16, positions=(), points: int = 256, angle_range_deg=(-90.0, 90.0),
                  decimation: int = 10000, db: bool = False):
-        K, points, decimation = int(K), int(points), int(decimation)
-        if K < 1:
-            raise ValueError(f"K must be >= 1, got {K}")
-        if points < 2:
-            raise ValueError(f"points must be >= 2, got {points}")
-        if decimation < 1:
-            raise ValueError(f"decimation must be >= 1, got {decimation}")
-        positions = [] if positions is None else [float(p) for p in positions]
-        if positions and len(positions) != K:
-            raise ValueError(f"positions must hold K = {K} values (or none for the nominal array), got {len(positions)}")
-        lo, hi = (float(a) for a in angle_range_deg)
-        if not -90.0 <= lo < hi <= 90.0:
-            raise ValueError(f"angle_range_deg must be (min, max) with -90 <= min < max <= 90, got {angle_range_deg!r}")
-        self._positions = np.asarray(positions, dtype=np.float64) if positions else nominal_positions(K)
+        K = checks.integer(K, "K", 1, checks.MAX_ANTENNAS)
+        points = checks.integer(points, "points", 2, MAX_POINTS)
+        decimation = checks.integer(decimation, f"decimation (for K = {K})", 1, MAX_DECIMATION_BYTES // (8 * K))
+        self._positions = checks.positions(positions, K)
+        lo, hi = checks.sector_deg(angle_range_deg, "angle_range_deg")
+        if lo == hi:
+            raise ValueError(f"angle_range_deg must be (min, max) with min < max, got {tuple(angle_range_deg)!r}")
         self._angles_deg = np.linspace(lo, hi, points)
         self._angles_rad = np.radians(self._angles_deg)
         self._decimation = decimation
-        self._db = bool(db)
+        self._db = checks.flag(db, "db")
         gr.decim_block.__init__(
             self, name="beampattern", in_sig=[(np.complex64, K)], out_sig=[(np.float32, points)], decim=decimation
         )

@@ -12,9 +12,10 @@ import numpy as np
 
 from gnuradio import gr
 
-from ..array import nominal_positions
 from ..baselines import isac_beam, ls_beam, qam_constellation
-from .cpp_common import complex_list, module, sector_rad
+from ..scenario import Scenario
+from . import checks
+from .cpp_common import complex_list, module
 
 
 def weights_transmitter(K: int, constellation, weights):
@@ -24,18 +25,20 @@ def weights_transmitter(K: int, constellation, weights):
     An index >= len(constellation) gives y = 0 and one logged warning.
     """
     return module().weights_transmitter(
-        int(K), complex_list(constellation, "constellation"), complex_list(weights, "weights")
+        checks.integer(K, "K", 1, checks.MAX_ANTENNAS), complex_list(constellation, "constellation"),
+        complex_list(weights, "weights")
     )
 
 
 class baseline_transmitter(gr.hier_block2):
     """The paper's baseline transmitter: 4-QAM (square |M|-QAM) on the ISAC beam of eq. (10).
 
-    The radar and comm LS beams (eq. 9) are designed once for the nominal
-    lambda/2 array over the target and comm sectors (degrees); ``rho`` (radar
-    share, [0, 1]) and ``phi_deg`` (relative phase) mix them. ``set_rho`` and
-    ``set_phi`` recompute the beam with the core's ``isac_beam`` and hand it to
-    the C++ block. In: message index (byte). Out: y, v (vlen K).
+    The radar and comm LS beams (eq. 9) are designed for the nominal lambda/2
+    array over the target and comm sectors (degrees); ``rho`` (radar share,
+    [0, 1]) and ``phi_deg`` (relative phase, degrees) mix them. ``set_rho``,
+    ``set_phi`` and ``set_sectors`` recompute the beam with the core's
+    ``ls_beam`` / ``isac_beam`` and hand it to the C++ block. In: message index
+    (byte). Out: y, v (vlen K).
 
     A hier block around one ``weights_transmitter`` (``.transmitter``): the hier
     block carries the Python callbacks; the flowgraph runs the C++ block alone.
@@ -50,16 +53,17 @@ class baseline_transmitter(gr.hier_block2):
         target_sector_deg=(-20.0, 20.0),
         comm_sector_deg=(30.0, 50.0),
     ):
-        K = int(K)
-        if K < 1:
-            raise ValueError(f"K must be >= 1, got {K}")
-        positions = nominal_positions(K)
-        self._radar_beam = ls_beam(positions, sector_rad(target_sector_deg, "target_sector_deg"))
-        self._comm_beam = ls_beam(positions, sector_rad(comm_sector_deg, "comm_sector_deg"))
+        # The core's scenario checks K (before a K-sized beam design), |M| and both sectors.
+        self._scenario = Scenario(num_antennas=checks.integer(K, "K"), num_messages=checks.integer(M, "M"),
+                                  target_sector_deg=checks.sector_deg(target_sector_deg, "target_sector_deg"),
+                                  comm_sector_deg=checks.sector_deg(comm_sector_deg, "comm_sector_deg"))
+        K = self._scenario.num_antennas
+        constellation = qam_constellation(self._scenario.num_messages)
+        self._radar_beam, self._comm_beam = self._design_beams(self._scenario)
         self._rho = float(rho)
-        self._phi_deg = float(phi_deg)
+        self._phi_deg = checks.finite_real(phi_deg, "phi_deg")
         beam = self._beam(self._rho, self._phi_deg)  # raises ValueError on a bad rho
-        self.transmitter = weights_transmitter(K, qam_constellation(int(M)), beam)
+        self.transmitter = weights_transmitter(K, constellation, beam)
         gr.hier_block2.__init__(
             self,
             "baseline_transmitter",
@@ -70,8 +74,15 @@ class baseline_transmitter(gr.hier_block2):
         self.connect((self.transmitter, 0), (self, 0))
         self.connect((self.transmitter, 1), (self, 1))
 
-    def _beam(self, rho: float, phi_deg: float) -> np.ndarray:
-        return isac_beam(self._radar_beam, self._comm_beam, rho, math.radians(phi_deg))
+    @staticmethod
+    def _design_beams(scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+        """(radar, comm) LS beams of eq. (9) for the nominal array, (K,) each."""
+        positions = scenario.nominal_positions()
+        return ls_beam(positions, scenario.target_sector_rad), ls_beam(positions, scenario.comm_sector_rad)
+
+    def _beam(self, rho: float, phi_deg: float, beams=None) -> np.ndarray:
+        radar, comm = beams or (self._radar_beam, self._comm_beam)
+        return isac_beam(radar, comm, rho, math.radians(phi_deg))
 
     def set_rho(self, rho: float) -> None:
         beam = self._beam(float(rho), self._phi_deg)
@@ -79,8 +90,22 @@ class baseline_transmitter(gr.hier_block2):
         self.transmitter.set_weights([complex(w) for w in beam])
 
     def set_phi(self, phi_deg: float) -> None:
-        beam = self._beam(self._rho, float(phi_deg))
-        self._phi_deg = float(phi_deg)
+        """Relative phase of the comm beam, degrees."""
+        phi_deg = checks.finite_real(phi_deg, "phi_deg")
+        beam = self._beam(self._rho, phi_deg)
+        self._phi_deg = phi_deg
+        self.transmitter.set_weights([complex(w) for w in beam])
+
+    def set_sectors(self, target_sector_deg, comm_sector_deg) -> None:
+        """New target and comm sectors, degrees: redesign both LS beams, keep rho and phi."""
+        scenario = self._scenario.replace(
+            target_sector_deg=checks.sector_deg(target_sector_deg, "target_sector_deg"),
+            comm_sector_deg=checks.sector_deg(comm_sector_deg, "comm_sector_deg"))
+        if scenario == self._scenario:
+            return
+        beams = self._design_beams(scenario)
+        beam = self._beam(self._rho, self._phi_deg, beams)
+        self._scenario, (self._radar_beam, self._comm_beam) = scenario, beams
         self.transmitter.set_weights([complex(w) for w in beam])
 
     def rho(self) -> float:
@@ -89,6 +114,10 @@ class baseline_transmitter(gr.hier_block2):
     def phi(self) -> float:
         """Degrees."""
         return self._phi_deg
+
+    def sectors_deg(self) -> tuple:
+        """(target sector, comm sector), degrees."""
+        return self._scenario.target_sector_deg, self._scenario.comm_sector_deg
 
     def weights(self):
         return self.transmitter.weights()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 from pathlib import Path
 
@@ -18,8 +19,25 @@ import pmt
 from gnuradio import gr
 
 from ..evaluation import clopper_pearson
+from . import checks
 
 _COUNTS = ("items", "targets", "detected", "absent", "false_alarms", "symbol_errors", "non_finite_estimates")
+
+
+def _writable(json_path) -> str:
+    """``json_path`` ("" for none) if a file can be written there: refused at construction, not at stop."""
+    json_path = str(json_path or "")
+    if not json_path:
+        return json_path
+    path = Path(os.path.expanduser(json_path)).absolute()
+    if path.is_dir():
+        raise ValueError(f"json_path {json_path!r} is a directory; give a file name")
+    parent = path.parent
+    while not parent.exists():  # the directories stop() will create
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"json_path {json_path!r}: cannot write under {parent}")
+    return str(path)
 
 
 class isac_metrics(gr.sync_block):
@@ -36,14 +54,14 @@ class isac_metrics(gr.sync_block):
     figures are written there as JSON when the flowgraph stops; ``log_at_stop``
     logs the summary line. ``label`` names the system in both (e.g. "AE").
 
-    A detected target whose theta_hat is NaN or infinite is left out of the RMSE
-    and counted as ``non_finite_estimates``.
+    A detected target whose theta_hat is NaN or infinite counts as detected and
+    its squared error enters the RMSE, which becomes NaN (or infinite), as in
+    :func:`isac_ae.evaluation.evaluate`; ``non_finite_estimates`` counts such
+    targets so that the cause is visible.
     """
 
     def __init__(self, report_every: int = 100_000, json_path: str = "", label: str = "", log_at_stop: bool = True):
-        report_every = int(report_every)
-        if report_every < 0:
-            raise ValueError(f"report_every must be >= 0 items, got {report_every}")
+        report_every = checks.integer(report_every, "report_every (items)", 0)
         gr.sync_block.__init__(
             self,
             name="isac_metrics",
@@ -51,9 +69,9 @@ class isac_metrics(gr.sync_block):
             out_sig=None,
         )
         self._report_every = report_every
-        self._json_path = str(json_path or "")
+        self._json_path = _writable(json_path)
         self._label = str(label or "")
-        self._log_at_stop = bool(log_at_stop)
+        self._log_at_stop = checks.flag(log_at_stop, "log_at_stop")
         self._lock = threading.Lock()
         self._port = pmt.intern("metrics")
         self.message_port_register_out(self._port)
@@ -70,9 +88,8 @@ class isac_metrics(gr.sync_block):
         present = t != 0
         decided = detection != 0
         hit = present & decided
-        error = theta_hat[hit].astype(np.float64) - theta[hit].astype(np.float64)
-        finite = np.isfinite(error)
-        sq = np.square(error[finite])
+        # evaluate()'s terms: every present-and-detected target, its squared error as it is.
+        sq = np.square(theta_hat[hit].astype(np.float64) - theta[hit].astype(np.float64))
         n_present = int(np.count_nonzero(present))
         n_hit = int(np.count_nonzero(hit))
         with self._lock:
@@ -80,8 +97,8 @@ class isac_metrics(gr.sync_block):
             c["items"] += len(t)
             c["targets"] += n_present
             c["absent"] += len(t) - n_present
-            c["detected"] += n_hit - int(len(error) - np.count_nonzero(finite))
-            c["non_finite_estimates"] += int(len(error) - np.count_nonzero(finite))
+            c["detected"] += n_hit
+            c["non_finite_estimates"] += n_hit - int(np.count_nonzero(np.isfinite(sq)))
             c["false_alarms"] += int(np.count_nonzero(decided)) - n_hit
             c["symbol_errors"] += int(np.count_nonzero(m != m_hat))
             self._sq_error += float(sq.sum())
@@ -105,9 +122,11 @@ class isac_metrics(gr.sync_block):
     def stop(self) -> bool:
         if self._json_path:
             path = Path(self._json_path)
-            if path.parent and not path.parent.exists():
+            try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(self.metrics(), indent=1) + "\n")
+                path.write_text(json.dumps(self.metrics(), indent=1) + "\n")
+            except OSError as exc:  # e.g. a full disk: the summary below still reports the figures
+                self.logger.error(f"could not write the metrics to {path}: {exc}")
         if self._log_at_stop:
             self.logger.info(self.summary())
         return True
