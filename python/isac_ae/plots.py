@@ -8,6 +8,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .tradeoff import FRONTS  # noqa: E402
 
 
 def _save(fig, stem: Path) -> list[Path]:
@@ -18,24 +21,37 @@ def _save(fig, stem: Path) -> list[Path]:
     return paths
 
 
+def _error(rows, key: str, low: str, high: str) -> np.ndarray:
+    """(2, P) distances from each value down to ``low`` and up to ``high``, for errorbar."""
+    value, below, above = (np.array([r[k] for r in rows], dtype=float) for k in (key, low, high))
+    return np.array([value - below, above - value])
+
+
 def plot_tradeoff(rows, out_dir: Path, title: str = "", extra_series=(), prefix: str = "baseline") -> list[Path]:
     """SER vs Pd and SER vs RMSE of a baseline sweep (``rows`` from :func:`baseline_sweep`).
 
-    extra_series: optional (label, rows) pairs (e.g. autoencoder points) drawn
-    as markers over the baseline. Files: ``<prefix>_ser_vs_pd`` and
+    The Pareto front is drawn as straight segments between its points, which
+    on the log SER axis is the interpolation the comparison uses; front points
+    carry their 95 % intervals. extra_series: optional (label, rows) pairs
+    (e.g. autoencoder points) drawn as markers over the baseline, with their
+    metric and SER intervals. Files: ``<prefix>_ser_vs_pd`` and
     ``<prefix>_ser_vs_rmse`` (.png, .pdf). Returns the written paths.
     """
     written = []
-    for metric, front_key, xlabel, stem in (
-        ("pd", "front_pd", r"detection probability $P_d$", f"{prefix}_ser_vs_pd"),
-        ("rmse_deg", "front_rmse", "AoA RMSE (degrees)", f"{prefix}_ser_vs_rmse"),
+    for metric, xlabel, stem in (
+        ("pd", r"detection probability $P_d$", f"{prefix}_ser_vs_pd"),
+        ("rmse_deg", "AoA RMSE (degrees)", f"{prefix}_ser_vs_rmse"),
     ):
+        front_key, _, low, high = FRONTS[metric]
         fig, ax = plt.subplots(figsize=(5.5, 4.0))
         ax.scatter([r[metric] for r in rows], [r["ser"] for r in rows], s=10, color="0.7", label="baseline (all rho, phi)")
-        front = sorted((r for r in rows if r[front_key]), key=lambda r: r[metric])
-        ax.plot([r[metric] for r in front], [r["ser"] for r in front], "k-o", ms=3, label="baseline Pareto front")
+        front = sorted((r for r in rows if r[front_key]), key=lambda r: r["ser"])
+        ax.errorbar([r[metric] for r in front], [r["ser"] for r in front], xerr=_error(front, metric, low, high),
+                    fmt="k-o", ms=3, elinewidth=0.8, label="baseline Pareto front (95 % CI)")
         for label, series in extra_series:
-            ax.plot([r[metric] for r in series], [r["ser"] for r in series], "s", ms=5, label=label)
+            ax.errorbar([r[metric] for r in series], [r["ser"] for r in series],
+                        xerr=_error(series, metric, low, high), yerr=_error(series, "ser", "ser_ci_low", "ser_ci_high"),
+                        fmt="s", ms=4, elinewidth=0.8, label=label)
             for r in series:
                 if "omega" in r:
                     ax.annotate(f"{r['omega']:g}", (r[metric], r["ser"]), fontsize=6, xytext=(3, 3),
@@ -71,22 +87,24 @@ def plot_beampatterns(patterns, scenario, out_dir: Path, stem: str = "fig3_beamp
 
 
 def plot_rmse_vs_sigma(rows, out_dir: Path, stem: str = "fig4_rmse_vs_sigma") -> list[Path]:
-    """Fig. 4: AoA RMSE against the mean predicted sigma across omega_r, with the RMSE = sigma line.
+    """Fig. 4: AoA RMSE (with its 95 % interval) against the mean predicted sigma across omega_r.
 
     Where the rows carry ``sigma_rms_deg`` (root of the mean predicted variance, the RMSE a
-    calibrated sigma implies), it is drawn too.
+    calibrated sigma implies), it is drawn too; the RMSE = sigma line for reference.
     """
     fig, ax = plt.subplots(figsize=(4.5, 4.0))
     sigma = [r["sigma_deg"] for r in rows]
     rmse = [r["rmse_deg"] for r in rows]
-    ax.plot(sigma, rmse, "o", label=r"autoencoder, mean $\hat\sigma$")
+    yerr = _error(rows, "rmse_deg", "rmse_ci_low", "rmse_ci_high")
+    ax.errorbar(sigma, rmse, yerr=yerr, fmt="o", elinewidth=0.8, label=r"autoencoder, mean $\hat\sigma$")
     if all(r.get("sigma_rms_deg") is not None for r in rows):
         rms = [r["sigma_rms_deg"] for r in rows]
-        ax.plot(rms, rmse, "x", color="tab:orange", label=r"autoencoder, RMS $\hat\sigma$")
+        ax.errorbar(rms, rmse, yerr=yerr, fmt="x", color="tab:orange", elinewidth=0.8,
+                    label=r"autoencoder, RMS $\hat\sigma$")
         sigma = sigma + rms
     for r in rows:
         ax.annotate(f"{r['omega']:g}", (r["sigma_deg"], r["rmse_deg"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
-    top = 1.1 * max(sigma + rmse)
+    top = 1.1 * max(sigma + [r["rmse_ci_high"] for r in rows])
     ax.plot([0, top], [0, top], "k--", lw=1, label=r"RMSE = $\hat\sigma$")
     ax.set_xlim(0, top)
     ax.set_ylim(0, top)

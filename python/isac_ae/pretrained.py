@@ -1,25 +1,56 @@
-"""The pretrained models shipped with the package (the embedded default).
+"""The pretrained models shipped with the package (the embedded default), and the one list of them.
 
 ``models/<sweep>/omega_<w>.safetensors`` in the source tree; ``pip install``
-copies them to ``<prefix>/share/isac_ae/models``. ``ISAC_AE_MODELS`` overrides
-both.
+copies them to ``<prefix>/share/isac_ae/models`` (pyproject's data-files, one
+entry per sweep of :data:`SWEEPS`). ``ISAC_AE_MODELS`` overrides both.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-#: The shipped sweeps: name -> description.
-SWEEPS = {
-    "nominal": "ideal lambda/2 array, omega_r grid of Fig. 2",
-    "spacing_l30": "spacing impairment sigma = lambda/30 (cumulative model, seed 0), omega_r grid of Fig. 5",
-}
+from .scenario import Scenario
 
 #: omega_r grids of the paper (Sec. IV-D and IV-E).
 FIG2_OMEGAS = (0.0, 0.01, 0.014, 0.015, 0.03, 0.09, 0.15, 0.4, 0.6, 0.7, 1.0)
 FIG5_OMEGAS = (0.0, 1e-6, 1e-4, 1e-2, 1.5e-2, 0.03, 0.05, 0.15, 0.4, 0.9, 1.0)
+#: Spacing standard deviations of Fig. 5, in wavelengths.
+LAMBDA_30, LAMBDA_15 = 1.0 / 30.0, 1.0 / 15.0
+
+
+@dataclass(frozen=True)
+class PretrainedSweep:
+    """A named omega_r sweep on one scenario: the models/<name>/ directory and the figure it belongs to."""
+
+    name: str
+    scenario: Scenario
+    omegas: tuple[float, ...]
+    label: str
+    figure: str
+
+
+#: Every shipped sweep, by name (the directory under models/). Fig. 5 has the
+#: paper's sigma = lambda/30 and lambda/15 under both position models:
+#: cumulative p_k = d_0 + ... + d_{k-1} (the paper's text) and scaled p_k = k d_k.
+SWEEPS = {s.name: s for s in (
+    PretrainedSweep("nominal", Scenario(), FIG2_OMEGAS, "nominal array", "fig2"),
+    PretrainedSweep("spacing_l30", Scenario(spacing_std=LAMBDA_30), FIG5_OMEGAS,
+                    "spacing std lambda/30, cumulative", "fig5"),
+    PretrainedSweep("spacing_l15", Scenario(spacing_std=LAMBDA_15), FIG5_OMEGAS,
+                    "spacing std lambda/15, cumulative", "fig5"),
+    PretrainedSweep("spacing_l30_scaled", Scenario(spacing_std=LAMBDA_30, position_model="scaled"), FIG5_OMEGAS,
+                    "spacing std lambda/30, scaled (p_k = k d_k)", "fig5"),
+    PretrainedSweep("spacing_l15_scaled", Scenario(spacing_std=LAMBDA_15, position_model="scaled"), FIG5_OMEGAS,
+                    "spacing std lambda/15, scaled (p_k = k d_k)", "fig5"),
+)}
+
+
+def sweeps_of(figure: str) -> tuple[PretrainedSweep, ...]:
+    """The shipped sweeps of ``figure`` ("fig2" or "fig5"), in registry order."""
+    return tuple(s for s in SWEEPS.values() if s.figure == figure)
 
 
 def models_dir() -> Path:
@@ -36,6 +67,7 @@ def models_dir() -> Path:
 
 
 def sweep_dir(name: str) -> Path:
+    """Directory of the shipped sweep ``name``; KeyError naming the shipped ones if unknown."""
     if name not in SWEEPS:
         raise KeyError(f"unknown pretrained sweep {name!r}; shipped: {', '.join(SWEEPS)}")
     return models_dir() / name

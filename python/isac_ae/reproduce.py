@@ -2,15 +2,19 @@
 
 Every figure is one function of (out_dir, samples, seed); ``reproduce`` runs
 the requested ones. Model sweeps come from the shipped pretrained models
-unless ``retrain`` names a budget, in which case they are trained into
-``out_dir/models`` (resuming if interrupted).
+(:data:`isac_ae.pretrained.SWEEPS`) unless ``retrain`` names a budget, in
+which case they are trained into ``out_dir/models`` (resuming if interrupted).
+
+The baseline at an autoencoder point is its Pareto front at the AE's SER,
+interpolated in log SER between adjacent front points, on a (rho, phi) grid
+refined around every AE's SER (:func:`baseline_front`), with the same seed
+and therefore the same test draws as the AE (common random numbers).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -24,34 +28,34 @@ from .autoencoder.sweep import load_sweep, train_sweep
 from .autoencoder.training import BUDGETS
 from .evaluation import evaluate
 from .plots import plot_beampatterns, plot_rmse_vs_sigma, plot_tradeoff
-from .pretrained import FIG2_OMEGAS, FIG5_OMEGAS, models_dir
+from .pretrained import SWEEPS, PretrainedSweep, sweep_dir, sweeps_of
 from .scenario import Scenario
-from .tradeoff import DEFAULT_RHOS, baseline_sweep, default_phis, write_csv
+from .tradeoff import DEFAULT_RHOS, baseline_sweep, default_phis, front_at_ser, mark_fronts, refine_rhos, write_csv
 
 FIGURES = ("fig2", "fig3", "fig4", "fig5")
+NOMINAL = SWEEPS["nominal"]
+IMPAIRED = sweeps_of("fig5")
+#: omega_r of the beampatterns drawn in Fig. 3.
+FIG3_OMEGAS = (0.0, 0.03, 0.09, 0.4, 1.0)
 
 
-@dataclass(frozen=True)
-class SweepSpec:
-    """A named omega_r sweep on one scenario (one shipped models/ subdirectory)."""
+def baseline_front(scenario: Scenario, sers, samples: int, seed: int, device="cpu", progress=None,
+                   log: Callable[[str], None] = print) -> list[dict]:
+    """The baseline sweep that the comparison at the symbol error rates ``sers`` uses.
 
-    name: str
-    scenario: Scenario
-    omegas: tuple[float, ...]
-    label: str
-
-
-LAMBDA_30, LAMBDA_15 = 1.0 / 30.0, 1.0 / 15.0
-NOMINAL = SweepSpec("nominal", Scenario(), FIG2_OMEGAS, "nominal array")
-#: Fig. 5 variants: the paper's sigma = lambda/30 and lambda/15, under both position models (DESIGN.md).
-IMPAIRED = (
-    SweepSpec("spacing_l30", Scenario(spacing_std=LAMBDA_30), FIG5_OMEGAS, "spacing std lambda/30, cumulative"),
-    SweepSpec("spacing_l15", Scenario(spacing_std=LAMBDA_15), FIG5_OMEGAS, "spacing std lambda/15, cumulative"),
-    SweepSpec("spacing_l30_scaled", Scenario(spacing_std=LAMBDA_30, position_model="scaled"), FIG5_OMEGAS,
-              "spacing std lambda/30, scaled (p_k = k d_k)"),
-    SweepSpec("spacing_l15_scaled", Scenario(spacing_std=LAMBDA_15, position_model="scaled"), FIG5_OMEGAS,
-              "spacing std lambda/15, scaled (p_k = k d_k)"),
-)
+    The coarse (rho, phi) grid (``DEFAULT_RHOS`` x 8 phases), then every rho
+    interval between the two front points around each SER split in
+    ``REFINE_STEPS`` (all phases), evaluated with the same seed: one
+    threshold and one set of test draws for all points. Rows with both front
+    flags over the whole set.
+    """
+    phis = default_phis()
+    rows = baseline_sweep(scenario, DEFAULT_RHOS, phis, samples, seed, device, progress=progress)
+    extra = refine_rhos(rows, sers)
+    if extra:
+        log(f"  refining the front at {len(extra)} more rho values: {', '.join(f'{r:.4g}' for r in extra)}")
+        rows += baseline_sweep(scenario, extra, phis, samples, seed, device, progress=progress)
+    return mark_fronts(rows)
 
 
 class Reproduction:
@@ -59,6 +63,7 @@ class Reproduction:
 
     def __init__(self, out_dir: Path, samples: int, seed: int, device="cpu", retrain: Optional[str] = None,
                  log: Callable[[str], None] = print, progress=None, impaired=IMPAIRED):
+        """``impaired``: the Fig. 5 sweeps to run (:class:`~isac_ae.pretrained.PretrainedSweep`)."""
         self.out = Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.samples = samples
@@ -73,7 +78,7 @@ class Reproduction:
         self._baseline: dict[str, list[dict]] = {}
 
     # -- inputs -----------------------------------------------------------
-    def models(self, spec: SweepSpec) -> list[LoadedModel]:
+    def models(self, spec: PretrainedSweep) -> list[LoadedModel]:
         if spec.name not in self._models:
             if self.retrain:
                 directory = self.out / "models" / spec.name
@@ -81,11 +86,11 @@ class Reproduction:
                 train_sweep(spec.scenario, TrainingConfig(omegas=spec.omegas, samples_per_stage=BUDGETS[self.retrain],
                                                           budget=self.retrain), directory, self.device)
             else:
-                directory = models_dir() / spec.name
+                directory = sweep_dir(spec.name)
             self._models[spec.name] = load_sweep(directory, spec.scenario, self.device)
         return self._models[spec.name]
 
-    def autoencoder_rows(self, spec: SweepSpec) -> list[dict]:
+    def autoencoder_rows(self, spec: PretrainedSweep) -> list[dict]:
         """Evaluation of every model of the sweep (each calibrates its own threshold on its own H0 set)."""
         if spec.name not in self._ae_rows:
             rows = []
@@ -96,26 +101,29 @@ class Reproduction:
                              "budget": loaded.metadata["training"].get("budget"),
                              "samples_per_stage": loaded.metadata["training"].get("samples_per_stage")})
                 self.log(f"  {spec.name} omega_r={loaded.omega:<8g} Pd {result.pd:.4f}  Pfa {result.pfa:.4f}  "
-                         f"RMSE {result.rmse_deg:.3f} deg  sigma {result.sigma_deg:.3f} deg  SER {result.ser:.4g}")
+                         f"RMSE {result.rmse_deg:.3f} [{result.rmse_ci_low:.3f}, {result.rmse_ci_high:.3f}] deg  "
+                         f"sigma {result.sigma_deg:.3f} deg  SER {result.ser:.4g}")
             self._ae_rows[spec.name] = rows
             _write_json(self.out / f"{spec.name}_autoencoder.json", {"scenario": spec.scenario.to_dict(), "rows": rows})
         return self._ae_rows[spec.name]
 
-    def baseline_rows(self, spec: SweepSpec) -> list[dict]:
+    def baseline_rows(self, spec: PretrainedSweep) -> list[dict]:
+        """The baseline sweep, refined around the SER of every model of the sweep (:func:`baseline_front`)."""
         if spec.name not in self._baseline:
+            sers = [r["ser"] for r in self.autoencoder_rows(spec)]
             self.log(f"baseline sweep on the {spec.label} (designed for the nominal array)")
-            rows = baseline_sweep(spec.scenario, DEFAULT_RHOS, default_phis(), self.samples, self.seed, self.device,
-                                  progress=self.progress)
+            rows = baseline_front(spec.scenario, sers, self.samples, self.seed, self.device, self.progress, self.log)
             write_csv(rows, self.out / f"{spec.name}_baseline.csv")
             self._baseline[spec.name] = rows
         return self._baseline[spec.name]
 
     # -- figures ----------------------------------------------------------
-    def tradeoff(self, spec: SweepSpec, prefix: str) -> list[Path]:
-        baseline = self.baseline_rows(spec)
+    def tradeoff(self, spec: PretrainedSweep, prefix: str) -> list[Path]:
         ae = self.autoencoder_rows(spec)
+        baseline = self.baseline_rows(spec)
         table = comparison_table(ae, baseline)
-        _write_json(self.out / f"{prefix}_table.json", {"scenario": spec.scenario.to_dict(), "rows": table})
+        _write_json(self.out / f"{prefix}_table.json", {"scenario": spec.scenario.to_dict(), "samples": self.samples,
+                                                       "seed": self.seed, "rows": table})
         (self.out / f"{prefix}_table.md").write_text(markdown_table(table))
         return plot_tradeoff(baseline, self.out, title=f"{spec.label}, $P_{{fa}}$ = {spec.scenario.pfa:g}",
                              extra_series=[("autoencoder (omega_r)", ae)], prefix=prefix)
@@ -127,7 +135,7 @@ class Reproduction:
         angles = np.linspace(-90.0, 90.0, 721)
         patterns = []
         for loaded in self.models(NOMINAL):
-            if loaded.omega not in (0.0, 0.03, 0.09, 0.4, 1.0):
+            if loaded.omega not in FIG3_OMEGAS:
                 continue
             system = AutoencoderSystem(loaded.model, NOMINAL.scenario)
             energy_per_symbol = float(system.constellation.abs().square().mean())
@@ -137,8 +145,10 @@ class Reproduction:
         return plot_beampatterns(patterns, NOMINAL.scenario, self.out)
 
     def fig4(self) -> list[Path]:
-        rows = [r for r in self.autoencoder_rows(NOMINAL) if r["omega"] > 0 and r["sigma_deg"] is not None]
-        return plot_rmse_vs_sigma(rows, self.out)
+        rows = [r for r in self.autoencoder_rows(NOMINAL) if r["sigma_deg"] is not None]
+        (self.out / "fig4_table.md").write_text(sigma_table(rows))
+        # omega_r = 0 has no radar training: its estimators are the initialisation (sigma ~ 41 deg).
+        return plot_rmse_vs_sigma([r for r in rows if r["omega"] > 0], self.out)
 
     def fig5(self) -> list[Path]:
         written = []
@@ -167,48 +177,83 @@ class Reproduction:
         return "\n".join(lines) + "\n"
 
 
-def front_at_ser(baseline_rows, ser: float) -> dict:
-    """The baseline point of best Pd among those with SER <= ``ser``: its Pd and RMSE, and the best RMSE there.
-
-    NaN when no baseline point reaches that SER.
-    """
-    ok = [r for r in baseline_rows if r["ser"] <= ser]
-    if not ok:
-        return {"baseline_pd": math.nan, "baseline_rmse_deg": math.nan, "baseline_best_rmse_deg": math.nan}
-    best = max(ok, key=lambda r: r["pd"])
-    rmse = [r["rmse_deg"] for r in ok if not math.isnan(r["rmse_deg"])]
-    return {"baseline_pd": best["pd"], "baseline_rmse_deg": best["rmse_deg"],
-            "baseline_best_rmse_deg": min(rmse, default=math.nan)}
-
-
 def comparison_table(ae_rows, baseline_rows) -> list[dict]:
-    """One row per omega_r: the AE's figures beside the baseline's best at the same or lower SER."""
+    """One row per omega_r: the AE's figures beside the baseline front at the AE's SER (:func:`front_at_ser`).
+
+    Gap and ratio ranges combine the AE's 95 % interval with the baseline's
+    range (ends against opposite ends): a gap whose range holds 0, or a ratio
+    whose range holds 1, is not resolved by the sample.
+    """
     table = []
     for r in ae_rows:
-        ref = front_at_ser(baseline_rows, r["ser"])
+        pd = front_at_ser(baseline_rows, r["ser"], r["ser_ci_low"], r["ser_ci_high"], "pd")
+        rmse = front_at_ser(baseline_rows, r["ser"], r["ser_ci_low"], r["ser_ci_high"], "rmse_deg")
         table.append({
-            "omega": r["omega"], "pd": r["pd"], "pfa": r["pfa"], "pfa_ci_low": r["pfa_ci_low"],
-            "pfa_ci_high": r["pfa_ci_high"], "rmse_deg": r["rmse_deg"], "sigma_deg": r["sigma_deg"],
-            "sigma_rms_deg": r.get("sigma_rms_deg"), "ser": r["ser"],
-            **ref,
-            "pd_gap": r["pd"] - ref["baseline_pd"],
-            "rmse_ratio": r["rmse_deg"] / ref["baseline_rmse_deg"] if ref["baseline_rmse_deg"] else math.nan,
+            **{k: r.get(k) for k in _AE_FIELDS},
+            "baseline_pd": pd["value"], "baseline_pd_low": pd["low"], "baseline_pd_high": pd["high"],
+            "baseline_pd_points": pd["points"],
+            "pd_gap": r["pd"] - pd["value"],
+            "pd_gap_low": r["pd_ci_low"] - pd["high"], "pd_gap_high": r["pd_ci_high"] - pd["low"],
+            "baseline_rmse_deg": rmse["value"], "baseline_rmse_low": rmse["low"],
+            "baseline_rmse_high": rmse["high"], "baseline_rmse_points": rmse["points"],
+            "rmse_ratio": r["rmse_deg"] / rmse["value"],
+            "rmse_ratio_low": r["rmse_ci_low"] / rmse["high"], "rmse_ratio_high": r["rmse_ci_high"] / rmse["low"],
         })
     return table
 
 
+_AE_FIELDS = ("omega", "model", "pd", "pd_ci_low", "pd_ci_high", "pfa", "pfa_ci_low", "pfa_ci_high", "rmse_deg",
+              "rmse_ci_low", "rmse_ci_high", "sigma_deg", "sigma_rms_deg", "ser", "ser_ci_low", "ser_ci_high",
+              "threshold", "samples", "targets", "detected")
+
+
 def markdown_table(table) -> str:
-    head = ("| omega_r | Pd | Pfa [95% CI] | RMSE (deg) | sigma mean / RMS (deg) | SER | baseline best Pd at SER <= | "
-            "baseline RMSE there | baseline best RMSE at SER <= | Pd - baseline | RMSE / baseline |\n"
-            "|---|---|---|---|---|---|---|---|---|---|---|\n")
+    """The comparison table in Markdown: values with [95 % interval], gaps and ratios with their ranges."""
+    head = ("| omega_r | Pd | Pfa | RMSE (deg) | sigma mean / RMS (deg) | SER | baseline Pd at this SER | "
+            "Pd - baseline | baseline RMSE at this SER (deg) | RMSE / baseline |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for r in table:
-        lines.append(
-            f"| {r['omega']:g} | {r['pd']:.4f} | {r['pfa']:.4f} [{r['pfa_ci_low']:.4f}, {r['pfa_ci_high']:.4f}] | "
-            f"{r['rmse_deg']:.3f} | {r['sigma_deg']:.3f} / {_fmt(r.get('sigma_rms_deg'), '.3f')} | {r['ser']:.4g} | {_fmt(r['baseline_pd'], '.4f')} | "
-            f"{_fmt(r['baseline_rmse_deg'], '.3f')} | {_fmt(r['baseline_best_rmse_deg'], '.3f')} | {_fmt(r['pd_gap'], '+.4f')} | {_fmt(r['rmse_ratio'], '.2f')} |"
-        )
+        lines.append(" | ".join([
+            f"| {r['omega']:g}",
+            _ci(r, "pd", "pd_ci_low", "pd_ci_high", ".4f"),
+            _ci(r, "pfa", "pfa_ci_low", "pfa_ci_high", ".4f"),
+            _ci(r, "rmse_deg", "rmse_ci_low", "rmse_ci_high", ".3f"),
+            f"{_fmt(r['sigma_deg'], '.3f')} / {_fmt(r['sigma_rms_deg'], '.3f')}",
+            _ci(r, "ser", "ser_ci_low", "ser_ci_high", ".4g"),
+            _ci(r, "baseline_pd", "baseline_pd_low", "baseline_pd_high", ".4f"),
+            _resolved(r, "pd_gap", "pd_gap_low", "pd_gap_high", "+.4f", 0.0),
+            _ci(r, "baseline_rmse_deg", "baseline_rmse_low", "baseline_rmse_high", ".3f"),
+            _resolved(r, "rmse_ratio", "rmse_ratio_low", "rmse_ratio_high", ".2f", 1.0) + " |",
+        ]))
     return head + "\n".join(lines) + "\n"
+
+
+def sigma_table(rows) -> str:
+    """Fig. 4 in Markdown: RMSE with its 95 % interval against the mean and RMS predicted sigma."""
+    head = ("| omega_r | RMSE (deg) | mean sigma (deg) | RMS sigma (deg) | RMSE / RMS sigma |\n"
+            "|---|---|---|---|---|\n")
+    lines = []
+    for r in rows:
+        ratio = {k: r[k] / r["sigma_rms_deg"] for k in ("rmse_deg", "rmse_ci_low", "rmse_ci_high")}
+        lines.append(f"| {r['omega']:g} | {_ci(r, 'rmse_deg', 'rmse_ci_low', 'rmse_ci_high', '.3f')} | "
+                     f"{r['sigma_deg']:.3f} | {r['sigma_rms_deg']:.3f} | "
+                     f"{_ci(ratio, 'rmse_deg', 'rmse_ci_low', 'rmse_ci_high', '.2f')} |")
+    return head + "\n".join(lines) + "\n"
+
+
+def _ci(row, key: str, low: str, high: str, spec: str) -> str:
+    if row[key] is None or math.isnan(row[key]):
+        return "n/a"
+    return f"{row[key]:{spec}} [{_fmt(row[low], spec)}, {_fmt(row[high], spec)}]"
+
+
+def _resolved(row, key: str, low: str, high: str, spec: str, null: float) -> str:
+    """The value and its range, marked "not resolved" when the range holds ``null``."""
+    text = _ci(row, key, low, high, spec)
+    if text != "n/a" and not (row[low] > null or row[high] < null):
+        text += " not resolved"
+    return text
 
 
 def _fmt(value: float, spec: str) -> str:

@@ -1,4 +1,5 @@
-"""The baseline's ISAC trade-off: a (rho, phi) sweep of eq. (10) and its Pareto fronts."""
+"""The baseline's ISAC trade-off: a (rho, phi) sweep of eq. (10), its Pareto fronts, and the
+front's value at a given symbol error rate (interpolated in log SER, with a 95 % range)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,15 @@ from .scenario import Scenario
 DEFAULT_RHOS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 1.0)
 DEFAULT_PHI_STEPS = 8
 
-CSV_FIELDS = ("rho", "phi_deg", "pd", "pfa", "pfa_ci_low", "pfa_ci_high", "rmse_deg", "ser",
+#: Intervals between adjacent front points that :func:`refine_rhos` splits each bracketing one into.
+REFINE_STEPS = 4
+
+CSV_FIELDS = ("rho", "phi_deg", "pd", "pd_ci_low", "pd_ci_high", "pfa", "pfa_ci_low", "pfa_ci_high",
+              "rmse_deg", "rmse_ci_low", "rmse_ci_high", "ser", "ser_ci_low", "ser_ci_high",
               "threshold", "samples", "front_pd", "front_rmse")
+#: The two fronts, by metric: (row key of the front flag, larger is better, keys of the 95 % interval).
+FRONTS = {"pd": ("front_pd", True, "pd_ci_low", "pd_ci_high"),
+          "rmse_deg": ("front_rmse", False, "rmse_ci_low", "rmse_ci_high")}
 
 
 def baseline_sweep(scenario: Scenario, rhos, phis_rad, samples: int, seed: int, device="cpu", progress=None):
@@ -25,26 +33,102 @@ def baseline_sweep(scenario: Scenario, rhos, phis_rad, samples: int, seed: int, 
 
     The MAPRT score under H0 is ``max |a^H n|^2``, which does not depend on the
     transmitted beam, so one H0 calibration (``samples`` snapshots) serves all points.
-    Every point sees the same test draws (common random numbers), which keeps
-    the comparison between points free of sampling noise in the channel.
+    Every point sees the test draws of ``evaluate(system, samples, seed)`` for
+    any system (common random numbers): the comparison between points, and
+    with a learned system evaluated with the same seed, is free of the
+    channel's sampling noise that the systems share. Sweeps with equal
+    (scenario, samples, seed) share threshold and draws, so their rows can be
+    merged (:func:`mark_fronts`).
     """
     maprt = MaprtDetector(scenario.nominal_positions(), scenario.target_sector_rad, device=device)
-    h0_seed, test_seed = seed_streams(seed, 2)
     reference = BaselineSystem(scenario, 1.0, 0.0, device=device, maprt=maprt)
-    threshold = threshold_for_pfa(h0_scores(reference, samples, h0_seed, device), scenario.pfa)
+    threshold = threshold_for_pfa(h0_scores(reference, samples, seed_streams(seed, 2)[0], device), scenario.pfa)
     rows = []
     for rho in rhos:
         for phi in _phases(rho, phis_rad):
             system = BaselineSystem(scenario, rho, phi, device=device, maprt=maprt)
-            result = evaluate(system, samples, test_seed, device, threshold=threshold, progress=progress)
+            result = evaluate(system, samples, seed, device, threshold=threshold, progress=progress)
             row = {"rho": rho, "phi_deg": math.degrees(phi), **result.to_dict()}
             row["h0_samples"] = samples
             rows.append(row)
+    return mark_fronts(rows)
+
+
+def mark_fronts(rows):
+    """Set ``front_pd`` and ``front_rmse`` of every row (in place) from all ``rows``; returns ``rows``."""
     ser = [r["ser"] for r in rows]
-    for row, on_pd, on_rmse in zip(rows, pareto_front(ser, [r["pd"] for r in rows], True),
-                                   pareto_front(ser, [r["rmse_deg"] for r in rows], False)):
-        row["front_pd"], row["front_rmse"] = bool(on_pd), bool(on_rmse)
+    for metric, (key, larger, _, _) in FRONTS.items():
+        for row, on in zip(rows, pareto_front(ser, [r[metric] for r in rows], larger)):
+            row[key] = bool(on)
     return rows
+
+
+def _front(rows, key: str):
+    """The points of one front, ordered by SER, and their log SER (zero SER kept finite)."""
+    front = sorted((r for r in rows if r[key]), key=lambda r: r["ser"])
+    log_ser = np.log(np.maximum([r["ser"] for r in front], np.finfo(float).tiny))
+    return front, log_ser
+
+
+def _interpolate(front, log_ser, field: str, ser: float) -> float:
+    """``field`` along the front at ``ser``: linear in log SER between adjacent points, flat beyond the last."""
+    if not front or ser < front[0]["ser"]:
+        return math.nan
+    return float(np.interp(math.log(max(ser, np.finfo(float).tiny)), log_ser, [r[field] for r in front]))
+
+
+def front_at_ser(rows, ser: float, ser_low: float, ser_high: float, metric: str) -> dict:
+    """The baseline's ``metric`` ("pd" or "rmse_deg") on its Pareto front at symbol error rate ``ser``.
+
+    The front is the non-dominated points in (lower SER, better metric);
+    between two adjacent front points the value is interpolated linearly in
+    log SER (the front is smooth in log SER, a step function would credit the
+    baseline only with its grid point below ``ser``). Beyond the front's
+    largest SER the value stays at its last point (it is reachable at lower
+    SER); below its smallest SER it is NaN (the baseline cannot get there).
+
+    ``low`` / ``high`` bound the value over SERs in [ser_low, ser_high] (the
+    compared system's SER interval), with every front point's own 95 %
+    interval interpolated the same way: the range of what the baseline does
+    at a SER that sampling cannot tell from ``ser``. Interpolating the
+    interval bounds (rather than adding variances) treats neighbouring points
+    as fully correlated, which can only widen the range.
+    ``points``: the (rho, phi_deg) of the two front points around ``ser``.
+    """
+    key, _, ci_low, ci_high = FRONTS[metric]
+    front, log_ser = _front(rows, key)
+    value = _interpolate(front, log_ser, metric, ser)
+    if math.isnan(value):
+        return {"value": math.nan, "low": math.nan, "high": math.nan, "points": []}
+    sers = [s for s in (ser_low, ser_high) if s >= front[0]["ser"]]
+    sers += [r["ser"] for r in front if ser_low < r["ser"] < ser_high]
+    low = min(_interpolate(front, log_ser, ci_low, s) for s in sers)
+    high = max(_interpolate(front, log_ser, ci_high, s) for s in sers)
+    upper = int(np.searchsorted([r["ser"] for r in front], ser, side="right"))
+    around = front[max(upper - 1, 0):upper + 1]
+    return {"value": value, "low": low, "high": high,
+            "points": [(r["rho"], r["phi_deg"]) for r in around]}
+
+
+def refine_rhos(rows, sers, steps: int = REFINE_STEPS) -> list[float]:
+    """New rho values that split the rho interval between the front points around each SER in ``steps``.
+
+    For every SER of ``sers`` and both fronts, the two adjacent front points
+    around it span a rho interval; its ``steps - 1`` interior points at equal
+    spacing are returned (sorted, without the rhos already in ``rows``).
+    """
+    known = {round(r["rho"], 12) for r in rows}
+    new = set()
+    for key, _, _, _ in FRONTS.values():
+        front, _ = _front(rows, key)
+        front_ser = [r["ser"] for r in front]
+        for ser in sers:
+            upper = int(np.searchsorted(front_ser, ser, side="right"))
+            if upper == 0 or upper == len(front):
+                continue
+            a, b = sorted((front[upper - 1]["rho"], front[upper]["rho"]))
+            new.update(round(float(x), 12) for x in np.linspace(a, b, steps + 1)[1:-1])
+    return sorted(new - known)
 
 
 def _phases(rho: float, phis):
