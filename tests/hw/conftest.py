@@ -1,11 +1,7 @@
-"""Fixtures of the emulator tests: an emulator per test on free ports, real libiio clients."""
+"""Fixtures of the emulator tests: an emulator per test on free ports."""
 
 import pytest
-
 from isac_ae.hw.emulator import Emulator, LoopbackSource
-
-iio = pytest.importorskip("iio", reason="pylibiio is not installed (pip install pylibiio==0.25)")
-adi = pytest.importorskip("adi", reason="pyadi-iio is not installed (pip install pyadi-iio)")
 
 
 @pytest.fixture

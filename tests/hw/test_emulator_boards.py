@@ -1,11 +1,18 @@
 """pyadi-iio's CN0566 + Pluto, FMComms5 and QuadMxFE classes against the emulated boards."""
 
-import adi
-import adi.cn0566
 import numpy as np
 import pytest
 
-from isac_ae.hw.emulator import ADAR1000_PHASE_STEP_DEG, CN0566_ELEMENTS, LoopbackSource
+iio = pytest.importorskip("iio", reason="pylibiio is not installed (pip install pylibiio==0.25)")
+adi = pytest.importorskip("adi", reason="pyadi-iio is not installed (pip install pylibiio==0.25 pyadi-iio)")
+
+from isac_ae.hw.emulator import (
+    ADAR1000_PHASE_STEP_DEG,
+    CN0566_ELEMENTS,
+    SCENE_ATTR,
+    LoopbackSource,
+)
+
 from tests.helpers import Z
 
 
@@ -46,7 +53,9 @@ def test_cn0566_steers_its_elements_in_adar1000_phase_steps(emulate, no_sleep):
         assert abs((got - want + 180) % 360 - 180) <= ADAR1000_PHASE_STEP_DEG / 2
     phaser.set_chan_gain(4, 65, apply_cal=False)
     assert phaser.elements.get(5).rx_gain == 65
-    # a capture on the Pluto sees the ADAR1000 channels in the element order of the board
+    # a capture on the Pluto sees the ADAR1000 channels in the element order of the board; one kernel
+    # buffer, as CN0566.SDR_init sets, so that the capture is made after the settings
+    sdr._rxadc.set_kernel_buffers_count(1)
     sdr.rx_enabled_channels = [0, 1]
     sdr.rx_buffer_size = 256
     assert np.shape(sdr.rx()) == (2, 256)
@@ -102,3 +111,22 @@ def test_quadmxfe_sixteen_channels(emulate):
     sigma = 0.01 * 32768
     assert abs(np.std(rx[15].real) - sigma) < Z * sigma / np.sqrt(2 * 1024)
     del q
+
+
+@pytest.mark.parametrize("kernel_buffers, stale", [(4, 1), (1, 0)])
+def test_captures_show_the_state_of_their_time(emulate, kernel_buffers, stale):
+    """With more than one kernel buffer a capture is made ahead, as a DMA ring holds it: after a
+    change, ``stale`` more captures still show the old state."""
+    source = RecordingSource()
+    emulator = emulate("pluto2", source=source)
+    ctx_sdr = adi.ad9361(uri=emulator.uri)
+    ctx_sdr._rxadc.set_kernel_buffers_count(kernel_buffers)
+    ctx_sdr.rx_buffer_size = 64
+    ctx_sdr.rx()
+    ctx_sdr._ctrl.debug_attrs[SCENE_ATTR].value = '{"targets": [{"angle_deg": 5}]}'
+    scenes = []
+    for _ in range(3):
+        ctx_sdr.rx()
+        scenes.append(bool(source.states[len(scenes) + 1].scene["targets"]))
+    assert scenes == [False] * stale + [True] * (3 - stale)
+    del ctx_sdr

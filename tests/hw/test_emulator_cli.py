@@ -1,7 +1,9 @@
 """python -m isac_ae.hw.emulator: one-line errors with exit code 2, a clean stop on Ctrl-C."""
 
-import iio
 import pytest
+
+iio = pytest.importorskip("iio", reason="pylibiio is not installed (pip install pylibiio==0.25)")
+adi = pytest.importorskip("adi", reason="pyadi-iio is not installed (pip install pylibiio==0.25 pyadi-iio)")
 
 from isac_ae.hw.emulator import Emulator
 from isac_ae.hw.emulator.__main__ import main

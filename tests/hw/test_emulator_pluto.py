@@ -2,12 +2,14 @@
 
 import json
 
-import adi
-import iio
 import numpy as np
 import pytest
 
+iio = pytest.importorskip("iio", reason="pylibiio is not installed (pip install pylibiio==0.25)")
+adi = pytest.importorskip("adi", reason="pyadi-iio is not installed (pip install pylibiio==0.25 pyadi-iio)")
+
 from isac_ae.hw.emulator import SCENE_ATTR
+
 from tests.helpers import Z
 
 #: RF PLL resolution of the AD9361 at the highest LO divider: 40 MHz / 8388593 / 2, in Hz.

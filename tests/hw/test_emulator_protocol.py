@@ -4,10 +4,11 @@ import errno
 import socket
 import threading
 
-import adi
-import iio
 import numpy as np
 import pytest
+
+iio = pytest.importorskip("iio", reason="pylibiio is not installed (pip install pylibiio==0.25)")
+adi = pytest.importorskip("adi", reason="pyadi-iio is not installed (pip install pylibiio==0.25 pyadi-iio)")
 
 from isac_ae.hw.emulator import Emulator
 

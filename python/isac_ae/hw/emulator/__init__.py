@@ -9,8 +9,17 @@ control device.
 
 from .profiles import ADAR1000_PHASE_STEP_DEG, CN0566_ELEMENTS, PROFILES, ad9361_lo
 from .server import Emulator
-from .source import (DEFAULT_SCENE, SCENE_ATTR, AttrKey, DeviceState, LoopbackSource, RxRequest, SampleSource,
-                     TxBurst, parse_scene)
+from .source import (
+                     DEFAULT_SCENE,
+                     SCENE_ATTR,
+                     AttrKey,
+                     DeviceState,
+                     LoopbackSource,
+                     RxRequest,
+                     SampleSource,
+                     TxBurst,
+                     parse_scene,
+)
 
 __all__ = [
     "ADAR1000_PHASE_STEP_DEG", "CN0566_ELEMENTS", "DEFAULT_SCENE", "PROFILES", "SCENE_ATTR", "AttrKey", "DeviceState",

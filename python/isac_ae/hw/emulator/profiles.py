@@ -9,11 +9,23 @@ hmc425a); values that only a real chip measures (RSSI, temperatures) are fixed.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 from .source import DEFAULT_SCENE, SCENE_ATTR, parse_scene
-from .tree import (FORMAT_S12, FORMAT_S16, Attr, Channel, ContextTree, Device, boolean, choice, integer,
-                   parse_number, read_only, registers)
+from .tree import (
+    FORMAT_S12,
+    FORMAT_S16,
+    Attr,
+    Channel,
+    ContextTree,
+    Device,
+    boolean,
+    choice,
+    integer,
+    parse_number,
+    read_only,
+    registers,
+)
 
 # --- AD9361 -----------------------------------------------------------------------------------
 
@@ -73,7 +85,7 @@ class _Ad9361:
 
     # the lowest rates need the FIR decimating by 4, as in the driver
     def _write_rate(self, text: str) -> str:
-        rate = int(round(parse_number(text)))
+        rate = round(parse_number(text))
         if not RATE_RANGE_HZ[0] <= rate <= RATE_RANGE_HZ[1]:
             raise ValueError(f"sample rate {rate} outside {RATE_RANGE_HZ}")
         if rate < _RATE_NO_FIR_MIN and not (self.fir_en.value == "1" and self.fir_dec >= 4):
@@ -89,9 +101,9 @@ class _Ad9361:
         return value
 
     def _write_fir_config(self, text: str) -> str:
-        rx = re.search(r"^\s*RX\s+\d+\s+GAIN\s+-?\d+\s+DEC\s+(\d+)", text, re.M)
-        tx = re.search(r"^\s*TX\s+\d+\s+GAIN\s+-?\d+\s+INT\s+(\d+)", text, re.M)
-        taps = re.findall(r"^\s*-?\d+\s*,\s*-?\d+\s*$", text, re.M)
+        rx = re.search(r"^\s*RX\s+\d+\s+GAIN\s+-?\d+\s+DEC\s+(\d+)", text, re.MULTILINE)
+        tx = re.search(r"^\s*TX\s+\d+\s+GAIN\s+-?\d+\s+INT\s+(\d+)", text, re.MULTILINE)
+        taps = re.findall(r"^\s*-?\d+\s*,\s*-?\d+\s*$", text, re.MULTILINE)
         if rx is None or tx is None or not taps or len(taps) > 128 or len(taps) % 16:
             raise ValueError("not an AD9361 FIR configuration")
         dec, interp = int(rx.group(1)), int(tx.group(1))

@@ -16,13 +16,21 @@ import logging
 import socket
 import struct
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import samples as words
 from .profiles import PROFILES, scene_attr
-from .source import AttrKey, DeviceState, LoopbackSource, RxRequest, SampleSource, TxBurst
+from .source import (
+    AttrKey,
+    DeviceState,
+    LoopbackSource,
+    RxRequest,
+    SampleSource,
+    TxBurst,
+)
 from .tree import VERSION, Attr, AttrError, ContextTree, Device
 
 log = logging.getLogger(__name__)
@@ -200,15 +208,17 @@ class Emulator:
         with self._lock:
             return attr.get()
 
-    def receive(self, buf: _Buffer, n: int) -> np.ndarray:
+    def rx_request(self, buf: _Buffer, n: int) -> RxRequest:
+        """The next ``n`` samples of ``buf``'s radio clock, with the state at this moment."""
         with self._lock:
             start = self._clock.get(buf.radio, 0)
             self._clock[buf.radio] = start + n
-            state = self.state()
-        request = RxRequest(buf.radio, buf.device.name, buf.channels, start, n, state)
+            return RxRequest(buf.radio, buf.device.name, buf.channels, start, n, self.state())
+
+    def receive(self, request: RxRequest) -> np.ndarray:
         out = np.ascontiguousarray(self.source.receive(request), dtype=np.complex64)
-        if out.shape != (len(buf.channels), n):
-            raise AttrError(errno.EIO, f"source returned shape {out.shape}, expected {(len(buf.channels), n)}")
+        if out.shape != (len(request.channels), request.n):
+            raise AttrError(errno.EIO, f"source gave shape {out.shape}, not {(len(request.channels), request.n)}")
         return out
 
     def transmit(self, buf: _Buffer, tx: np.ndarray) -> None:
@@ -244,6 +254,10 @@ class _Session:
         self.xml = xml
         self.rfile = conn.makefile("rb", buffering=1 << 16)
         self.buffers: dict[str, _Buffer] = {}
+        # the next capture of each RX buffer, made while the client digests the last one, as a DMA ring
+        # of more than one kernel buffer holds it (so it shows the state of the time it was captured)
+        self.next_rx: dict[str, tuple[int, Future]] = {}
+        self.worker: ThreadPoolExecutor | None = None
 
     def run(self) -> None:
         while True:
@@ -295,6 +309,9 @@ class _Session:
         for buf in self.buffers.values():
             self.emu.closed(buf)
         self.buffers.clear()
+        self.next_rx.clear()
+        if self.worker is not None:
+            self.worker.shutdown(wait=True)
 
     # --- commands --------------------------------------------------------------------------
 
@@ -388,6 +405,7 @@ class _Session:
         buf = self.buffers.pop(self.device(args[0]).id, None)
         if buf is None:
             raise AttrError(errno.EBADF, args[0])
+        self.next_rx.pop(buf.device.id, None)
         self.emu.closed(buf)
         self.reply(0)
 
@@ -408,14 +426,26 @@ class _Session:
         if n == 0:
             self.reply(0)
             return
-        rx = self.emu.receive(buf, n)
-        data = words.pack_rx(rx, buf.channels, buf.elements, buf.device.bits)
+        pending = self.next_rx.pop(buf.device.id, None)
+        if pending is not None and pending[0] == n:
+            data = pending[1].result()
+        else:
+            data = self._capture(buf, self.emu.rx_request(buf, n))
+        if buf.device.kernel_buffers > 1:
+            if self.worker is None:
+                self.worker = ThreadPoolExecutor(1, thread_name_prefix="iio-emulator-rx")
+            # the clock and the state are taken now; only the samples are made in the background
+            ahead = self.emu.rx_request(buf, n)
+            self.next_rx[buf.device.id] = (n, self.worker.submit(self._capture, buf, ahead))
         words_hex = "".join(f"{(buf.mask >> (32 * i)) & 0xFFFFFFFF:08x}"
                             for i in reversed(range(buf.device.mask_words)))
         self.send(b"%d\n%s\n" % (len(data), words_hex.encode()), data)
         if len(data) < nbytes:
             # iiod ends a short transfer with a zero-length chunk
             self.reply(0)
+
+    def _capture(self, buf: _Buffer, request: RxRequest) -> memoryview:
+        return words.pack_rx(self.emu.receive(request), buf.channels, buf.elements, buf.device.bits)
 
     def cmd_writebuf(self, args: list[str]) -> None:
         buf = self._buffer(args[0], "tx")
@@ -438,9 +468,11 @@ class _Session:
         self.reply(0)
 
     def cmd_set(self, args: list[str]) -> None:
-        self.device(args[0])
+        dev = self.device(args[0])
         if args[1].upper() != "BUFFERS_COUNT" or int(args[2]) < 1:
             raise ValueError("SET <dev> BUFFERS_COUNT <n>")
+        with self.emu._lock:
+            dev.kernel_buffers = int(args[2])
         self.reply(0)
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import errno
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 from xml.sax.saxutils import quoteattr
 
 #: libiio version the emulator claims (the clients are libiio 0.24); the git tag
@@ -43,7 +43,7 @@ class Attr:
     as written. ``read() -> text`` computes the value from other attributes.
     """
 
-    __slots__ = ("value", "_write", "_read")
+    __slots__ = ("_read", "_write", "value")
 
     def __init__(self, value: str = "", write: Writer | None = None, read: Callable[[], str] | None = None):
         self.value = value
@@ -172,6 +172,8 @@ class Device:
     stream: str | None = None
     #: converter resolution behind the 16-bit words of a stream (12 for the AD9361, 16 for the AD9081)
     bits: int = 16
+    #: kernel buffers of the DMA ring (libiio's default 4; ``SET dev BUFFERS_COUNT n`` changes it)
+    kernel_buffers: int = 4
 
     def __post_init__(self):
         if self.label is not None:
