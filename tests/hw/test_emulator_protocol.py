@@ -1,7 +1,9 @@
 """The wire protocol and the faults a server meets: raw sockets beside a real libiio client."""
 
 import errno
+import shutil
 import socket
+import subprocess
 import threading
 
 import numpy as np
@@ -11,6 +13,7 @@ iio = pytest.importorskip("iio", reason="pylibiio is not installed (pip install 
 adi = pytest.importorskip("adi", reason="pyadi-iio is not installed (pip install pylibiio==0.25 pyadi-iio)")
 
 from isac_ae.hw.emulator import Emulator
+from tests.helpers import Z
 
 
 class Raw:
@@ -136,3 +139,18 @@ def test_listens_on_loopback_only():
         Emulator("pluto2", port=70000)
     with pytest.raises(TypeError):
         Emulator("pluto2", source=object())
+
+
+@pytest.mark.skipif(shutil.which("iio_readdev") is None, reason="libiio-utils (iio_info, iio_readdev) not installed")
+def test_libiios_own_tools(emulate):
+    emulator = emulate("fmcomms5", noise_std=0.01)
+    info = subprocess.run(["iio_info", "-u", emulator.uri], capture_output=True, text=True, timeout=60, check=False)
+    assert info.returncode == 0 and "ad9361-phy-B" in info.stdout and "le:S12/16>>0" in info.stdout
+    read = subprocess.run(["iio_readdev", "-u", emulator.uri, "-b", "1024", "-s", "4096", "cf-ad9361-A",
+                           "voltage0", "voltage1"], capture_output=True, timeout=60, check=False)
+    assert read.returncode == 0
+    words = np.frombuffer(read.stdout, "<i2")
+    assert words.size == 2 * 4096 and np.all(np.abs(words) <= 2048)
+    # codes, with the rounding's 1/12; a sample standard deviation has a relative error of 1/sqrt(2 n)
+    sigma = np.sqrt((0.01 * 2048) ** 2 + 1 / 12)
+    assert abs(np.std(words) - sigma) < Z * sigma / np.sqrt(2 * words.size)
