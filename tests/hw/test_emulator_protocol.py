@@ -66,6 +66,9 @@ def test_protocol_replies(emulate):
     assert raw.integer() == 11
     raw.sock.sendall(b"WRITE iio:device0 OUTPUT altvoltage0 frequency 2\r\nx\0")
     assert raw.integer() == -errno.EINVAL
+    # a refused write still consumes its value: the next command is understood
+    raw.sock.sendall(b"WRITE nodevice frequency 4\r\nabc\0WRITE iio:device0 OUTPUT nochannel x 2\r\n1\0")
+    assert (raw.integer(), raw.integer()) == (-errno.ENODEV, -errno.ENOENT)
     assert raw.command("READ iio:device0 OUTPUT altvoltage0 frequency") == len(b"1000000000\0")
     assert raw.file.readline() == b"1000000000\0\n"
     # a buffer: the mask comes back with every READBUF, then the words

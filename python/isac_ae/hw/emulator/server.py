@@ -362,21 +362,20 @@ class _Session:
         self.send(b"%d\n" % len(block), bytes(block), b"\n")
 
     def cmd_write(self, args: list[str]) -> None:
-        dev = self.device(args[0])
         length = int(args[-1])
         if not 0 <= length <= MAX_WRITE:
             # the payload cannot be skipped safely: answer and drop the client
             self.reply(-errno.EFBIG)
             raise _Closed
         try:
-            table, rest = self._table(dev, args[1:-1])
+            table, rest = self._table(self.device(args[0]), args[1:-1])
             if not rest:
                 raise AttrError(errno.ENOSYS, "writing all attributes at once")
             attr = table.get(rest[0])
             if attr is None:
                 raise AttrError(errno.ENOENT, rest[0])
-        except AttrError:
-            self.read_exact(length)
+        except (AttrError, ValueError, IndexError):
+            self.read_exact(length)  # the value follows the command whatever the answer
             raise
         text = self.read_exact(length).rstrip(b"\0").decode("ascii", "replace")
         self.emu.write_attr(attr, text)
