@@ -10,7 +10,7 @@ from isac_ae.autoencoder.sweep import train_sweep
 from isac_ae.baselines import BaselineSystem
 from isac_ae.evaluation import evaluate
 from isac_ae.reproduce import Reproduction, comparison_table, markdown_table
-from isac_ae.tradeoff import baseline_sweep, default_phis, front_at_ser, mark_fronts, refine_rhos
+from isac_ae.tradeoff import baseline_sweep, default_phis, front_at_ser, mark_fronts, refine_points
 
 
 def _point(rho, phi_deg, ser, pd, rmse):
@@ -43,9 +43,13 @@ def test_front_range_spans_the_ser_interval_and_the_points_inside(front):
     assert (rmse["low"], rmse["high"]) == pytest.approx((1.4, 3.1))
 
 
-def test_refine_rhos_splits_the_bracketing_interval(front):
-    assert refine_rhos(front, [0.002], steps=4) == pytest.approx([0.05, 0.1, 0.15])
-    assert refine_rhos(front, [0.5, 0.0001]) == []  # outside the front: nothing to bracket
+def test_refinement_splits_the_bracketing_rho_interval_around_the_front_phase(front):
+    points = refine_points(front, [0.002], math.radians(45.0), rho_steps=4, phases=1)
+    # rho 0 has no phase; rho 0.2 at phi 0 is already evaluated; the rest: 3 phases around phi = 0.
+    expected = {(0.2, -11.25), (0.2, 11.25)} | {(rho, phi) for rho in (0.05, 0.1, 0.15) for phi in (-11.25, 0.0, 11.25)}
+    assert sorted((round(rho, 9), round((math.degrees(phi) + 180) % 360 - 180, 9)) for rho, phi in points) == \
+        sorted(expected)
+    assert refine_points(front, [0.5, 0.0001], math.radians(45.0)) == []  # outside the front: nothing to bracket
 
 
 def test_comparison_reports_ranges_and_unresolved_differences(front):

@@ -30,7 +30,8 @@ from .evaluation import evaluate
 from .plots import plot_beampatterns, plot_rmse_vs_sigma, plot_tradeoff
 from .pretrained import SWEEPS, PretrainedSweep, sweep_dir, sweeps_of
 from .scenario import Scenario
-from .tradeoff import DEFAULT_RHOS, baseline_sweep, default_phis, front_at_ser, mark_fronts, refine_rhos, write_csv
+from .tradeoff import (DEFAULT_RHOS, baseline_points, baseline_sweep, default_phis, front_at_ser, mark_fronts,
+                       refine_points, write_csv)
 
 FIGURES = ("fig2", "fig3", "fig4", "fig5")
 NOMINAL = SWEEPS["nominal"]
@@ -43,18 +44,19 @@ def baseline_front(scenario: Scenario, sers, samples: int, seed: int, device="cp
                    log: Callable[[str], None] = print) -> list[dict]:
     """The baseline sweep that the comparison at the symbol error rates ``sers`` uses.
 
-    The coarse (rho, phi) grid (``DEFAULT_RHOS`` x 8 phases), then every rho
-    interval between the two front points around each SER split in
-    ``REFINE_STEPS`` (all phases), evaluated with the same seed: one
+    The coarse (rho, phi) grid (``DEFAULT_RHOS`` x 8 phases), then the points
+    of :func:`~isac_ae.tradeoff.refine_points` around each SER (the rho
+    interval between the two front points around it halved, the phases
+    11.25 deg either side of theirs), all with the same seed: one
     threshold and one set of test draws for all points. Rows with both front
     flags over the whole set.
     """
     phis = default_phis()
     rows = baseline_sweep(scenario, DEFAULT_RHOS, phis, samples, seed, device, progress=progress)
-    extra = refine_rhos(rows, sers)
+    extra = refine_points(rows, sers, phis[1] - phis[0])
     if extra:
-        log(f"  refining the front at {len(extra)} more rho values: {', '.join(f'{r:.4g}' for r in extra)}")
-        rows += baseline_sweep(scenario, extra, phis, samples, seed, device, progress=progress)
+        log(f"  refining the front around {len(sers)} SERs: {len(extra)} more (rho, phi) points")
+        rows += baseline_points(scenario, extra, samples, seed, device, progress=progress)
     return mark_fronts(rows)
 
 

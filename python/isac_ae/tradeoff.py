@@ -17,8 +17,10 @@ from .scenario import Scenario
 DEFAULT_RHOS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 1.0)
 DEFAULT_PHI_STEPS = 8
 
-#: Intervals between adjacent front points that :func:`refine_rhos` splits each bracketing one into.
-REFINE_STEPS = 4
+#: :func:`refine_points`: parts each bracketing rho interval is split into, and phases on each side of a
+#: bracketing point's phase at a quarter of the sweep's phase step.
+REFINE_RHO_STEPS = 2
+REFINE_PHASES = 1
 
 CSV_FIELDS = ("rho", "phi_deg", "pd", "pd_ci_low", "pd_ci_high", "pfa", "pfa_ci_low", "pfa_ci_high",
               "rmse_deg", "rmse_ci_low", "rmse_ci_high", "ser", "ser_ci_low", "ser_ci_high",
@@ -29,7 +31,13 @@ FRONTS = {"pd": ("front_pd", True, "pd_ci_low", "pd_ci_high"),
 
 
 def baseline_sweep(scenario: Scenario, rhos, phis_rad, samples: int, seed: int, device="cpu", progress=None):
-    """Evaluate the baseline on every (rho, phi); returns one dict per point with both front flags.
+    """Evaluate the baseline on every (rho, phi) of the grid; see :func:`baseline_points`."""
+    points = [(rho, phi) for rho in rhos for phi in _phases(rho, phis_rad)]
+    return baseline_points(scenario, points, samples, seed, device, progress)
+
+
+def baseline_points(scenario: Scenario, points, samples: int, seed: int, device="cpu", progress=None):
+    """Evaluate the baseline at every (rho, phi radians) of ``points``; one dict per point with both front flags.
 
     The MAPRT score under H0 is ``max |a^H n|^2``, which does not depend on the
     transmitted beam, so one H0 calibration (``samples`` snapshots) serves all points.
@@ -44,13 +52,12 @@ def baseline_sweep(scenario: Scenario, rhos, phis_rad, samples: int, seed: int, 
     reference = BaselineSystem(scenario, 1.0, 0.0, device=device, maprt=maprt)
     threshold = threshold_for_pfa(h0_scores(reference, samples, seed_streams(seed, 2)[0], device), scenario.pfa)
     rows = []
-    for rho in rhos:
-        for phi in _phases(rho, phis_rad):
-            system = BaselineSystem(scenario, rho, phi, device=device, maprt=maprt)
-            result = evaluate(system, samples, seed, device, threshold=threshold, progress=progress)
-            row = {"rho": rho, "phi_deg": math.degrees(phi), **result.to_dict()}
-            row["h0_samples"] = samples
-            rows.append(row)
+    for rho, phi in points:
+        system = BaselineSystem(scenario, rho, phi, device=device, maprt=maprt)
+        result = evaluate(system, samples, seed, device, threshold=threshold, progress=progress)
+        row = {"rho": rho, "phi_deg": math.degrees(phi), **result.to_dict()}
+        row["h0_samples"] = samples
+        rows.append(row)
     return mark_fronts(rows)
 
 
@@ -110,15 +117,19 @@ def front_at_ser(rows, ser: float, ser_low: float, ser_high: float, metric: str)
             "points": [(r["rho"], r["phi_deg"]) for r in around]}
 
 
-def refine_rhos(rows, sers, steps: int = REFINE_STEPS) -> list[float]:
-    """New rho values that split the rho interval between the front points around each SER in ``steps``.
+def refine_points(rows, sers, phase_step_rad: float, rho_steps: int = REFINE_RHO_STEPS,
+                  phases: int = REFINE_PHASES) -> list[tuple[float, float]]:
+    """(rho, phi radians) points that refine both fronts around each SER of ``sers``; none already in ``rows``.
 
-    For every SER of ``sers`` and both fronts, the two adjacent front points
-    around it span a rho interval; its ``steps - 1`` interior points at equal
-    spacing are returned (sorted, without the rhos already in ``rows``).
+    The two adjacent front points around a SER span a rho interval, split in
+    ``rho_steps`` equal parts; every rho of it (ends included) gets the phases
+    within ``phases`` quarter steps (``phase_step_rad / 4``) of either point's
+    phase. The front runs along a ridge in phase (its points share one or two
+    phases), so this refines where the front is rather than the whole grid.
     """
-    known = {round(r["rho"], 12) for r in rows}
-    new = set()
+    known = {_point_key(r["rho"], math.radians(r["phi_deg"])) for r in rows}
+    offsets = np.arange(-phases, phases + 1) * phase_step_rad / 4
+    new = {}
     for key, _, _, _ in FRONTS.values():
         front, _ = _front(rows, key)
         front_ser = [r["ser"] for r in front]
@@ -126,9 +137,19 @@ def refine_rhos(rows, sers, steps: int = REFINE_STEPS) -> list[float]:
             upper = int(np.searchsorted(front_ser, ser, side="right"))
             if upper == 0 or upper == len(front):
                 continue
-            a, b = sorted((front[upper - 1]["rho"], front[upper]["rho"]))
-            new.update(round(float(x), 12) for x in np.linspace(a, b, steps + 1)[1:-1])
-    return sorted(new - known)
+            pair = front[upper - 1:upper + 1]
+            a, b = sorted(r["rho"] for r in pair)
+            centres = {math.radians(r["phi_deg"]) for r in pair}
+            for rho in np.linspace(a, b, rho_steps + 1):
+                for phi in {float((c + o) % (2 * math.pi)) for c in centres for o in offsets}:
+                    new.setdefault(_point_key(rho, phi), (float(rho), phi))
+    return [new[k] for k in sorted(set(new) - known)]
+
+
+def _point_key(rho: float, phi_rad: float) -> tuple[float, float]:
+    """Identity of a (rho, phi) point: rounded, the phase wrapped, and no phase at rho = 0 or 1."""
+    rho = round(float(rho), 9)
+    return (rho, 0.0 if rho in (0.0, 1.0) else round(math.degrees(phi_rad) % 360.0, 6) % 360.0)
 
 
 def _phases(rho: float, phis):
