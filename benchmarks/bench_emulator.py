@@ -75,7 +75,8 @@ def raw_rate(port: int, buffer: int, seconds: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--buffer", type=int, default=1 << 16, help="samples per buffer (default %(default)s)")
-    parser.add_argument("--seconds", type=float, default=1.0, help="length of one round per reader (default %(default)s)")
+    parser.add_argument("--seconds", type=float, default=1.0,
+                        help="length of one round per reader (default %(default)s)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--noise-std", type=float, default=1e-3, help="RX noise of the loopback source")
     parser.add_argument("--json", action="store_true")
@@ -95,7 +96,8 @@ def main() -> None:
     print(f"2-channel 12-bit IQ, {args.buffer} samples per buffer, median of {args.rounds} x {args.seconds} s")
     for name, mb in result.items():
         verdict = "meets" if mb >= TARGET_MB_S else "below"
-        print(f"  {name:16s} {mb:7.1f} MB/s  {mb / BYTES_PER_SAMPLE:6.2f} MS/s per channel  ({verdict} {TARGET_MB_S:.0f} MB/s)")
+        print(f"  {name:16s} {mb:7.1f} MB/s  {mb / BYTES_PER_SAMPLE:6.2f} MS/s per channel"
+              f"  ({verdict} {TARGET_MB_S:.0f} MB/s)")
 
 
 if __name__ == "__main__":

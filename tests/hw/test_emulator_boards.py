@@ -90,8 +90,13 @@ def test_fmcomms5_four_channels_loop_back(emulate):
     for x, words in zip(rx, tx):
         expected = np.where(t >= latency, words[(t - latency) % 512] / 16, 0)
         assert np.max(np.abs(x - expected)) <= 0.5 * np.sqrt(2)
-    dev.dds_single_tone(1_000_000, 0.5, 3)  # chip B's DDS
+    # closing the TX buffer hands the DAC to the DDS: chip B's TX2 is the radio's fourth channel
+    dev.dds_single_tone(625_000, 0.5, 3)  # 5 MS/s / 8
     dev.tx_destroy_buffer()
+    dev.rx_destroy_buffer()  # drops the capture the ring made ahead
+    rx = dev.rx()
+    assert all(np.all(x == 0) for x in rx[:3])
+    assert np.argmax(np.abs(np.fft.fft(rx[3]))) == n // 8 and abs(np.max(np.abs(rx[3])) - 1024) <= 1.5
     del dev
 
 

@@ -135,3 +135,24 @@ def test_scene_is_a_json_debug_attribute(emulate):
             attr.value = bad
     assert emulator.state().scene["comm_angle_deg"] == 30
     del attr, ctx
+
+
+def test_dds_tone_reaches_rx_while_no_tx_buffer_is_open(emulate):
+    latency, n = 11, 8192
+    sdr = adi.ad9361(uri=emulate("pluto2", latency=latency, gain=1.0, noise_std=0.0).uri)
+    rate = sdr.sample_rate
+    sdr.dds_single_tone(rate // 64, 0.5, 0)  # a whole number of 16-bit phase steps: 1024 per sample
+    assert float(sdr.dds_frequencies[0]) == rate // 64
+    sdr.rx_enabled_channels = [0, 1]
+    sdr.rx_buffer_size = n
+    rx1, rx2 = sdr.rx()
+    t = np.arange(n) - latency
+    # pyadi-iio's complex tone: I = sin(wt + 90 deg), Q = sin(wt); the DAC truncates to a 12-bit code
+    # (up to 1 code) and the ADC rounds (half a code)
+    expected = np.where(t >= 0, 0.5 * 2048 * np.exp(2j * np.pi * t / 64), 0)
+    assert np.max(np.abs(rx1.real - expected.real)) <= 1.5 and np.max(np.abs(rx1.imag - expected.imag)) <= 1.5
+    assert np.all(rx2 == 0)
+    sdr.dds_enabled = [0] * 8  # one switch for the core
+    sdr.rx_destroy_buffer()  # drops the capture the ring made ahead
+    assert np.all(sdr.rx()[0] == 0)
+    del sdr

@@ -66,7 +66,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="board to emulate (phaser serves the CN0566 on PORT and its Pluto on PORT+1)")
     parser.add_argument("--port", type=_port, default=DEFAULT_PORT,
                         help=f"TCP port on {HOST}, 0 picks free ports (default %(default)s, iiod's)")
-    parser.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the receiver noise (default %(default)s)")
+    parser.add_argument("--seed", type=_non_negative_int, default=0,
+                        help="seed of the receiver noise (default %(default)s)")
     parser.add_argument("--latency", type=_non_negative_int, default=50,
                         help="TX-to-RX loopback latency in samples (default %(default)s)")
     parser.add_argument("--noise-std", type=_non_negative_float, default=1e-3,

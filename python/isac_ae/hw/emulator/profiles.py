@@ -84,6 +84,9 @@ class _Ad9361:
         self.tx_lo = Attr(str(ad9361_lo(lo_hz)), lambda t: str(ad9361_lo(parse_number(t))))
 
     # the lowest rates need the FIR decimating by 4, as in the driver
+    def sample_rate(self) -> int:
+        return int(self.rate.value)
+
     def _write_rate(self, text: str) -> str:
         rate = round(parse_number(text))
         if not RATE_RANGE_HZ[0] <= rate <= RATE_RANGE_HZ[1]:
@@ -202,6 +205,9 @@ class _Ad9361:
         })
 
 
+#: The AXI DDS's phase accumulator has 16 bits: every tone repeats after 2^16 samples.
+DDS_PERIOD = 1 << 16
+
 _RX_PORTS = "A_BALANCED B_BALANCED C_BALANCED A_N A_P B_N B_P C_N C_P TX_MONITOR1 TX_MONITOR2 TX_MONITOR1_2"
 
 
@@ -273,20 +279,40 @@ def _converter_channels(count: int, output: bool, chip: _Ad9361, fmt: str) -> li
     return channels
 
 
-def _dds_channels(n_channels: int, chip: _Ad9361) -> list[Channel]:
-    """Two DDS tones per I and per Q of each TX channel, as cf-ad9361-dds-core names them."""
+def dds_tones(count: int, rate: Callable[[], int], first: int = 0) -> list[Channel]:
+    """Two DDS tones per I and per Q of TX1..TXcount, named as the AXI DDS cores name them
+    (TX1_I_F1, TX1_I_F2, TX1_Q_F1, ...), feeding the radio's TX channels first, first + 1, ...
+
+    ``rate`` is the DDS clock (the TX sample rate). ``raw`` is one switch for the whole core.
+    """
+    enable = Attr("1", boolean())
     out = []
-    for k in range(n_channels):
-        for part in "IQ":
+    for k in range(count):
+        for part, part_name in enumerate("IQ"):
             for tone in (1, 2):
-                out.append(Channel(f"altvoltage{len(out)}", True, name=f"TX{k + 1}_{part}_F{tone}", attrs={
-                    "raw": Attr("1", boolean()),
-                    "frequency": Attr("9279985", integer(0, 61_440_000)),
-                    "scale": Attr("0.000000", _dds_scale),
-                    "phase": Attr("90000" if part == "I" else "0", integer(0, 360_000)),
-                    "sampling_frequency": read_only(read=lambda: chip.rate.value),
-                }))
+                out.append(Channel(f"altvoltage{len(out)}", True, name=f"TX{k + 1}_{part_name}_F{tone}",
+                                   tone=(first + k, part), attrs={
+                                       "raw": enable,
+                                       "frequency": _dds_frequency(rate),
+                                       "scale": Attr("0.000000", _dds_scale),
+                                       "phase": Attr("90000" if part == 0 else "0", integer(0, 360_000)),
+                                       "sampling_frequency": read_only(read=lambda: str(rate())),
+                                   }))
     return out
+
+
+def _dds_frequency(rate: Callable[[], int]) -> Attr:
+    """A tone's frequency: a 16-bit phase increment of the DDS clock, read back as increment x rate / 2^16."""
+    increment = round(9_279_985 * DDS_PERIOD / rate())
+
+    def write(text: str) -> str:
+        nonlocal increment
+        hz = parse_number(text)
+        if not 0 <= hz <= rate() / 2:
+            raise ValueError("DDS frequency must be in [0, rate / 2]")
+        increment = round(hz * DDS_PERIOD / rate())
+        return ""
+    return Attr("", write, lambda: str(increment * rate() // DDS_PERIOD))
 
 
 def _dds_scale(text: str) -> str:
@@ -310,7 +336,7 @@ def _ad9361_context(description: str, radio: str, scene: Attr, hw_model: str) ->
     """An AD9361 2R2T: ad9361-phy, cf-ad9361-dds-core-lpc (TX + DDS) and cf-ad9361-lpc (RX)."""
     phy, chip = _ad9361_devices(2, scene)
     tx = Device("", "cf-ad9361-dds-core-lpc", stream="tx", bits=12,
-                channels=_converter_channels(4, True, chip, FORMAT_S16) + _dds_channels(2, chip),
+                channels=_converter_channels(4, True, chip, FORMAT_S16) + dds_tones(2, chip.sample_rate),
                 buffer=_buffer_attrs(), debug={"direct_reg_access": registers()})
     rx = Device("", "cf-ad9361-lpc", stream="rx", bits=12,
                 channels=_converter_channels(4, False, chip, FORMAT_S12),
@@ -337,9 +363,10 @@ def fmcomms5(scene: Attr) -> list[ContextTree]:
         Channel(f"voltage{i}", False, attrs={"calibscale": Attr("1.000000"), "calibphase": Attr("0.000000")})
         for i in range(4)], debug={"direct_reg_access": registers()})
     tx_a = Device("", "cf-ad9361-dds-core-lpc", stream="tx", bits=12,
-                  channels=_converter_channels(8, True, chip_a, FORMAT_S16) + _dds_channels(2, chip_a), buffer=_buffer_attrs(), debug={"direct_reg_access": registers()})
-    # chip B's DDS names its tones TX1/TX2 again, as the FMComms5's second DDS core does
-    tx_b = Device("", "cf-ad9361-dds-core-B", channels=_dds_channels(2, chip_b),
+                  channels=_converter_channels(8, True, chip_a, FORMAT_S16) + dds_tones(2, chip_a.sample_rate),
+                  buffer=_buffer_attrs(), debug={"direct_reg_access": registers()})
+    # chip B's DDS core names its tones TX1/TX2 again; they feed the radio's TX3/TX4
+    tx_b = Device("", "cf-ad9361-dds-core-B", channels=dds_tones(2, chip_b.sample_rate, first=2),
                   debug={"direct_reg_access": registers()})
     devices = _number([phy_a, phy_b, rx_a, rx_b, tx_a, tx_b])
     return [ContextTree("isac-ae IIO emulator: FMComms5 (2x AD9361, 4R4T)", devices, radio="fmcomms5",
@@ -522,17 +549,15 @@ def quadmxfe(scene: Attr) -> list[ContextTree]:
                               "sync_start_enable_available": read_only("arm disarm trigger_manual"),
                               "jesd204_fsm_ctrl": Attr("1", boolean()), "jesd204_fsm_resume": Attr("0"),
                               "jesd204_fsm_paused": read_only("0"),
-                              "jesd204_fsm_error": read_only("0"), "jesd204_fsm_state": read_only("opt_post_running_stage")})
+                              "jesd204_fsm_error": read_only("0"),
+                              "jesd204_fsm_state": read_only("opt_post_running_stage")})
             dev.debug[SCENE_ATTR] = scene
         devices.append(dev)
     n = _MXFE_CHIPS * _MXFE_CHANNELS_PER_CHIP
     tx_channels = [Channel(f"voltage{k}_{part}", True, scan_index=2 * k + (part == "q"), fmt=FORMAT_S16,
                            attrs={"sampling_frequency": read_only(str(_MXFE_RATE))})
                    for k in range(n) for part in ("i", "q")]
-    tx_channels += [Channel(f"altvoltage{j}", True, name=f"TX{j // 4 + 1}_{'IQ'[j // 2 % 2]}_F{j % 2 + 1}", attrs={
-        "raw": Attr("0", boolean()), "frequency": Attr("0", integer(0, _MXFE_RATE // 2)),
-        "scale": Attr("0.000000", _dds_scale), "phase": Attr("0", integer(0, 360_000)),
-        "sampling_frequency": read_only(str(_MXFE_RATE))}) for j in range(4 * n)]
+    tx_channels += dds_tones(n, lambda: _MXFE_RATE)
     devices.append(Device("", "axi-ad9081-tx-3", stream="tx", bits=16, channels=tx_channels, buffer=_buffer_attrs(),
                           attrs={"sync_start_enable": Attr("disarm", choice("arm disarm trigger_manual")),
                                  "sync_start_enable_available": read_only("arm disarm trigger_manual")},
@@ -543,7 +568,8 @@ def quadmxfe(scene: Attr) -> list[ContextTree]:
         if not -31.5 <= value <= 0:
             raise ValueError("DSA gain must be in [-31.5, 0] dB")
         return _db(round(value * 2) / 2)
-    devices.append(Device("", "hmc425a", channels=[Channel("voltage0", True, attrs={"hardwaregain": Attr(_db(-6), dsa)})]))
+    devices.append(Device("", "hmc425a", channels=[Channel("voltage0", True,
+                                                           attrs={"hardwaregain": Attr(_db(-6), dsa)})]))
     devices.append(Device("", "hmc7043", channels=[
         Channel(f"altvoltage{k}", True, attrs={"frequency": read_only(str(f))})
         for k, f in enumerate((500_000_000, 500_000_000, 7_812_500, 7_812_500))]))

@@ -47,3 +47,26 @@ def unpack_tx(data: bytes, elements: list[int], n_channels: int, bits: int) -> n
     for col, element in enumerate(elements):
         out[element // 2, element % 2::2] = (words[:, col] >> shift) * scale
     return out.view(np.complex64)
+
+
+def dds(tones: list, n_channels: int, bits: int) -> np.ndarray:
+    """One period (2^16 samples) of the DDS output on each TX channel: complex (n_channels, 2^16).
+
+    ``tones``: ((channel, part), scale, frequency Hz, DDS clock Hz, phase millidegrees) of each
+    enabled tone; part 0 adds scale sin(2 pi k t / 2^16 + phase) to I, part 1 to Q, with k the
+    16-bit phase increment. The sum takes the DAC's ``bits`` (truncated), as the DMA words do.
+    Empty (n_channels, 0) when no tone has a scale.
+    """
+    tones = [tone for tone in tones if tone[1] > 0]
+    if not tones:
+        return np.zeros((n_channels, 0), np.complex64)
+    period = 1 << 16
+    t = np.arange(period, dtype=np.int64)
+    out = np.zeros((n_channels, period, 2), np.float64)
+    for (channel, part), scale, hz, clock, millideg in tones:
+        increment = round(hz * period / clock)
+        out[channel, :, part] += scale * np.sin(2 * np.pi * ((increment * t) % period) / period
+                                                + np.radians(millideg / 1000))
+    full = 1 << (bits - 1)
+    out = np.clip(np.floor(out * full), -full, full - 1) / full
+    return out.astype(np.float32).view(np.complex64)[..., 0]

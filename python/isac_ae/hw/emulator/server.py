@@ -31,7 +31,7 @@ from .source import (
     SampleSource,
     TxBurst,
 )
-from .tree import VERSION, Attr, AttrError, ContextTree, Device
+from .tree import VERSION, Attr, AttrError, ContextTree, Device, parse_number
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,11 @@ class Emulator:
         self._clock: dict[str, int] = {}
         self._tx_end: dict[str, int] = {}
         self._cyclic_owner: dict[str, _Buffer] = {}
+        # the DAC plays the DDS while no TX buffer is open: which writes retune it, and the open buffers
+        self._radios = {ctx.radio: ctx for ctx in self.contexts if ctx.radio}
+        self._dds_attrs = {id(attr): ctx for ctx in self._radios.values() for dev in ctx.devices
+                           for chn in dev.channels if chn.tone is not None for attr in chn.attrs.values()}
+        self._tx_open: dict[str, int] = {}
         self._listeners: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
         self._connections: set[socket.socket] = set()
@@ -122,6 +127,9 @@ class Emulator:
         self._stopping.clear()
         self._listeners = _bind(self._requested_port, len(self.contexts))
         self.ports = [s.getsockname()[1] for s in self._listeners]
+        with self._lock:
+            for ctx in self._radios.values():
+                self._play_dds(ctx)
         for index, listener in enumerate(self._listeners):
             self._spawn(self._accept_loop, listener, index)
         log.info("emulating %s on %s", self.device, ", ".join(self.uris))
@@ -136,7 +144,9 @@ class Emulator:
             connections = list(self._connections)
         for conn in connections:
             _close(conn)
-        for thread in list(self._threads):
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
             thread.join(timeout=5)
         self._listeners, self._threads = [], []
         self.ports = []
@@ -149,8 +159,9 @@ class Emulator:
 
     def _spawn(self, target, *args) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True, name=f"iio-emulator-{target.__name__}")
-        self._threads = [t for t in self._threads if t.is_alive()]
-        self._threads.append(thread)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
         thread.start()
 
     def _accept_loop(self, listener: socket.socket, index: int) -> None:
@@ -164,6 +175,9 @@ class Emulator:
                 continue
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
+                if self._stopping.is_set():  # accepted while stop() was closing the connections
+                    _close(conn)
+                    return
                 self._connections.add(conn)
             self._spawn(self._serve, conn, index)
 
@@ -203,6 +217,9 @@ class Emulator:
         with self._lock:
             attr.set(text)
             self._snapshot = None
+            ctx = self._dds_attrs.get(id(attr))
+            if ctx is not None and not self._tx_open.get(ctx.radio):
+                self._play_dds(ctx)
 
     def read_attr(self, attr: Attr) -> str:
         with self._lock:
@@ -234,14 +251,39 @@ class Emulator:
             self.source.transmit(TxBurst(buf.radio, buf.device.name, buf.channels, start, tx, buf.cyclic,
                                          self.state()))
 
+    def opened(self, buf: _Buffer) -> None:
+        """A buffer was opened: a TX buffer takes the DAC from the DDS."""
+        if buf.device.stream == "tx":
+            with self._lock:
+                self._tx_open[buf.radio] = self._tx_open.get(buf.radio, 0) + 1
+
     def closed(self, buf: _Buffer) -> None:
-        """A buffer was closed: a cyclic TX buffer stops transmitting."""
+        """A buffer was closed: a cyclic TX buffer stops, the last TX buffer hands the DAC back to the DDS."""
+        if buf.device.stream != "tx":
+            return
         with self._lock:
-            if self._cyclic_owner.get(buf.radio) is buf:
+            self._tx_open[buf.radio] -= 1
+            if not self._tx_open[buf.radio]:
+                self._play_dds(self._radios[buf.radio])
+            elif self._cyclic_owner.get(buf.radio) is buf:
                 del self._cyclic_owner[buf.radio]
                 silence = np.zeros((buf.device.stream_channels, 0), np.complex64)
                 self.source.transmit(TxBurst(buf.radio, buf.device.name, buf.channels, self._clock.get(buf.radio, 0),
                                              silence, True, self.state()))
+
+    def _play_dds(self, ctx: ContextTree) -> None:
+        """Hand the source the DDS output of ``ctx``'s radio as one cyclic period (silence if no tone is on)."""
+        tx = next(dev for dev in ctx.devices if dev.stream == "tx")
+        tones = [(chn.tone, float(chn.attrs["scale"].get()), parse_number(chn.attrs["frequency"].get()),
+                  parse_number(chn.attrs["sampling_frequency"].get()), int(chn.attrs["phase"].get()))
+                 for dev in ctx.devices for chn in dev.channels
+                 if chn.tone is not None and chn.attrs["raw"].get() == "1"]
+        samples = words.dds(tones, tx.stream_channels, tx.bits)
+        now = self._clock.get(ctx.radio, 0)
+        self._cyclic_owner.pop(ctx.radio, None)
+        self._tx_end[ctx.radio] = now
+        self.source.transmit(TxBurst(ctx.radio, tx.name, tuple(range(tx.stream_channels)), now, samples, True,
+                                     self.state()))
 
 
 class _Session:
@@ -396,8 +438,9 @@ class _Session:
         if any(chn.scan_index is None for chn in enabled):
             raise ValueError("mask enables a channel that is not a scan element")
         elements = [chn.scan_index for chn in enabled]
-        radio = self.ctx.radio or self.ctx.description
-        self.buffers[dev.id] = _Buffer(dev, radio, elements, words.complex_channels(elements), mask, samples, cyclic)
+        buf = _Buffer(dev, self.ctx.radio, elements, words.complex_channels(elements), mask, samples, cyclic)
+        self.buffers[dev.id] = buf
+        self.emu.opened(buf)
         self.reply(0)
 
     def cmd_close(self, args: list[str]) -> None:

@@ -147,6 +147,8 @@ class Channel:
     attrs: dict[str, Attr] = field(default_factory=dict)
     #: attributes the driver shares by channel type (one sysfs file for all voltage inputs, say)
     shared: frozenset[str] = frozenset()
+    #: for a DDS tone: the radio's TX channel it feeds and the part (0 = I, 1 = Q)
+    tone: tuple[int, int] | None = None
 
     def filename(self, attr: str) -> str:
         """The attribute's sysfs name ("in_voltage0_hardwaregain", "in_voltage_rf_bandwidth",
@@ -233,8 +235,8 @@ class ContextTree:
         out = [
             '<?xml version="1.0" encoding="utf-8"?>',
             _DTD,
-            f'<context name="network" version-major="{major}" version-minor="{minor}" '
-            f'version-git="{git}" description={quoteattr(self.description)} >',
+            (f'<context name="network" version-major="{major}" version-minor="{minor}" '
+             f'version-git="{git}" description={quoteattr(self.description)} >'),
         ]
         for name, value in self.attrs.items():
             out.append(f"<context-attribute name={quoteattr(name)} value={quoteattr(value)} />")
