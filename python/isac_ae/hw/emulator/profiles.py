@@ -308,9 +308,10 @@ def _dds_frequency(rate: Callable[[], int]) -> Attr:
     def write(text: str) -> str:
         nonlocal increment
         hz = parse_number(text)
-        if not 0 <= hz <= rate() / 2:
-            raise ValueError("DDS frequency must be in [0, rate / 2]")
-        increment = round(hz * DDS_PERIOD / rate())
+        if hz < 0:
+            raise ValueError("DDS frequency must be >= 0")
+        # the driver takes any frequency; the 16-bit increment wraps at the DDS clock
+        increment = round(hz * DDS_PERIOD / rate()) % DDS_PERIOD
         return ""
     return Attr("", write, lambda: str(increment * rate() // DDS_PERIOD))
 
