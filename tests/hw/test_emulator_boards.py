@@ -135,3 +135,21 @@ def test_captures_show_the_state_of_their_time(emulate, kernel_buffers, stale):
         scenes.append(bool(source.states[len(scenes) + 1].scene["targets"]))
     assert scenes == [False] * stale + [True] * (3 - stale)
     del ctx_sdr
+
+
+def test_cn0566_sdr_init_runs_and_its_dds_loops_back(emulate, no_sleep, tmp_path, monkeypatch):
+    """ADI's set-up sequence (FDD, one kernel buffer, manual gains, LTE20 filter file, DDS tones)."""
+    taps = "\n".join(f"{v},{v}" for v in range(-64, 64))
+    (tmp_path / "LTE20_MHz.ftr").write_text(f"TX 3 GAIN 0 INT 2\nRX 3 GAIN -6 DEC 2\n{taps}\n")
+    monkeypatch.chdir(tmp_path)  # SDR_init loads the filter by this relative name
+    gain = 0.5
+    emulator = emulate("phaser", gain=gain, noise_std=0.0)
+    sdr = adi.ad9361(uri=emulator.uris[1])
+    phaser = adi.CN0566(uri=emulator.uris[0], sdr=sdr)
+    phaser.SDR_init(30_000_000, 2.2e9, 2.2e9, 30, -3, 1024)
+    assert (sdr.rx_lo, sdr.rx_hardwaregain_chan1) == (2_200_000_000, 30)
+    rx = np.asarray(sdr.rx())
+    # TX1 and TX2 carry complex tones of scales 0.5 and 0.9; each part is within 1.5 codes
+    for x, scale in zip(rx, (0.5, 0.9)):
+        assert abs(np.max(np.abs(x)) - gain * scale * 2048) <= 1.5 * np.sqrt(2)
+    del phaser, sdr
