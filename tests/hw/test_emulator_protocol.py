@@ -13,6 +13,7 @@ iio = pytest.importorskip("iio", reason="pylibiio is not installed (pip install 
 adi = pytest.importorskip("adi", reason="pyadi-iio is not installed (pip install pylibiio==0.25 pyadi-iio)")
 
 from isac_ae.hw.emulator import Emulator
+
 from tests.helpers import Z
 
 
