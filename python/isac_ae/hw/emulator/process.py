@@ -49,6 +49,13 @@ class EmulatorProcess:
     def uri(self) -> str:
         return self.uris[0]
 
+    @property
+    def pid(self) -> int:
+        """The child's process id (while it runs)."""
+        if self._proc is None:
+            raise RuntimeError("the emulator process is not running")
+        return self._proc.pid
+
     def stop(self, timeout: float = 10.0) -> int:
         """Interrupt the child and return its exit code (0 after a clean stop)."""
         if self._proc is None:
