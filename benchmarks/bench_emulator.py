@@ -65,7 +65,6 @@ def pyadi_rate(uri: str, server_pid: int, buffer: int, seconds: float) -> Rate:
         return buffer * BYTES_PER_SAMPLE
     rates = measure(read, server_pid, seconds)
     sdr.rx_destroy_buffer()
-    del sdr
     return rates
 
 
