@@ -9,6 +9,7 @@ adi = pytest.importorskip("adi", reason="pyadi-iio is not installed (pip install
 from isac_ae.hw.emulator import (
     ADAR1000_PHASE_STEP_DEG,
     CN0566_ELEMENTS,
+    COMM_RADIO,
     SCENE_ATTR,
     LoopbackSource,
 )
@@ -23,14 +24,18 @@ def no_sleep(monkeypatch):
 
 
 class RecordingSource(LoopbackSource):
-    """A loopback that keeps the device state of each capture it serves."""
+    """A loopback that keeps each capture request it serves."""
 
     def __init__(self):
         super().__init__(noise_std=0.0)
-        self.states = []
+        self.requests = []
+
+    @property
+    def states(self):
+        return [request.state for request in self.requests]
 
     def receive(self, request):
-        self.states.append(request.state)
+        self.requests.append(request)
         return super().receive(request)
 
 
@@ -153,3 +158,19 @@ def test_cn0566_sdr_init_runs_and_its_dds_loops_back(emulate, no_sleep, tmp_path
     for x, scale in zip(rx, (0.5, 0.9)):
         assert abs(np.max(np.abs(x)) - gain * scale * 2048) <= 1.5 * np.sqrt(2)
     del phaser, sdr
+
+
+def test_comm_receiver_is_a_1r1t_pluto_on_its_own_clock(emulate):
+    source = RecordingSource()
+    emulator = emulate("pluto2", source=source, comm_receiver=True)
+    assert len(emulator.uris) == 2
+    board, comm = adi.ad9361(uri=emulator.uris[0]), adi.Pluto(uri=emulator.uris[1])
+    for sdr in (board, comm):
+        sdr._rxadc.set_kernel_buffers_count(1)
+        sdr.rx_buffer_size = 128
+    board.rx()
+    comm.rx()
+    comm.rx()
+    assert [(r.radio, r.start) for r in source.requests] == [("pluto", 0), (COMM_RADIO, 0), (COMM_RADIO, 128)]
+    assert comm._rxadc.find_channel("voltage2") is None  # one complex channel
+    del board, comm

@@ -32,9 +32,9 @@ def test_a_busy_port_is_one_line_and_exit_2(capsys):
 
 
 def test_serves_until_interrupted():
-    with EmulatorProcess("phaser") as child:
-        assert len(child.uris) == 2
+    with EmulatorProcess("phaser", comm_receiver=True) as child:
+        assert len(child.uris) == 3
         names = [[d.name for d in iio.Context(uri).devices] for uri in child.uris]
         assert names[0] == ["adar1000", "adar1000", "adf4159", "one-bit-adc-dac", "ad7291"]
-        assert names[1] == ["ad9361-phy", "cf-ad9361-dds-core-lpc", "cf-ad9361-lpc"]
+        assert names[1] == names[2] == ["ad9361-phy", "cf-ad9361-dds-core-lpc", "cf-ad9361-lpc"]
         assert child.stop() == 0

@@ -126,11 +126,12 @@ def test_scene_is_a_json_debug_attribute(emulate):
     ctx = iio.Context(emulator.uri)
     attr = ctx.find_device("ad9361-phy").debug_attrs[SCENE_ATTR]
     assert json.loads(attr.value) == {"targets": []}
-    attr.value = '{"targets": [{"angle_deg": -12.5, "range_m": 4}], "comm_angle_deg": 30}'
-    assert json.loads(attr.value) == {"targets": [{"angle_deg": -12.5, "range_m": 4}], "comm_angle_deg": 30}
+    scene = {"targets": [{"angle_deg": -12.5, "range_m": 4}], "comm_angle_deg": 30, "comm_amplitude": 0.1}
+    attr.value = json.dumps(scene)
+    assert json.loads(attr.value) == scene
     assert emulator.state().scene["targets"][0]["angle_deg"] == -12.5
     for bad in ("not json", "[1]", '{"targets": [{"angle_deg": 120}]}', '{"target": []}',
-                '{"targets": [{"angle_deg": 1, "rcs": 2}]}'):
+                '{"targets": [{"angle_deg": 1, "rcs": 2}]}', '{"comm_amplitude": -1}', '{"comm_angle_deg": "30"}'):
         with pytest.raises(OSError):
             attr.value = bad
     assert emulator.state().scene["comm_angle_deg"] == 30

@@ -7,7 +7,13 @@ receiver) is the JSON debug attribute :data:`SCENE_ATTR` on each context's
 control device.
 """
 
-from .profiles import ADAR1000_PHASE_STEP_DEG, CN0566_ELEMENTS, PROFILES, ad9361_lo
+from .profiles import (
+                     ADAR1000_PHASE_STEP_DEG,
+                     CN0566_ELEMENTS,
+                     COMM_RADIO,
+                     PROFILES,
+                     ad9361_lo,
+)
 from .server import Emulator
 from .source import (
                      DEFAULT_SCENE,
@@ -22,6 +28,6 @@ from .source import (
 )
 
 __all__ = [
-    "ADAR1000_PHASE_STEP_DEG", "CN0566_ELEMENTS", "DEFAULT_SCENE", "PROFILES", "SCENE_ATTR", "AttrKey", "DeviceState",
-    "Emulator", "LoopbackSource", "RxRequest", "SampleSource", "TxBurst", "ad9361_lo", "parse_scene",
+    "ADAR1000_PHASE_STEP_DEG", "CN0566_ELEMENTS", "COMM_RADIO", "DEFAULT_SCENE", "PROFILES", "SCENE_ATTR", "AttrKey",
+    "DeviceState", "Emulator", "LoopbackSource", "RxRequest", "SampleSource", "TxBurst", "ad9361_lo", "parse_scene",
 ]

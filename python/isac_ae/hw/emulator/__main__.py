@@ -72,6 +72,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="TX-to-RX loopback latency in samples (default %(default)s)")
     parser.add_argument("--noise-std", type=_non_negative_float, default=1e-3,
                         help="RX noise standard deviation of I and of Q, full scale 1 (default %(default)s)")
+    parser.add_argument("--comm-receiver", action="store_true",
+                        help="also serve the comm receiver, a 1R1T Pluto (radio 'comm'), on the next port")
     parser.add_argument("--verbose", action="store_true", help="log every command the clients send")
 
 
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
                         format="%(asctime)s %(message)s", stream=sys.stderr)
     stop = stop or threading.Event()
     source = LoopbackSource(latency=args.latency, noise_std=args.noise_std, seed=args.seed)
-    emulator = Emulator(args.device, args.port, source=source)
+    emulator = Emulator(args.device, args.port, source=source, comm_receiver=args.comm_receiver)
     try:
         emulator.start()
     except OSError as exc:

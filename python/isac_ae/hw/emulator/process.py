@@ -25,9 +25,10 @@ class EmulatorProcess:
     and waits for it.
     """
 
-    def __init__(self, device: str = "pluto2", seed: int = 0, latency: int = 50, noise_std: float = 1e-3):
+    def __init__(self, device: str = "pluto2", seed: int = 0, latency: int = 50, noise_std: float = 1e-3,
+                 comm_receiver: bool = False):
         self.args = ["--device", device, "--port", "0", "--seed", str(seed), "--latency", str(latency),
-                     "--noise-std", repr(noise_std)]
+                     "--noise-std", repr(noise_std)] + (["--comm-receiver"] if comm_receiver else [])
         self.uris: list[str] = []
         self._proc: subprocess.Popen | None = None
 

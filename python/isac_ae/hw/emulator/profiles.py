@@ -333,17 +333,29 @@ def _number(devices: list[Device]) -> list[Device]:
     return devices
 
 
-def _ad9361_context(description: str, radio: str, scene: Attr, hw_model: str) -> ContextTree:
-    """An AD9361 2R2T: ad9361-phy, cf-ad9361-dds-core-lpc (TX + DDS) and cf-ad9361-lpc (RX)."""
-    phy, chip = _ad9361_devices(2, scene)
+def _ad9361_context(description: str, radio: str, scene: Attr, hw_model: str, channels: int = 2) -> ContextTree:
+    """An AD9361 with ``channels`` RX and TX (2R2T, or 1R1T as a stock Pluto): ad9361-phy,
+    cf-ad9361-dds-core-lpc (TX + DDS) and cf-ad9361-lpc (RX)."""
+    phy, chip = _ad9361_devices(channels, scene)
     tx = Device("", "cf-ad9361-dds-core-lpc", stream="tx", bits=12,
-                channels=_converter_channels(4, True, chip, FORMAT_S16) + dds_tones(2, chip.sample_rate),
+                channels=_converter_channels(2 * channels, True, chip, FORMAT_S16)
+                + dds_tones(channels, chip.sample_rate),
                 buffer=_buffer_attrs(), debug={"direct_reg_access": registers()})
     rx = Device("", "cf-ad9361-lpc", stream="rx", bits=12,
-                channels=_converter_channels(4, False, chip, FORMAT_S12),
+                channels=_converter_channels(2 * channels, False, chip, FORMAT_S12),
                 buffer=_buffer_attrs(), debug={"direct_reg_access": registers()})
     return ContextTree(description, _number([phy, tx, rx]), radio=radio,
                        attrs={"hw_model": hw_model, "ad9361-phy,model": "ad9361", "local,kernel": "emulated"})
+
+
+#: Radio of the separate one-antenna comm receiver (a stock 1R1T Pluto) served after a board's contexts.
+COMM_RADIO = "comm"
+
+
+def comm_receiver(scene: Attr) -> ContextTree:
+    """The comm receiver of the paper's loop: a 1R1T Pluto (``adi.Pluto``) with its own sample clock."""
+    return _ad9361_context("isac-ae IIO emulator: comm receiver (Pluto 1R1T)", COMM_RADIO, scene,
+                           "Analog Devices PlutoSDR Rev.B (emulated comm receiver)", channels=1)
 
 
 def pluto2(scene: Attr) -> list[ContextTree]:

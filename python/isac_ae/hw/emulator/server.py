@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import profiles
 from . import samples as words
 from .profiles import PROFILES, scene_attr
 from .source import (
@@ -68,12 +69,14 @@ class Emulator:
     """An IIO emulator serving one device profile to unmodified libiio clients on 127.0.0.1.
 
     ``device``: "pluto2", "phaser" (CN0566 on ``port``, its Pluto on ``port + 1``),
-    "fmcomms5" or "quadmxfe". ``port`` 0 picks free ports. ``source`` makes the RX
+    "fmcomms5" or "quadmxfe". ``comm_receiver`` adds a 1R1T Pluto (radio "comm")
+    on the next port. ``port`` 0 picks free ports. ``source`` makes the RX
     samples (default: :class:`LoopbackSource` seeded with ``seed``). Use as a
     context manager, or call :meth:`start` and :meth:`stop`.
     """
 
-    def __init__(self, device: str = "pluto2", port: int = 0, source: SampleSource | None = None, seed: int = 0):
+    def __init__(self, device: str = "pluto2", port: int = 0, source: SampleSource | None = None, seed: int = 0,
+                 comm_receiver: bool = False):
         if device not in PROFILES:
             raise ValueError(f"unknown device {device!r}; choose one of {', '.join(PROFILES)}")
         if not isinstance(port, int) or not 0 <= port <= 65535:
@@ -83,6 +86,8 @@ class Emulator:
         self.device = device
         self.scene = scene_attr()
         self.contexts: list[ContextTree] = PROFILES[device](self.scene)
+        if comm_receiver:
+            self.contexts.append(profiles.comm_receiver(self.scene))
         self.source: SampleSource = source if source is not None else LoopbackSource(seed=seed)
         self._requested_port = port
         self._xml = [ctx.xml().encode() for ctx in self.contexts]

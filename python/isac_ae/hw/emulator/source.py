@@ -134,7 +134,8 @@ def parse_scene(text: str) -> str:
     A scene is a JSON object with (all optional):
       ``targets``: list of ``{"angle_deg": a, "range_m": r, "amplitude": g}``, a in [-90, 90]
       degrees, r > 0 metres, g >= 0 (linear, full scale), only ``angle_deg`` required;
-      ``comm_angle_deg``: the comm receiver's angle in [-90, 90] degrees.
+      ``comm_angle_deg``: the comm receiver's angle in [-90, 90] degrees;
+      ``comm_amplitude``: its channel amplitude (>= 0, linear, full scale).
     Anything else is refused, so a typing error cannot pass silently.
     """
     try:
@@ -143,7 +144,7 @@ def parse_scene(text: str) -> str:
         raise ValueError(f"scene is not JSON: {exc}") from exc
     if not isinstance(scene, dict):
         raise ValueError("scene must be a JSON object")
-    unknown = set(scene) - {"targets", "comm_angle_deg"}
+    unknown = set(scene) - {"targets", "comm_angle_deg", "comm_amplitude"}
     if unknown:
         raise ValueError(f"unknown scene keys {sorted(unknown)}")
     targets = scene.get("targets", [])
@@ -161,6 +162,8 @@ def parse_scene(text: str) -> str:
             raise ValueError("amplitude must be a number >= 0")
     if "comm_angle_deg" in scene:
         _check_angle(scene["comm_angle_deg"], "comm_angle_deg")
+    if "comm_amplitude" in scene and not (_is_number(scene["comm_amplitude"]) and scene["comm_amplitude"] >= 0):
+        raise ValueError("comm_amplitude must be a number >= 0")
     compact = json.dumps(scene, separators=(",", ":"))
     if len(compact.encode()) > SCENE_MAX_BYTES:
         raise ValueError(f"scene longer than {SCENE_MAX_BYTES} bytes")
