@@ -10,6 +10,7 @@ DEBIAN_PACKAGES=(
   gnuradio gnuradio-dev cmake g++ make pkg-config pybind11-dev libboost-test-dev
   python3-venv python3-pip python3-numpy python3-scipy python3-matplotlib python3-tqdm
   python3-pytest python3-pybind11 python3-setuptools xvfb gir1.2-gtk-3.0
+  libiio0 libiio-utils python3-jsonschema python3-defusedxml
 )
 
 missing=()
