@@ -1,4 +1,5 @@
-"""``python -m isac_ae.hw.emulator --device NAME --port PORT [--seed S]``: serve an emulated board until Ctrl-C.
+"""``python -m isac_ae.hw.emulator --device NAME --port PORT [--seed S] [--truth-json FILE]``: serve an emulated
+board until Ctrl-C, backed by the board's digital twin (:mod:`isac_ae.hw.twin`) or a plain TX-to-RX loopback.
 
 :func:`add_arguments` and :func:`run` let another command line (``isac-ae hw
 emulate``) offer the same options.
@@ -67,13 +68,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=_port, default=DEFAULT_PORT,
                         help=f"TCP port on {HOST}, 0 picks free ports (default %(default)s, iiod's)")
     parser.add_argument("--seed", type=_non_negative_int, default=0,
-                        help="seed of the receiver noise (default %(default)s)")
+                        help="seed of the twin's hidden impairments and of the noise (default %(default)s)")
+    parser.add_argument("--source", choices=("twin", "loopback"), default="twin",
+                        help="twin: the board's digital twin (impairments, scene, comm receiver); loopback: TX "
+                             "looped to RX with --latency and --noise-std (default %(default)s)")
+    parser.add_argument("--truth-json", default=None,
+                        help="write the twin's hidden impairments to this JSON file (to check a calibration)")
     parser.add_argument("--latency", type=_non_negative_int, default=50,
-                        help="TX-to-RX loopback latency in samples (default %(default)s)")
+                        help="loopback source: TX-to-RX latency in samples (default %(default)s)")
     parser.add_argument("--noise-std", type=_non_negative_float, default=1e-3,
-                        help="RX noise standard deviation of I and of Q, full scale 1 (default %(default)s)")
+                        help="loopback source: RX noise standard deviation of I and of Q, full scale 1 "
+                             "(default %(default)s)")
     parser.add_argument("--comm-receiver", action="store_true",
-                        help="also serve the comm receiver, a 1R1T Pluto (radio 'comm'), on the next port")
+                        help="also serve the comm receiver, a 1R1T Pluto (radio 'comm'), on the next port "
+                             "(always on with the twin of a digital board)")
     parser.add_argument("--verbose", action="store_true", help="log every command the clients send")
 
 
@@ -82,8 +90,23 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(message)s", stream=sys.stderr)
     stop = stop or threading.Event()
-    source = LoopbackSource(latency=args.latency, noise_std=args.noise_std, seed=args.seed)
-    emulator = Emulator(args.device, args.port, source=source, comm_receiver=args.comm_receiver)
+    comm_receiver = args.comm_receiver
+    if args.source == "twin":
+        from ..twin import DigitalTwin
+
+        twin = DigitalTwin(args.device, seed=args.seed)
+        source = twin.source()
+        comm_receiver = comm_receiver or twin.profile.full_isac_loop
+        if args.truth_json:
+            try:
+                twin.truth.write_json(args.truth_json)
+            except OSError as exc:
+                raise UsageError(f"cannot write --truth-json {args.truth_json}: {exc}") from exc
+    else:
+        if args.truth_json:
+            raise UsageError("--truth-json needs --source twin (a loopback has no hidden impairments)")
+        source = LoopbackSource(latency=args.latency, noise_std=args.noise_std, seed=args.seed)
+    emulator = Emulator(args.device, args.port, source=source, comm_receiver=comm_receiver)
     try:
         emulator.start()
     except OSError as exc:

@@ -26,9 +26,11 @@ class EmulatorProcess:
     """
 
     def __init__(self, device: str = "pluto2", seed: int = 0, latency: int = 50, noise_std: float = 1e-3,
-                 comm_receiver: bool = False):
+                 comm_receiver: bool = False, source: str = "loopback", truth_json=None):
         self.args = ["--device", device, "--port", "0", "--seed", str(seed), "--latency", str(latency),
-                     "--noise-std", repr(noise_std)] + (["--comm-receiver"] if comm_receiver else [])
+                     "--noise-std", repr(noise_std), "--source", source] + (
+                     ["--comm-receiver"] if comm_receiver else []) + (
+                     ["--truth-json", str(truth_json)] if truth_json else [])
         self.uris: list[str] = []
         self._proc: subprocess.Popen | None = None
 
