@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("gnuradio")
+pytest.importorskip("gnuradio", reason="GNU Radio is not installed: GRC cannot load the block definitions")
 
 import yaml  # noqa: E402  (a dependency of GNU Radio's GRC)
 
@@ -103,6 +103,43 @@ def test_ae_blocks_take_a_model_file_and_have_callbacks(platform):
     for block_id, callback in (("isac_ae_ae_transmitter", "set_sectors"), ("isac_ae_ae_radar_receiver", "set_threshold_rule")):
         data = yaml.safe_load((GRC_DIR / f"{block_id}.block.yml").read_text())
         assert any(callback in c for c in data["templates"]["callbacks"])
+
+
+def _instantiate(platform, block_id, params, later):
+    """Build ``block_id`` from its YAML's make template with ``params``, then run its callbacks rendered with
+    ``later`` (what GRC does when a variable changes while the flowgraph runs). Returns the block object."""
+    fg = platform.make_flow_graph()
+    grc_block = fg.new_block(block_id)
+    grc_block.params["id"].set_value("blk")
+    for key, value in params.items():
+        grc_block.params[key].set_value(value)
+    fg.rewrite()
+    namespace = {}
+    exec(grc_block.templates.render("imports"), namespace)
+    made = eval(grc_block.templates.render("make"), namespace)
+    for key, value in later.items():
+        grc_block.params[key].set_value(value)
+    fg.rewrite()
+    namespace["self"] = type("TopBlock", (), {"blk": made})()
+    for callback in grc_block.get_callbacks():
+        exec(callback, namespace)
+    return made
+
+
+def test_sector_callbacks_hand_degrees_to_the_blocks(platform):
+    """Every block with a sector gets it in degrees from its GRC callback, as from its make template."""
+    changed = {"sector": "[5, 25]"}
+    for block_id in ("isac_ae_radar_channel", "isac_ae_comm_channel"):
+        block = _instantiate(platform, block_id, {"sector": "[-20, 20]"}, changed)
+        assert block.sector() == [5.0, 25.0], block_id
+    maprt = _instantiate(platform, "isac_ae_maprt_detector", {"sector": "[-20, 20]", "h0_samples": "20000"}, changed)
+    assert maprt.wait_calibrated(timeout=60) and maprt.sector_deg() == (5.0, 25.0)
+    baseline = _instantiate(platform, "isac_ae_baseline_transmitter", {}, {"target_sector": "[5, 25]",
+                                                                          "comm_sector": "[40, 60]"})
+    assert baseline.sectors_deg() == ((5.0, 25.0), (40.0, 60.0))
+    fixed = _instantiate(platform, "isac_ae_maprt_detector", {"mode": "statistic", "threshold": "90"},
+                         {"mode": "pfa", "h0_samples": "20000"})  # the threshold rule changes while running too
+    assert fixed.wait_calibrated(timeout=60) and fixed.mode() == "pfa" and fixed.threshold() != 90.0
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])

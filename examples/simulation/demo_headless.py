@@ -7,8 +7,10 @@ Compiles ``isac_ae_sim_no_gui.grc`` with grcc (into --out, default a temporary
 directory), runs it (random messages -> AE transmitter -> C++ radar and comm
 channels -> AE receivers -> metrics) and prints Pd, Pfa, RMSE and SER once a
 second while it runs. Then ``isac_ae.evaluation.evaluate`` of the same model
-on as many snapshots, with the same H0 stream (so the same threshold), and
-whether the two agree within 5 standard deviations of their difference.
+on as many snapshots, with the same H0 stream (so the same threshold; beyond
+the 2e6 H0 snapshots a block calibrates on, the core takes the flowgraph's
+threshold), and whether the two agree within 5 standard deviations of their
+difference.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 Z = 5.0
+PFA = 0.01  # the paper's false-alarm rate, for the flowgraph and the core alike
 
 
 def compile_flowgraph(out: Path, name: str = "isac_ae_sim_no_gui"):
@@ -67,15 +70,17 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=None, help="directory for the compiled flowgraph and metrics JSON")
     parser.add_argument("--no-core", action="store_true", help="skip the core's evaluation")
     args = parser.parse_args(argv)
-    if args.items < 1:
-        parser.error("--items must be >= 1")
 
     import torch
 
     from isac_ae.autoencoder import AutoencoderSystem
     from isac_ae.autoencoder.modelfile import load_model
     from isac_ae.blocks.ae_common import resolve_model_path
-    from isac_ae.evaluation import evaluate, seed_streams
+    from isac_ae.blocks.checks import MAX_H0_SAMPLES
+    from isac_ae.evaluation import evaluate, min_h0_samples, seed_streams
+
+    if args.items < min_h0_samples(PFA):
+        parser.error(f"--items must be >= {min_h0_samples(PFA)} (the H0 snapshots a threshold at Pfa {PFA} needs)")
 
     torch.set_num_threads(1)
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="isac_ae_flowgraph_"))
@@ -83,7 +88,8 @@ def main(argv=None) -> int:
     top_block = compile_flowgraph(out)
     model = str(resolve_model_path(args.model))
     h0_seed = seed_streams(args.seed, 2)[0]  # the H0 stream of evaluate(seed): the same threshold
-    tb = top_block(items=args.items, model=model, seed=args.seed, h0_seed=h0_seed, h0_samples=args.items,
+    h0_samples = min(args.items, MAX_H0_SAMPLES)
+    tb = top_block(items=args.items, model=model, seed=args.seed, pfa=PFA, h0_seed=h0_seed, h0_samples=h0_samples,
                    metrics_json=str(out / "isac_ae_sim"))
     print(f"flowgraph isac_ae_sim_no_gui: {args.items} snapshots, model {model}, "
           f"{tb.ae_radar_receiver.describe_threshold()}", flush=True)
@@ -104,7 +110,9 @@ def main(argv=None) -> int:
 
     loaded = load_model(model)
     t0 = time.perf_counter()
-    core = evaluate(AutoencoderSystem(loaded.model, loaded.scenario), samples=args.items, seed=args.seed).to_dict()
+    same_h0 = h0_samples == args.items  # else the core uses the flowgraph's threshold
+    core = evaluate(AutoencoderSystem(loaded.model, loaded.scenario.replace(pfa=PFA)), samples=args.items,
+                    seed=args.seed, threshold=None if same_h0 else tb.ae_radar_receiver.threshold()).to_dict()
     print(f"core evaluate: {args.items} snapshots in {time.perf_counter() - t0:.1f} s "
           f"(threshold {core['threshold']!r})")
     print(f"\n{'metric':10s} {'flowgraph':>12s} {'core':>12s} {'5-sigma tol':>12s}  agree")

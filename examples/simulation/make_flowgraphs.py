@@ -84,22 +84,23 @@ def place(blocks, x0, y, step=200):
     return blocks
 
 
-def common_parameters(y, gui=False, with_model=True, with_maprt=False):
-    """Command-line parameters shared by the flowgraphs (no_gui adds items and the metrics JSON prefix)."""
+def common_parameters(y, gui=False, with_model=True):
+    """Command-line parameters shared by the flowgraphs (no_gui adds K, the target sector, items, metrics JSON)."""
     blocks = []
     if with_model:
         blocks.append(param("model", (0, 0), repr(DEFAULT_MODEL), "str", "Model file"))
-    blocks.append(param("seed", (0, 0), "1", "intx", "Channel and message seed"))
-    if with_model:
-        blocks += [
-            param("pfa", (0, 0), "0.01", "eng_float", "Target Pfa (AE threshold)"),
-            param("h0_samples", (0, 0), "200000", "intx", "AE H0 snapshots"),
-            param("h0_seed", (0, 0), "0", "intx", "AE H0 seed"),
-        ]
-    if with_maprt:
-        blocks.append(param("maprt_threshold", (0, 0), "117.8", "eng_float", "MAPRT threshold (Pfa 1e-2)"))
+    blocks += [
+        param("seed", (0, 0), "1", "intx", "Channel and message seed"),
+        # Both radar receivers calibrate their thresholds for this Pfa on target-free snapshots.
+        param("pfa", (0, 0), "0.01", "eng_float", "Target Pfa (radar receivers)"),
+        param("h0_samples", (0, 0), "200000", "intx", "H0 snapshots (threshold calibration)"),
+        param("h0_seed", (0, 0), "0", "intx", "H0 seed"),
+    ]
     if not gui:
         blocks += [
+            param("K", (0, 0), "16", "intx", "Antennas K"),
+            param("theta_min", (0, 0), "-20", "eng_float", "Target sector min (deg)"),
+            param("theta_max", (0, 0), "20", "eng_float", "Target sector max (deg)"),
             param("items", (0, 0), "200000", "intx", "Snapshots to run"),
             param("metrics_json", (0, 0), "''", "str", "Metrics JSON prefix"),
         ]
@@ -107,18 +108,18 @@ def common_parameters(y, gui=False, with_model=True, with_maprt=False):
 
 
 def scenario_variables(gui=False):
-    """K, |M|, the buffer size, the array, the sectors (and the SNRs headless) along the top row."""
-    out = [
-        variable("K", (0, 0), "16"),
+    """K (GUI; a parameter headless), |M|, the buffer size, the array, the sectors (and the SNRs headless)."""
+    out = [variable("K", (0, 0), "16")] if gui else []
+    out += [
         variable("M", (0, 0), "4"),
         variable("buf", (0, 0), BUF),
         variable("positions", (0, 0), "[]"),
         variable("comm_sector", (0, 0), "[30, 50]"),
-        variable("target_sector", (0, 0), "[theta_min, theta_max]" if gui else "[-20, 20]"),
+        variable("target_sector", (0, 0), "[theta_min, theta_max]"),
     ]
     if not gui:
         out += [variable("snr_radar_db", (0, 0), "0"), variable("snr_comm_db", (0, 0), "20")]
-    return place(out, 200, 8, [90, 90, 110, 110, 130, 200, 130, 130])
+    return place(out, 200, 8, ([90] if gui else []) + [90, 110, 110, 130, 200, 130, 130])
 
 
 def gui_controls(y, extra=()):
@@ -215,7 +216,7 @@ def baseline_chain(y, src, gui, prefix="bl_"):
     conns += cc_conns
     blocks += [
         block(maprt, "isac_ae_maprt_detector", (790, y), K="K", positions="[]", sector="target_sector",
-              threshold="maprt_threshold"),
+              mode="pfa", pfa="pfa", h0_samples="h0_samples", seed="h0_seed"),
         block(ml, "isac_ae_ml_detector", (790, y + 260)),  # default constellation: the 4-QAM of |M| = 4
         metrics_block(met, (1090, y + 130), "Baseline", gui),
         null_sink(f"{prefix}null_statistic", (1090, y)),
@@ -297,7 +298,7 @@ def constellation_gui(name, xy, comm_channels, labels, gui_hint):
 
 
 # --- the flowgraphs ---------------------------------------------------------------
-def _assemble(fid, title, desc, gui, chains, with_model, with_maprt, extra_controls, metric_rows):
+def _assemble(fid, title, desc, gui, chains, with_model, extra_controls, metric_rows):
     """chains: list of (kind, prefix) with kind "ae" or "baseline"; the GUI plots every chain."""
     blocks, conns = scenario_variables(gui), []
     src_y = CHAIN_Y + (CHAIN_H * (len(chains) - 1)) // 2 + 100
@@ -323,7 +324,7 @@ def _assemble(fid, title, desc, gui, chains, with_model, with_maprt, extra_contr
         blocks += b
         conns += cn
         y += 200 * len(built) + 60
-    blocks += common_parameters(y, gui, with_model, with_maprt)
+    blocks += common_parameters(y, gui, with_model)
     y += 130
     if gui:
         blocks += gui_controls(y, extra_controls)
@@ -340,14 +341,14 @@ def isac_ae_sim(gui: bool):
     return _assemble(
         "isac_ae_sim" + ("" if gui else "_no_gui"), "ISAC autoencoder simulation",
         "Learned ISAC: random messages -> AE transmitter -> radar and comm channels -> AE receivers -> "
-        "Pd, Pfa, RMSE, SER", gui, [("ae", "")], True, False, [], [("", "AE")])
+        "Pd, Pfa, RMSE, SER", gui, [("ae", "")], True, [], [("", "AE")])
 
 
 def isac_baseline_sim(gui: bool):
     return _assemble(
         "isac_baseline_sim" + ("" if gui else "_no_gui"), "ISAC baseline simulation",
         "Model-based ISAC baseline: ISAC beam (rho, phi) + 4-QAM -> radar and comm channels -> MAPRT and ML "
-        "detectors -> Pd, Pfa, RMSE, SER", gui, [("baseline", "")], False, True, rho_phi(gui),
+        "detectors -> Pd, Pfa, RMSE, SER", gui, [("baseline", "")], False, rho_phi(gui),
         [("", "Baseline")])
 
 
@@ -356,7 +357,7 @@ def isac_compare_sim(gui: bool):
         "isac_compare_sim" + ("" if gui else "_no_gui"), "ISAC: autoencoder vs baseline",
         "AE and baseline side by side: the same messages and the same channel draws (equal channel seeds; the "
         "C++ channels draw per item independently of their input)", gui, [("ae", ""), ("baseline", "bl_")],
-        True, True, rho_phi(gui, "Baseline "), [("ae_", "AE"), ("bl_", "Baseline")])
+        True, rho_phi(gui, "Baseline "), [("ae_", "AE"), ("bl_", "Baseline")])
 
 
 FLOWGRAPHS = [isac_ae_sim, isac_baseline_sim, isac_compare_sim]

@@ -61,7 +61,10 @@ class MaprtH0:
         self._search = module().MaprtSearch(positions, *self.scenario.target_sector_rad, *search)
 
     def transmit(self, messages: torch.Tensor):
-        return torch.zeros((len(messages), self.scenario.num_antennas), dtype=torch.complex64), None
+        """Silence on a unit beam: y = 0 x e_0, (N, K) and (K,); H0 snapshots are noise whatever is sent."""
+        beam = torch.zeros(self.scenario.num_antennas, dtype=torch.complex64)
+        beam[0] = 1
+        return torch.zeros((len(messages), self.scenario.num_antennas), dtype=torch.complex64), beam
 
     def radar_receive(self, z: torch.Tensor):
         statistic, _ = self._search.search(z.numpy())
