@@ -29,6 +29,29 @@ class MaprtOutput:
     index: torch.Tensor
 
 
+#: Most fine-grid table entries (num_fine x K), as the C++ search: 2^26 complex64 is 512 MiB.
+MAX_TABLE_ENTRIES = 2**26
+
+
+def _check(positions: np.ndarray, sector_rad, fine_step_u, refine_factor, levels, candidates) -> None:
+    if positions.ndim != 1 or positions.size < 1 or not np.all(np.isfinite(positions)):
+        raise ValueError(f"positions must be K >= 1 finite element positions (wavelengths), got {positions!r}")
+    lo, hi = (float(a) for a in sector_rad)
+    if not -math.pi / 2 - 1e-6 <= lo <= hi <= math.pi / 2 + 1e-6:  # also refuses NaN
+        raise ValueError(f"the sector must satisfy -pi/2 <= min <= max <= pi/2 (radians), got {(lo, hi)}")
+    if not (fine_step_u > 0 and math.isfinite(fine_step_u)):
+        raise ValueError(f"fine_step_u must be a positive number, got {fine_step_u}")
+    if refine_factor < 1 or not 0 <= levels <= 8 or candidates < 1:
+        raise ValueError("need refine_factor >= 1, 0 <= levels <= 8 and candidates >= 1, got "
+                         f"{refine_factor}, {levels}, {candidates}")
+    if refine_factor > 4096 or float(refine_factor) ** levels > 1e9:
+        raise ValueError(f"refine_factor ** levels is too large ({refine_factor} ** {levels})")
+    points = (math.sin(hi) - math.sin(lo)) / fine_step_u + 1
+    if points * positions.size > MAX_TABLE_ENTRIES:
+        raise ValueError(f"the fine grid ({points:.0f} points x K = {positions.size}) would exceed 2^26 table "
+                         "entries; increase fine_step_u or narrow the sector")
+
+
 def _power(x: torch.Tensor) -> torch.Tensor:
     return x.real.square() + x.imag.square()
 
@@ -43,6 +66,12 @@ class MaprtDetector:
     fine point; each level refines ``refine_factor`` times around the best points.
     candidates: how many coarse local maxima are refined (guards against a
     sidelobe winning the coarse stage).
+
+    Raises ValueError on the parameters the C++ search (``MaprtSearch``)
+    refuses: non-finite positions, a sector outside [-pi/2, pi/2] or
+    reversed, a step that is not a positive number, refine_factor outside
+    [1, 4096], levels outside [0, 8], a coarse stride refine_factor**levels
+    above 1e9, candidates < 1, or tables beyond 2^26 entries (num_fine x K).
     """
 
     def __init__(
@@ -55,6 +84,8 @@ class MaprtDetector:
         candidates: int = 3,
         device="cpu",
     ):
+        pos = np.asarray(positions, dtype=np.float64)
+        _check(pos, sector_rad, fine_step_u, refine_factor, levels, candidates)
         lo, hi = (math.sin(a) for a in sector_rad)
         self.num_fine = max(1, math.ceil((hi - lo) / fine_step_u - 1e-9) + 1)
         self.u_grid = np.linspace(lo, hi, self.num_fine)
@@ -63,7 +94,6 @@ class MaprtDetector:
         self.levels = levels
         self.candidates = candidates
         self.device = torch.device(device)
-        pos = np.asarray(positions, dtype=np.float64)
         # Conjugate steering vectors a(u)^* of every fine grid point, (num_fine, K):
         # the statistic at grid point i is |sum_k conj_table[i, k] z_k|^2.
         self.conj_table = self._to_device(np.exp(2j * np.pi * np.outer(self.u_grid, pos)))
