@@ -1,10 +1,12 @@
 import json
+import shlex
 import subprocess
 import sys
 
 import pytest
 import torch
 
+from isac_ae.autoencoder.modelfile import read_metadata
 from isac_ae.cli import main
 from isac_ae.tradeoff import read_csv
 
@@ -30,6 +32,8 @@ def test_baseline_json(capsys):
         ["baseline", "--rho", "abc"],
         ["baseline", "--pfa", "1"],
         ["baseline", "--K", "0"],
+        ["baseline", "--M", "3"],
+        ["baseline", "--seed", "-1"],
         ["baseline", "--target-sector-deg", "30", "10"],
         ["baseline", "--bogus"],
         ["baseline-sweep"],
@@ -66,17 +70,26 @@ def test_sweep_writes_csv_front_and_plots(tmp_path):
         assert (tmp_path / name).stat().st_size > 0
 
 
+TRAIN = ["train", "--omega", "0.09,1", "--samples-per-stage", "2000", "--batch-size", "500", "--quiet"]
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """Two tiny models trained through the command line (4 steps per stage)."""
     out = tmp_path_factory.mktemp("sweep") / "nominal"
-    assert main(["train", "--omega", "0.09,1", "--samples-per-stage", "2000", "--batch-size", "500", "--quiet",
-                 "--out", str(out)]) == 0
+    assert main([*TRAIN, "--out", str(out)]) == 0
     return out
 
 
 def test_train_writes_one_model_per_omega_and_no_checkpoint(trained):
     assert sorted(p.name for p in trained.iterdir()) == ["omega_0.09.safetensors", "omega_1.0.safetensors"]
+
+
+def test_train_records_its_command_line(trained):
+    for name in ("omega_0.09.safetensors", "omega_1.0.safetensors"):
+        meta = read_metadata(trained / name)
+        assert meta["command"] == shlex.join(["isac-ae", *TRAIN, "--out", str(trained)])
+        assert meta["git_commit"] == "unknown" or len(meta["git_commit"].removesuffix("-dirty")) == 40
 
 
 def test_evaluate_json(trained, capsys):

@@ -1,6 +1,9 @@
 """The ``isac-ae`` command line. Angles in degrees at this surface.
 
-Every usage or input error prints one line on stderr and exits with code 2.
+Every usage or input error prints one line on stderr and exits with code 2,
+before any work starts: values are checked against their ranges, the output
+directory is created and written to, and an evaluation's sample size is
+checked against its Pfa (see :func:`_check_samples_for_pfa`).
 """
 
 from __future__ import annotations
@@ -8,13 +11,24 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 from .scenario import POSITION_MODELS, Scenario, ScenarioError
 
 EXIT_USAGE = 2
+#: Seeds are non-negative and fit torch's and NumPy's generators (the trainer also seeds with seed + 1).
+MAX_SEED = 2**63 - 1
+#: Most snapshots per evaluation: the H0 scores are held in memory and sorted (8 bytes each, 8 GB at the bound).
+MAX_SAMPLES = 10**9
+#: Largest training batch: a step holds about 2 kB per sample and model at K = 16 (2 GB per model at the bound).
+MAX_BATCH = 2**20
+#: Most phases of the baseline sweep: 1 degree steps.
+MAX_PHI_STEPS = 360
 
 
 class UsageError(Exception):
@@ -26,14 +40,23 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+def _int_in(low: int, high: Optional[int], what: str):
+    """An argparse type: an integer in [low, high] (no upper bound when ``high`` is None)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"in [{low}, {high if high < 10**7 else format(high, '.3g')}]"
+            raise argparse.ArgumentTypeError(f"must be {what} {bounds}, got {value}")
+        return value
+    return parse
+
+
+_positive_int = _int_in(1, None, "an integer")
+_seed = _int_in(0, MAX_SEED, "a non-negative integer seed")
+_samples = _int_in(1, MAX_SAMPLES, "a positive number of snapshots")
 
 
 def _finite_float(text: str) -> float:
@@ -47,7 +70,16 @@ def _finite_float(text: str) -> float:
 
 
 def _float_list(text: str) -> list[float]:
-    return [_finite_float(part) for part in text.split(",") if part.strip()]
+    """Comma-separated finite numbers, at least one, none empty, no duplicates."""
+    parts = [part.strip() for part in text.split(",")]
+    if not any(parts):
+        raise argparse.ArgumentTypeError(f"expected one or more comma-separated values, got {text!r}")
+    if not all(parts):
+        raise argparse.ArgumentTypeError(f"empty value in the list {text!r}")
+    values = [_finite_float(part) for part in parts]
+    if len(set(values)) != len(values):
+        raise argparse.ArgumentTypeError(f"duplicate values in {text!r}")
+    return values
 
 
 def _add_scenario_options(parser: argparse.ArgumentParser) -> None:
@@ -65,13 +97,14 @@ def _add_scenario_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--pfa", type=_finite_float, default=d.pfa, help="target false-alarm probability (default %(default)s)")
     g.add_argument("--spacing-std", type=_finite_float, default=d.spacing_std,
                    help="std of the inter-element spacing in wavelengths, e.g. 0.0333 for lambda/30 (default %(default)s)")
-    g.add_argument("--impairment-seed", type=int, default=d.impairment_seed, help="seed of the spacing realisation (default %(default)s)")
+    g.add_argument("--impairment-seed", type=_seed, default=d.impairment_seed, help="seed of the spacing realisation (default %(default)s)")
     g.add_argument("--position-model", choices=POSITION_MODELS, default=d.position_model,
                    help="how spacings become positions (default %(default)s)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default %(default)s)")
 
 
 def _scenario(args) -> Scenario:
+    """The scenario of the command's options (ScenarioError when out of range)."""
     return Scenario(
         num_antennas=args.num_antennas,
         num_messages=args.num_messages,
@@ -93,15 +126,73 @@ def _check_rho(rho: float) -> float:
     return rho
 
 
+def _check_samples_for_pfa(samples: int, pfa: float) -> None:
+    """Refuse an H0 set (as many snapshots as ``--samples``) too small to calibrate a threshold at ``pfa``.
+
+    The rule is the evaluation's (:func:`isac_ae.evaluation.min_h0_samples`): at
+    least 10 expected false alarms in the H0 set, ceil(10 / pfa) snapshots, so
+    that the threshold is not the H0 maximum; checked here before any work.
+    """
+    from .evaluation import MIN_EXCEEDANCES, min_h0_samples
+
+    needed = min_h0_samples(pfa)
+    if samples < needed:
+        raise UsageError(f"--samples {samples} is too few for Pfa {pfa:g}: the threshold needs at least {needed} "
+                         f"H0 snapshots ({MIN_EXCEEDANCES} expected false alarms); raise --samples or --pfa")
+
+
+def _check_evaluable(scenario: Scenario, samples: int) -> None:
+    """What an evaluation at a fixed Pfa needs from the scenario and the sample size."""
+    if not 0.0 < scenario.p_target < 1.0:
+        raise UsageError(f"p_target must lie in (0, 1) here, got {scenario.p_target:g}: Pd needs snapshots with a "
+                         "target and Pfa snapshots without one")
+    _check_samples_for_pfa(samples, scenario.pfa)
+
+
+def _check_qam(scenario: Scenario) -> None:
+    """The baseline's square QAM needs |M| in 4, 16, 64, 256."""
+    from .baselines.beams import qam_constellation
+
+    try:
+        qam_constellation(scenario.num_messages)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _output_dir(text: str, files=()) -> Path:
+    """Create the output directory ``text`` and check that it takes files, before any work starts.
+
+    ``files``: names the command will write in it; none may be an existing directory.
+    """
+    out = Path(text)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"output {out} exists and is not a directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write to output directory {out}: {exc.strerror or exc}") from None
+    for name in files:
+        if (out / name).is_dir():
+            raise UsageError(f"{out / name} is a directory, but this command writes a file there")
+    return out
+
+
 def _device(name: str):
     import torch
 
     try:
         device = torch.device(name)
-    except RuntimeError as exc:
-        raise UsageError(f"unknown device {name!r}: {exc}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda requested but no CUDA device is available")
+    except RuntimeError:
+        raise UsageError(f"unknown device {name!r}; use cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise UsageError(f"--device must be cpu, cuda or cuda:N, got {name!r}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda requested but no CUDA device is available")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise UsageError(f"--device {name}: there are {torch.cuda.device_count()} CUDA device(s)")
     return device
 
 
@@ -119,8 +210,11 @@ def cmd_baseline(args) -> int:
     from .baselines import BaselineSystem
 
     scenario = _scenario(args)
+    _check_rho(args.rho)
+    _check_qam(scenario)
+    _check_evaluable(scenario, args.samples)
     device = _device(args.device)
-    system = BaselineSystem(scenario, _check_rho(args.rho), math.radians(args.phi_deg), device=device)
+    system = BaselineSystem(scenario, args.rho, math.radians(args.phi_deg), device=device)
     return _evaluate_and_report(args, system, device, {"rho": args.rho, "phi_deg": args.phi_deg})
 
 
@@ -129,7 +223,10 @@ def _evaluate_and_report(args, system, device, identity: dict) -> int:
     from .evaluation import evaluate
 
     with _progress(args.samples, args.command, not args.json and sys.stderr.isatty()) as bar:
-        result = evaluate(system, args.samples, args.seed, device, progress=bar.update)
+        try:
+            result = evaluate(system, args.samples, args.seed, device, progress=bar.update)
+        except ValueError as exc:  # the evaluation's own refusal of its inputs (e.g. too few H0 samples)
+            raise UsageError(str(exc)) from None
     if args.json:
         print(json.dumps({**identity, "seed": args.seed, **result.to_dict(), "scenario": system.scenario.to_dict()}))
         return 0
@@ -144,6 +241,10 @@ def _evaluate_and_report(args, system, device, identity: dict) -> int:
     return 0
 
 
+#: What baseline-sweep writes besides the plots: the CSV of every point, the fronts as JSON.
+SWEEP_FILES = ("baseline_sweep.csv", "baseline_front.json")
+
+
 def cmd_baseline_sweep(args) -> int:
     """The (rho, phi) sweep, the Pareto fronts, CSV and plots."""
     import numpy as np
@@ -152,17 +253,20 @@ def cmd_baseline_sweep(args) -> int:
     from .tradeoff import DEFAULT_RHOS, baseline_sweep, default_phis, sweep_size, write_csv
 
     scenario = _scenario(args)
-    device = _device(args.device)
     rhos = [_check_rho(r) for r in (args.rhos or DEFAULT_RHOS)]
+    _check_qam(scenario)
+    _check_evaluable(scenario, args.samples)
+    device = _device(args.device)
     phis = default_phis(args.phi_steps)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_dir(args.out, SWEEP_FILES)
+    csv_path, front_path = (out / name for name in SWEEP_FILES)
     start = time.perf_counter()
     with _progress(sweep_size(rhos, phis) * args.samples, "baseline sweep", True) as bar:
-        rows = baseline_sweep(scenario, rhos, phis, args.samples, args.seed, device, progress=bar.update)
-    csv_path = out / "baseline_sweep.csv"
+        try:
+            rows = baseline_sweep(scenario, rhos, phis, args.samples, args.seed, device, progress=bar.update)
+        except ValueError as exc:  # the evaluation's own refusal of its inputs (e.g. too few H0 samples)
+            raise UsageError(str(exc)) from None
     write_csv(rows, csv_path)
-    front_path = out / "baseline_front.json"
     front = {key: [r for r in rows if r[key]] for key in ("front_pd", "front_rmse")}
     front_path.write_text(json.dumps({"scenario": scenario.to_dict(), "samples": args.samples, "seed": args.seed, **front}, indent=1))
     figures = plot_tradeoff(rows, out)
@@ -176,13 +280,9 @@ def cmd_baseline_sweep(args) -> int:
 
 def _omega_list(text: str) -> list[float]:
     values = _float_list(text)
-    if not values:
-        raise argparse.ArgumentTypeError(f"expected one or more comma-separated omega_r values, got {text!r}")
     for w in values:
         if not 0.0 <= w <= 1.0:
             raise argparse.ArgumentTypeError(f"omega_r must lie in [0, 1], got {w:g}")
-    if len(set(values)) != len(values):
-        raise argparse.ArgumentTypeError(f"duplicate omega_r values in {text!r}")
     return values
 
 
@@ -205,18 +305,23 @@ def _training_progress(total_steps: int, done: int, enabled: bool):
 def cmd_train(args) -> int:
     """Train one model per omega_r (one ensemble), resuming from the output's checkpoint."""
     from .autoencoder import BUDGETS, TrainingConfig, TrainingError
-    from .autoencoder.sweep import CHECKPOINT_NAME, sweep_trainer, write_sweep
+    from .autoencoder.sweep import CHECKPOINT_NAME, model_filename, sweep_trainer, write_sweep
 
     scenario = _scenario(args)
-    device = _device(args.device)
+    if not 0.0 < scenario.p_target < 1.0:
+        raise UsageError(f"p_target must lie in (0, 1) for training, got {scenario.p_target:g}: the detector "
+                         "learns from snapshots with and without a target")
     samples = args.samples_per_stage or BUDGETS[args.budget]
+    if args.batch_size > samples:
+        raise UsageError(f"--batch-size {args.batch_size} exceeds the {samples} samples per stage")
     try:
         config = TrainingConfig(omegas=tuple(args.omega), samples_per_stage=samples, batch_size=args.batch_size,
                                 learning_rate=args.lr, schedule=args.schedule, seed=args.seed,
                                 budget=args.budget if not args.samples_per_stage else "custom")
     except TrainingError as exc:
         raise UsageError(str(exc)) from None
-    out = Path(args.out)
+    device = _device(args.device)
+    out = _output_dir(args.out, [CHECKPOINT_NAME, *(model_filename(w) for w in config.omegas)])
     trainer = sweep_trainer(scenario, config, out, device)
     if (out / CHECKPOINT_NAME).exists():
         try:
@@ -228,8 +333,11 @@ def cmd_train(args) -> int:
     start, first_step = time.perf_counter(), trainer.steps_done
     bar, update = _training_progress(trainer.total_steps, first_step, not args.quiet)
     with bar:
-        trainer.run(update)
-    paths = write_sweep(trainer, out)
+        try:
+            trainer.run(update)
+        except TrainingError as exc:  # diverged
+            raise UsageError(str(exc)) from None
+    paths = write_sweep(trainer, out, args.command_line)
     seconds = time.perf_counter() - start
     trained = (trainer.total_steps - first_step) * config.batch_size * len(config.omegas)
     print(f"trained {len(paths)} model(s) in {seconds:.1f} s ({trained / seconds:.3g} samples x models / s)")
@@ -265,6 +373,7 @@ def cmd_evaluate(args) -> int:
     diff = scenario_mismatch(requested, loaded.scenario)
     if diff:
         raise UsageError(f"{args.model} was trained for another scenario ({'; '.join(diff)})")
+    _check_evaluable(loaded.scenario, args.samples)
     system = AutoencoderSystem(loaded.model, loaded.scenario, device)
     return _evaluate_and_report(args, system, device, {"model": str(loaded.path), "omega": loaded.omega})
 
@@ -293,7 +402,7 @@ def cmd_models(args) -> int:
             "spacing_std": sc["spacing_std"], "impairment_seed": sc["impairment_seed"],
             "position_model": sc["position_model"], "num_antennas": meta["num_antennas"],
             "num_messages": meta["num_messages"], "true_positions_wavelengths": meta["true_positions_wavelengths"],
-            "training": meta["training"],
+            "training": meta["training"], "git_commit": meta.get("git_commit"), "command": meta.get("command"),
         })
     entries.sort(key=lambda e: (e["sweep"], e["omega"]))
     if args.json:
@@ -309,18 +418,23 @@ def cmd_models(args) -> int:
 def cmd_reproduce(args) -> int:
     """Fig. 2-5 of the paper from the shipped models (or retrained ones), with tables."""
     from .autoencoder.modelfile import ModelFileError
-    from .reproduce import FIGURES, IMPAIRED, Reproduction
+    from .reproduce import FIGURES, IMPAIRED, NOMINAL, Reproduction
 
     figures = FIGURES if args.figure == "all" else (args.figure,)
     known = {spec.name: spec for spec in IMPAIRED}
-    names = args.impairments.split(",") if args.impairments else list(known)
+    names = [n.strip() for n in args.impairments.split(",")] if args.impairments is not None else list(known)
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise UsageError(f"unknown impairment sweep(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        raise UsageError(f"unknown impairment sweep(s) {', '.join(map(repr, unknown))}; known: {', '.join(known)}")
+    if len(set(names)) != len(names):
+        raise UsageError(f"duplicate impairment sweeps in {args.impairments!r}")
+    for spec in (NOMINAL, *(known[n] for n in names)):
+        _check_samples_for_pfa(args.samples, spec.scenario.pfa)
     device = _device(args.device)
+    out = _output_dir(args.out)
     start = time.perf_counter()
     with _progress(None, "reproduce", sys.stderr.isatty()) as bar:
-        repro = Reproduction(Path(args.out), args.samples, args.seed, device,
+        repro = Reproduction(out, args.samples, args.seed, device,
                              retrain=args.budget if args.retrain else None,
                              log=lambda msg: bar.write(msg, file=sys.stdout), progress=bar.update,
                              impaired=[known[n] for n in names])
@@ -334,6 +448,10 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+SAMPLES_HELP = ("test snapshots, and as many H0 snapshots for the threshold: at least 10 / Pfa (10 expected false "
+                f"alarms), at most {MAX_SAMPLES:.0e} (default %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="isac-ae", description="End-to-end learned ISAC: simulation, baselines, evaluation.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -343,8 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Evaluate the LS/ISAC beam + MAPRT + ML baseline at one (rho, phi) at a fixed Pfa.")
     p.add_argument("--rho", type=_finite_float, default=0.5, help="radar share of the ISAC beam, [0, 1] (default %(default)s)")
     p.add_argument("--phi-deg", type=_finite_float, default=0.0, help="relative phase of the comm beam, degrees (default %(default)s)")
-    p.add_argument("--samples", type=_positive_int, default=100_000, help="test snapshots, and as many H0 snapshots (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    p.add_argument("--samples", type=_samples, default=100_000, help=SAMPLES_HELP)
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_scenario_options(p)
     p.set_defaults(func=cmd_baseline)
@@ -352,10 +470,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("baseline-sweep", help="sweep (rho, phi), write the CSV, Pareto fronts and plots",
                        description="Sweep the ISAC beam of eq. (10) over (rho, phi) and extract the Pareto fronts.")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--samples", type=_positive_int, default=100_000, help="test snapshots per point (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    p.add_argument("--samples", type=_samples, default=100_000, help="test snapshots per point, and as many H0 "
+                   f"snapshots for the threshold, at least 10 / Pfa, at most {MAX_SAMPLES:.0e} (default %(default)s)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default %(default)s)")
     p.add_argument("--rhos", type=_float_list, default=None, help="comma-separated rho values (default: a grid dense near 0 and 1)")
-    p.add_argument("--phi-steps", type=_positive_int, default=8, help="phases phi = 2 pi i / steps (default %(default)s)")
+    p.add_argument("--phi-steps", type=_int_in(1, MAX_PHI_STEPS, "a number of phases"), default=8,
+                   help=f"phases phi = 2 pi i / steps, at most {MAX_PHI_STEPS} (default %(default)s)")
     _add_scenario_options(p)
     p.set_defaults(func=cmd_baseline_sweep)
 
@@ -369,9 +489,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule", choices=("staged", "paper", "joint"), default="staged",
                    help="staged = the paper's three stages + receiver fine-tuning (default); paper = the three stages only; "
                         "joint = all six networks at once")
-    p.add_argument("--batch-size", type=_positive_int, default=10_000, help="samples per step (default %(default)s)")
+    p.add_argument("--batch-size", type=_int_in(1, MAX_BATCH, "a batch size"), default=10_000,
+                   help=f"samples per step, at most {MAX_BATCH} and the samples per stage (default %(default)s)")
     p.add_argument("--lr", type=_finite_float, default=0.01, help="Adam learning rate (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default %(default)s)")
     p.add_argument("--out", required=True, help="output directory (model files, checkpoint)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_scenario_options(p)
@@ -381,8 +502,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Evaluate a trained model: Pd, empirical Pfa, RMSE, mean sigma, SER. "
                                    "The scenario is the model's; scenario options given here must agree with it.")
     p.add_argument("model", help="model file (.safetensors)")
-    p.add_argument("--samples", type=_positive_int, default=100_000, help="test snapshots, and as many H0 snapshots (default %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    p.add_argument("--samples", type=_samples, default=100_000, help=SAMPLES_HELP)
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_scenario_options(p)
     p.set_defaults(func=cmd_evaluate, **{k: None for k in Scenario().to_dict()})
@@ -397,9 +518,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "and write the paper's figures as PNG and PDF with their tables.")
     p.add_argument("figure", choices=("fig2", "fig3", "fig4", "fig5", "all"), help="which figure")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--samples", type=_positive_int, default=1_000_000,
-                   help="test snapshots per point, and as many H0 snapshots (default %(default)s)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default %(default)s)")
+    p.add_argument("--samples", type=_samples, default=1_000_000, help=SAMPLES_HELP.replace("test snapshots", "test snapshots per point"))
+    p.add_argument("--seed", type=_seed, default=1, help="random seed (default %(default)s)")
     p.add_argument("--impairments", default=None,
                    help="Fig. 5 sweeps, comma-separated (default: all of spacing_l30, spacing_l15, spacing_l30_scaled, "
                         "spacing_l15_scaled that exist)")
@@ -411,8 +531,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run one command; ``argv`` defaults to ``sys.argv[1:]``. Returns the exit code."""
+    command_line = shlex.join(sys.argv) if argv is None else shlex.join(["isac-ae", *argv])
     try:
         args = build_parser().parse_args(argv)
+        args.command_line = command_line  # recorded in the model files that train writes
         return args.func(args)
     except (UsageError, ScenarioError, argparse.ArgumentTypeError) as exc:
         print(f"isac-ae: error: {exc}", file=sys.stderr)

@@ -37,10 +37,12 @@ def ls_beam(positions, sector_rad, grid_rad=DEFAULT_SYNTHESIS_GRID) -> np.ndarra
 def isac_beam(radar_beam, comm_beam, rho: float, phi_rad: float, energy: float = 1.0) -> np.ndarray:
     """ISAC beam of eq. (10): a normalised mix of the radar and comm beams, shape (K,).
 
-    ``rho`` in [0, 1] weights the radar beam; ``phi_rad`` is the relative phase.
+    ``rho`` in [0, 1] weights the radar beam; ``phi_rad`` (finite) is the relative phase.
     """
     if not 0.0 <= rho <= 1.0:
         raise ValueError(f"rho must lie in [0, 1], got {rho}")
+    if not math.isfinite(phi_rad):  # exp(j inf) is NaN: the whole beam would be
+        raise ValueError(f"phi must be finite, got {phi_rad}")
     mix = math.sqrt(rho) * np.asarray(radar_beam) + math.sqrt(1.0 - rho) * np.exp(1j * phi_rad) * np.asarray(
         comm_beam
     )
