@@ -91,7 +91,7 @@ class PlainLoop:
         y = x.unsqueeze(-1) * v
         scale = torch.rsqrt(y.abs().square().sum(-1).mean())
         y = y * scale
-        rd, cd = self.radar(y, gen), self.comm(y, v * scale, gen)
+        rd, cd = self.radar(y, gen), self.comm(y, gen, v=v * scale)
         zr = torch.cat([rd.z.real, rd.z.imag], -1)
         logit = nets["detector"](zr).squeeze(-1)
         theta = 0.5 * math.pi * torch.tanh(nets["angle"](zr).squeeze(-1))

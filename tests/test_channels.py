@@ -82,18 +82,18 @@ def test_beamformed_signal_gives_the_dense_signals_observations(scenario):
     radar, comm = RadarChannel(scenario), CommChannel(scenario)
     rd_f, rd_d = radar(factored, torch.Generator().manual_seed(6)), radar(dense, torch.Generator().manual_seed(6))
     torch.testing.assert_close(rd_f.z, rd_d.z, rtol=1e-5, atol=1e-5)
-    cd_f = comm(factored, None, torch.Generator().manual_seed(7))
-    cd_d = comm(dense, beam.unsqueeze(-2), torch.Generator().manual_seed(7))
+    cd_f = comm(factored, torch.Generator().manual_seed(7))
+    cd_d = comm(dense, torch.Generator().manual_seed(7), v=beam.unsqueeze(-2))
     torch.testing.assert_close(cd_f.z, cd_d.z, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(cd_f.kappa, cd_d.kappa, rtol=1e-5, atol=1e-5)
     with pytest.raises(ValueError, match="beamformer"):
-        comm(dense, None, gen)
+        comm(dense, gen)
 
 
 def test_comm_channel_statistics_and_csi(scenario, generator):
     v = torch.as_tensor(ls_beam(scenario.nominal_positions(), scenario.comm_sector_rad), dtype=torch.complex64)
     x = torch.exp(1j * torch.pi / 4 * (2 * torch.randint(4, (N,), generator=generator) + 1)).to(torch.complex64)
-    draw = CommChannel(scenario)(x.unsqueeze(-1) * v, v, generator)
+    draw = CommChannel(scenario)(x.unsqueeze(-1) * v, generator, v=v)
     residual = draw.z - draw.kappa * x  # = noise, since y = v x
     assert abs(residual.abs().square().mean().item() - scenario.noise_power) < Z / np.sqrt(N)
     assert abs(draw.beta.abs().square().mean().item() - scenario.comm_gain_var) < Z * scenario.comm_gain_var / np.sqrt(N)
@@ -104,7 +104,7 @@ def test_comm_channel_statistics_and_csi(scenario, generator):
 def test_channels_are_differentiable_in_y(scenario, generator):
     y = torch.randn(64, 16, dtype=torch.complex64, requires_grad=True)
     rd = RadarChannel(scenario)(y, generator, target=True)
-    cd = CommChannel(scenario)(y, y.detach()[0], generator)
+    cd = CommChannel(scenario)(y, generator, v=y.detach()[0])
     (rd.z.abs().square().sum() + cd.z.abs().square().sum()).backward()
     assert torch.isfinite(y.grad).all() and y.grad.abs().sum() > 0
 
@@ -147,7 +147,7 @@ def test_channels_see_an_impaired_array_model(generator):
     residual = rd.z.numpy() - echo
     m = residual.size
     assert abs(np.mean(np.abs(residual) ** 2) - 1.0) < Z / np.sqrt(m)  # Exp(1) has unit std
-    cd = CommChannel(sc, array=board)(y, _beam(sc), generator)
+    cd = CommChannel(sc, array=board)(y, generator, v=_beam(sc))
     a_tx, _ = _explicit_manifolds(board, cd.vartheta.double().numpy())
     kappa = cd.beta.numpy() * (a_tx @ _beam(sc).numpy())
     np.testing.assert_allclose(cd.kappa.numpy(), kappa, rtol=1e-4, atol=1e-4 * np.abs(kappa).max())

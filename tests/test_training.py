@@ -38,7 +38,7 @@ def test_step_losses_equal_eqs_3_to_8_on_the_whole_batch(stage):
     points, v = trainer.model.transmitter(trainer.sectors)
     y = points[:, messages].unsqueeze(-1) * v.unsqueeze(-2)
     rd = trainer.radar(y, gen, target="grouped")
-    cd = trainer.comm(y, v.unsqueeze(-2), gen)
+    cd = trainer.comm(y, gen, v=v.unsqueeze(-2))
     logit, theta_hat, sigma = (x.double() for x in trainer.model.radar(rd.z))
     # Eqs. (3)-(6) written out independently of losses.py, in float64: batch means with the
     # presence label as a mask, so p(t=1) E[. | t=1] is the mean of t * (.) over all N rows.

@@ -17,7 +17,7 @@ call signature and return type plugs into training and evaluation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Protocol
 
 import torch
 
@@ -178,10 +178,11 @@ class RadarChannel(_ArrayChannel):
 class CommChannel(_ArrayChannel):
     """Rayleigh MISO channel to a single-antenna receiver, eq. (2), with CSI."""
 
-    def __call__(self, y, v: Optional[torch.Tensor], generator: torch.Generator) -> CommDraw:
-        """Pass ``y`` (..., N, K) through the channel; ``v`` (broadcastable to ``y``) defines the CSI.
+    def __call__(self, y, generator: torch.Generator, v: Optional[torch.Tensor] = None) -> CommDraw:
+        """Pass ``y`` (..., N, K) (or :class:`Beamformed`) through the channel.
 
-        ``v`` may be None when ``y`` is :class:`Beamformed`: its beam.
+        ``v`` (broadcastable to ``y``) defines the CSI kappa = beta a^T v; it is
+        needed only for a dense ``y`` (a :class:`Beamformed` signal carries its beam).
         """
         if v is None and not isinstance(y, Beamformed):
             raise ValueError("the comm channel needs the beamformer v unless y is Beamformed")
@@ -195,3 +196,34 @@ class CommChannel(_ArrayChannel):
         z = beta * project(y, a) + noise
         kappa = beta * (beam_gain(y.beam, a) if v is None else (a * v).sum(-1))
         return CommDraw(z=z, kappa=kappa, vartheta=vartheta, beta=beta)
+
+
+class RadarChannelProtocol(Protocol):
+    """What evaluation needs of a radar channel: the simulated one, a digital twin, a board."""
+
+    scenario: Scenario
+
+    def __call__(self, y: Beamformed, generator: torch.Generator, target: Optional[bool] = None) -> RadarDraw:
+        """Snapshots of ``y`` (N snapshots of one beam); ``target`` None draws t ~ Bernoulli(p_target),
+        a bool fixes it (an H0 set for the threshold)."""
+
+
+class CommChannelProtocol(Protocol):
+    """What evaluation needs of a comm channel: the symbols and the CSI the receiver has."""
+
+    def __call__(self, y: Beamformed, generator: torch.Generator) -> CommDraw:
+        """The comm receiver's z_c and kappa for ``y``."""
+
+
+@dataclass
+class Channels:
+    """The radar and comm channels a system is evaluated through (the seam behind which a digital
+    twin or a board stands; training's simulated channels have extra, training-only draws)."""
+
+    radar: RadarChannelProtocol
+    comm: CommChannelProtocol
+
+    @classmethod
+    def simulated(cls, scenario: Scenario, device="cpu", array: Optional[ArrayModel] = None) -> "Channels":
+        """Eq. (1) and (2) through ``array`` (default: the scenario's true array)."""
+        return cls(RadarChannel(scenario, device=device, array=array), CommChannel(scenario, device=device, array=array))

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from scipy import stats
 
-from .channels import CommChannel, RadarChannel
+from .channels import Beamformed, Channels
 from .scenario import Scenario
 
 DEFAULT_CHUNK = 1 << 16
@@ -126,15 +126,27 @@ def _draw_messages(n: int, num_messages: int, generator: torch.Generator, device
     return torch.randint(num_messages, (n,), generator=generator, device=device)
 
 
+def _factored(y: torch.Tensor, v: torch.Tensor):
+    """A system's y = x v (N, K) with one beam v (K,) as :class:`Beamformed` (symbols x = y v^H / ||v||^2),
+    which every channel takes (a board transmits symbols on a beam); per-snapshot beams stay dense."""
+    if v.ndim != 1:
+        return y
+    return Beamformed(y @ v.conj() / v.abs().square().sum(), v)
+
+
 @torch.inference_mode()
-def h0_scores(system: IsacSystem, samples: int, seed: int, device="cpu", chunk: int = DEFAULT_CHUNK) -> np.ndarray:
-    """Detection scores of ``samples`` target-free snapshots, shape (samples,)."""
+def h0_scores(system: IsacSystem, samples: int, seed: int, device="cpu", chunk: int = DEFAULT_CHUNK,
+              channels: Optional[Channels] = None) -> np.ndarray:
+    """Detection scores of ``samples`` target-free snapshots, shape (samples,).
+
+    ``channels``: what the snapshots go through (default: the scenario's simulated channels).
+    """
     sc = system.scenario
     gen = _generator(seed, device)
-    radar = RadarChannel(sc, device=device)
+    radar = (channels or Channels.simulated(sc, device)).radar
     scores = []
     for n in _chunks(samples, chunk):
-        y, _ = system.transmit(_draw_messages(n, sc.num_messages, gen, device))
+        y = _factored(*system.transmit(_draw_messages(n, sc.num_messages, gen, device)))
         score, _, _ = system.radar_receive(radar(y, gen, target=False).z)
         scores.append(score.float().cpu().numpy())
     return np.concatenate(scores)
@@ -179,6 +191,7 @@ def evaluate(
     threshold: Optional[float] = None,
     chunk: int = DEFAULT_CHUNK,
     progress=None,
+    channels: Optional[Channels] = None,
 ) -> EvaluationResult:
     """Evaluate ``system`` on ``samples`` test snapshots (and as many H0 snapshots).
 
@@ -186,8 +199,11 @@ def evaluate(
     (e.g. a sweep whose H0 scores do not depend on the transmitter); without
     it ``samples`` must be at least :func:`min_h0_samples` (ValueError).
     ``progress`` is an optional callable taking the number of snapshots done.
-    Equal seeds give every system the same test draws (messages, targets,
-    channels): comparisons between systems use common random numbers.
+    ``channels``: what the test and H0 snapshots go through (default: the
+    scenario's simulated channels; a digital twin's or a board's, see
+    :mod:`isac_ae.hw`). Equal seeds give every system the same test draws
+    (messages, targets, channels): comparisons between systems use common
+    random numbers.
     """
     if samples < 1:
         raise ValueError(f"samples must be positive, got {samples}")
@@ -196,19 +212,20 @@ def evaluate(
     h0_samples = 0
     if threshold is None:
         _check_h0_samples(samples, sc.pfa)
-        threshold = threshold_for_pfa(h0_scores(system, samples, h0_seed, device, chunk), sc.pfa)
+        threshold = threshold_for_pfa(h0_scores(system, samples, h0_seed, device, chunk, channels), sc.pfa)
         h0_samples = samples
     gen = _generator(test_seed, device)
-    radar = RadarChannel(sc, device=device)
-    comm = CommChannel(sc, device=device)
+    channels = channels or Channels.simulated(sc, device)
+    radar, comm = channels.radar, channels.comm
     targets = detected = false_alarms = absent = symbol_errors = 0
     sq_error = fourth_error = sigma_sum = sigma_sq_sum = 0.0
     has_sigma = False
     for n in _chunks(samples, chunk):
         messages = _draw_messages(n, sc.num_messages, gen, device)
         y, v = system.transmit(messages)
+        y = _factored(y, v)
         rd = radar(y, gen)
-        cd = comm(y, v, gen)
+        cd = comm(y, gen) if isinstance(y, Beamformed) else comm(y, gen, v=v)
         score, theta_hat, sigma_hat = system.radar_receive(rd.z)
         decision = score > threshold
         hit = decision & rd.target

@@ -22,7 +22,7 @@ def received(core):
     m = torch.randint(4, (30_000,), generator=gen)
     with torch.inference_mode():
         y, v = core.transmit(m)
-        draw = CommChannel(core.scenario)(y, v, gen)
+        draw = CommChannel(core.scenario)(y, gen, v=v)
     return m.numpy(), draw.z.numpy().astype(np.complex64), draw.kappa.numpy().astype(np.complex64)
 
 

@@ -202,7 +202,7 @@ class Trainer:
         points, v = self.model.transmitter(self.sectors)
         y = Beamformed(points[:, messages], v)
         rd = self.radar(y, self.generator, target="grouped")
-        cd = self.comm(y, None, self.generator)
+        cd = self.comm(y, self.generator)
         comm = comm_loss(self.model.comm(cd.z / cd.kappa), messages)
         x = self.model.radar_features(rd.z)
         # Absent targets add nothing to the regression terms: the estimators see only the present
