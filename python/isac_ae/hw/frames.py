@@ -43,7 +43,7 @@ class FrameLayout:
     data: int
     quiet: int = 1024
     preamble: int = 2048
-    pilot_half: int = 128
+    pilot_half: int = 512
     tx_scale: float = 0.25
     seed: int = 0x15AC
 

@@ -79,8 +79,10 @@ class TwinTruth:
         dc = 10 ** (profile.dc_offset_dbfs / 20) * np.exp(2j * np.pi * rng.random(k_rx))
         lo = profile.default_lo_hz if lo_hz is None else lo_hz
         cfo_hz = rng.uniform(-1.0, 1.0) * 2 * profile.reference_ppm * 1e-6 * lo
-        # The frame's pilot halves resolve +-1/(2H) cycles per sample: a board this far off must be tuned first.
-        cfo = float(np.clip(cfo_hz / profile.default_sample_rate_hz, -1e-3, 1e-3))
+        # The frame's pilot halves (H = 512) resolve +-1/(2H) ~ +-1e-3 cycles per sample; two boards with
+        # free-running references are further apart (tens of kHz at 2.4 GHz) and must share a reference
+        # or be tuned first. The twin models that residual: at most 4e-4 cycles per sample.
+        cfo = float(np.clip(cfo_hz / profile.default_sample_rate_hz, -4e-4, 4e-4))
         return cls(profile=profile.name, seed=int(seed), array=array,
                    latency=int(rng.integers(*profile.latency_samples)), leakage=leakage, dc_offset=dc,
                    noise_power=1e-5, comm_latency=int(rng.integers(*profile.latency_samples)), comm_cfo=cfo,
@@ -180,16 +182,22 @@ class TwinSource:
 
     # -- physics ---------------------------------------------------------------------
     def _board_tx(self, first: int, n: int) -> np.ndarray:
-        """What the board's DACs sent at samples first .. first+n-1, (K_tx, n); silence before any burst."""
+        """What the board's DACs send at samples first .. first+n-1, (K_tx, n); silence before any burst.
+
+        A cyclic buffer is taken as having always been on air (its periodic
+        extension): the emulator keeps one sample clock per radio and does not
+        pace them against each other, so another radio (the comm receiver)
+        can only hear the board as a steady periodic signal, as it would once
+        the buffer has been running for a while.
+        """
         radios = [r for r in self._tx if r != COMM_RADIO]
         tx = np.zeros((self.profile.tx_channels, n), np.complex128)
         if not radios:
             return tx
         start, samples = self._tx[radios[0]]
         t = np.arange(first, first + n)
-        on = t >= start
         rows = min(samples.shape[0], tx.shape[0])
-        tx[:rows, on] = samples[:rows, (t[on] - start) % samples.shape[1]]
+        tx[:rows] = samples[:rows, (t - start) % samples.shape[1]]
         return tx
 
     def _noise(self, rows: int, n: int, power: float) -> np.ndarray:
