@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from .scenario import POSITION_MODELS, Scenario, ScenarioError
+from .scenario import (MAX_ABS_SNR_DB, MAX_ANTENNAS, MAX_MESSAGES, MAX_SPACING_STD, POSITION_MODELS, Scenario,
+                       ScenarioError)
 
 EXIT_USAGE = 2
 #: Seeds are non-negative and fit torch's and NumPy's generators (the trainer also seeds with seed + 1).
@@ -85,22 +86,23 @@ def _float_list(text: str) -> list[float]:
 def _add_scenario_options(parser: argparse.ArgumentParser) -> None:
     d = Scenario()
     g = parser.add_argument_group("scenario (paper defaults)")
-    g.add_argument("--K", dest="num_antennas", type=int, default=d.num_antennas, help="number of antennas K (default %(default)s)")
-    g.add_argument("--M", dest="num_messages", type=int, default=d.num_messages, help="number of messages |M| (default %(default)s)")
-    g.add_argument("--snr-comm-db", type=_finite_float, default=d.snr_comm_db, help="SNR_c in dB (default %(default)s)")
-    g.add_argument("--snr-radar-db", type=_finite_float, default=d.snr_radar_db, help="SNR_r in dB (default %(default)s)")
+    g.add_argument("--K", dest="num_antennas", type=int, default=d.num_antennas, help=f"number of antennas K, at most {MAX_ANTENNAS} (default %(default)s)")
+    g.add_argument("--M", dest="num_messages", type=int, default=d.num_messages, help=f"number of messages |M|, at most {MAX_MESSAGES}; the baseline's QAM needs a square (default %(default)s)")
+    g.add_argument("--snr-comm-db", type=_finite_float, default=d.snr_comm_db, help=f"SNR_c in dB, within +-{MAX_ABS_SNR_DB:g} (default %(default)s)")
+    g.add_argument("--snr-radar-db", type=_finite_float, default=d.snr_radar_db, help=f"SNR_r in dB, within +-{MAX_ABS_SNR_DB:g} (default %(default)s)")
     g.add_argument("--target-sector-deg", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=d.target_sector_deg,
                    help="prior target sector in degrees (default %(default)s)")
     g.add_argument("--comm-sector-deg", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=d.comm_sector_deg,
                    help="comm receiver sector in degrees (default %(default)s)")
-    g.add_argument("--p-target", type=_finite_float, default=d.p_target, help="prior probability of a target (default %(default)s)")
+    g.add_argument("--p-target", type=_finite_float, default=d.p_target, help="prior probability of a target, in (0, 1) (default %(default)s)")
     g.add_argument("--pfa", type=_finite_float, default=d.pfa, help="target false-alarm probability (default %(default)s)")
     g.add_argument("--spacing-std", type=_finite_float, default=d.spacing_std,
-                   help="std of the inter-element spacing in wavelengths, e.g. 0.0333 for lambda/30 (default %(default)s)")
+                   help=f"std of the inter-element spacing in wavelengths, at most {MAX_SPACING_STD:g}, e.g. 0.0333 for "
+                        "lambda/30 (default %(default)s)")
     g.add_argument("--impairment-seed", type=_seed, default=d.impairment_seed, help="seed of the spacing realisation (default %(default)s)")
     g.add_argument("--position-model", choices=POSITION_MODELS, default=d.position_model,
                    help="how spacings become positions (default %(default)s)")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default %(default)s)")
+    parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default %(default)s)")
 
 
 def _scenario(args) -> Scenario:
@@ -525,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "spacing_l15_scaled that exist)")
     p.add_argument("--retrain", action="store_true", help="train the model sweeps into OUT/models instead of using the shipped ones")
     p.add_argument("--budget", choices=("quick", "paper"), default="paper", help="training budget with --retrain (default %(default)s)")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default %(default)s)")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default %(default)s)")
     p.set_defaults(func=cmd_reproduce)
     return parser
 
