@@ -113,6 +113,7 @@ def test_models_lists_path_omega_and_positions(trained, capsys):
     for e in entries:
         assert e["spacing_std"] == 0.0 and e["true_positions_wavelengths"] == [0.5 * k for k in range(16)]
         assert e["path"].endswith(".safetensors")
+        assert e["command"] == shlex.join(["isac-ae", *TRAIN, "--out", str(trained)]) and e["git_commit"]
 
 
 def test_interrupted_training_resumes(tmp_path):
