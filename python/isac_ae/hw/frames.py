@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 
 class FrameError(RuntimeError):
@@ -82,10 +83,11 @@ class FrameLayout:
 
 
 def build_frame(layout: FrameLayout, beam: np.ndarray, symbols: np.ndarray) -> np.ndarray:
-    """The TX frame for one block: beam (K,) with ||v|| = 1, symbols (N,) -> (K, L) complex64.
+    """The TX frame for one block: beam v (K,), symbols x (N,) -> (K, L) complex64.
 
-    ``symbols`` are the constellation points x_n (unit average energy); the
-    preamble's per-channel amplitude 1/sqrt(K) gives it the data's total power.
+    The data section is y_n = x_n v as the system made it (E||y||^2 = 1, the
+    paper's power constraint); the preamble's per-channel amplitude 1/sqrt(K)
+    gives it the same total power, the pilots have the beam's.
     """
     beam = np.asarray(beam, dtype=np.complex128)
     symbols = np.asarray(symbols, dtype=np.complex128)
@@ -109,9 +111,10 @@ def build_frame(layout: FrameLayout, beam: np.ndarray, symbols: np.ndarray) -> n
 def find_frame(layout: FrameLayout, rx: np.ndarray, tx_channels: int) -> int:
     """Index in ``rx`` (C, M) of the first sample of a complete frame (its quiet section).
 
-    The metric at each lag is the energy of every RX channel's correlation with
-    every TX channel's preamble sequence, summed: it peaks where the preamble
-    arrives whatever the (unknown) leakage or channel mixes the TX channels.
+    The metric at each lag is the energy of the (combined) RX channels'
+    correlation with every TX channel's preamble sequence, summed: it peaks
+    where the preamble arrives whatever the (unknown) leakage or channel mixes
+    the TX channels.
     Raises :class:`FrameError` when no complete frame fits or no peak stands out.
     """
     rx = np.atleast_2d(rx)
@@ -119,21 +122,28 @@ def find_frame(layout: FrameLayout, rx: np.ndarray, tx_channels: int) -> int:
     if total < 2 * length:
         raise FrameError(f"a capture of {total} samples cannot hold a complete frame of {length} (needs 2 frames)")
     reference = layout.preamble_symbols(tx_channels)
+    # One fixed random combination of the RX channels keeps every TX channel's preamble in it (the
+    # leakage or channel would have to cancel exactly) and costs T correlations instead of C x T.
+    weights = np.exp(2j * np.pi * np.random.default_rng([layout.seed, 3]).random(rx.shape[0]))
+    combined = weights @ rx
     size = 1 << int(np.ceil(np.log2(total + layout.preamble)))
-    spectrum = np.fft.fft(rx, size, axis=1)  # (C, S)
+    spectrum = np.fft.fft(combined, size)  # (S,)
     ref_spectrum = np.fft.fft(reference, size, axis=1)  # (T, S)
-    corr = np.fft.ifft(spectrum[:, None, :] * ref_spectrum[None, :, :].conj(), axis=2)  # (C, T, S)
-    metric = np.sum(np.abs(corr[:, :, :total]) ** 2, axis=(0, 1))
+    corr = np.fft.ifft(spectrum[None, :] * ref_spectrum.conj(), axis=1)  # (T, S)
+    metric = np.sum(np.abs(corr[:, :total]) ** 2, axis=0)
     # A preamble that starts at lag l belongs to the frame starting at l - quiet; it must be complete.
     lags = np.arange(total)
     valid = (lags >= layout.quiet) & (lags - layout.quiet + length <= total)
     if not np.any(valid):
         raise FrameError("no complete frame in the capture")
     best = int(np.argmax(np.where(valid, metric, -1.0)))
-    # Away from the preamble the metric sums C x T squared correlations of noise-like signals, so its
-    # fluctuations are a few percent of its median: a true preamble stands far above 5x.
+    # Away from the preamble the metric is a sum of T squared magnitudes of (nearly) Gaussian
+    # correlations: chi-square with 2 T degrees of freedom, scaled. Accept a peak only above the level
+    # that noise alone exceeds with probability 1e-6 anywhere in the capture.
+    dof = 2 * tx_channels
     background = np.median(metric[valid])
-    if metric[best] < 5.0 * background:
+    level = stats.chi2.isf(1e-6 / total, dof) / stats.chi2.median(dof)
+    if metric[best] < level * background:
         raise FrameError(
             f"no preamble found (peak {metric[best]:.3g} vs median {background:.3g}): is the transmitter on?"
         )
