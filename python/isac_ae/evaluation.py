@@ -117,6 +117,12 @@ def _generator(seed: int, device) -> torch.Generator:
     return torch.Generator(device=device).manual_seed(seed)
 
 
+def default_chunk(num_antennas: int) -> int:
+    """Snapshots per chunk: DEFAULT_CHUNK up to K = 16, fewer beyond so a chunk's memory stays bounded
+    (a K = 4096 MAPRT needs ~300 kB per snapshot)."""
+    return DEFAULT_CHUNK if num_antennas <= 16 else max(1024, DEFAULT_CHUNK * 16 // num_antennas)
+
+
 def _chunks(total: int, chunk: int):
     for start in range(0, total, chunk):
         yield min(chunk, total - start)
@@ -135,7 +141,7 @@ def _factored(y: torch.Tensor, v: torch.Tensor):
 
 
 @torch.inference_mode()
-def h0_scores(system: IsacSystem, samples: int, seed: int, device="cpu", chunk: int = DEFAULT_CHUNK,
+def h0_scores(system: IsacSystem, samples: int, seed: int, device="cpu", chunk: Optional[int] = None,
               channels: Optional[Channels] = None) -> np.ndarray:
     """Detection scores of ``samples`` target-free snapshots, shape (samples,).
 
@@ -145,7 +151,7 @@ def h0_scores(system: IsacSystem, samples: int, seed: int, device="cpu", chunk: 
     gen = _generator(seed, device)
     radar = (channels or Channels.simulated(sc, device)).radar
     scores = []
-    for n in _chunks(samples, chunk):
+    for n in _chunks(samples, chunk or default_chunk(sc.num_antennas)):
         y = _factored(*system.transmit(_draw_messages(n, sc.num_messages, gen, device)))
         score, _, _ = system.radar_receive(radar(y, gen, target=False).z)
         scores.append(score.float().cpu().numpy())
@@ -189,7 +195,7 @@ def evaluate(
     seed: int,
     device="cpu",
     threshold: Optional[float] = None,
-    chunk: int = DEFAULT_CHUNK,
+    chunk: Optional[int] = None,
     progress=None,
     channels: Optional[Channels] = None,
 ) -> EvaluationResult:
@@ -220,7 +226,7 @@ def evaluate(
     targets = detected = false_alarms = absent = symbol_errors = 0
     sq_error = fourth_error = sigma_sum = sigma_sq_sum = 0.0
     has_sigma = False
-    for n in _chunks(samples, chunk):
+    for n in _chunks(samples, chunk or default_chunk(sc.num_antennas)):
         messages = _draw_messages(n, sc.num_messages, gen, device)
         y, v = system.transmit(messages)
         y = _factored(y, v)

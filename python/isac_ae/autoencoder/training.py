@@ -301,7 +301,7 @@ class Trainer:
         try:
             state = torch.load(self.checkpoint, map_location=self.device, weights_only=True)
         except Exception as exc:  # torch raises several types for a damaged file
-            raise TrainingError(f"cannot read checkpoint {self.checkpoint}: {exc}") from exc
+            raise TrainingError(f"cannot read checkpoint {self.checkpoint}: {exc or type(exc).__name__}") from exc
         if state.get("scenario") != self.scenario.to_dict() or state.get("config") != self.config.to_dict():
             raise TrainingError(
                 f"checkpoint {self.checkpoint} belongs to another run "
