@@ -220,26 +220,30 @@ def cmd_baseline(args) -> int:
     return _evaluate_and_report(args, system, device, {"rho": args.rho, "phi_deg": args.phi_deg})
 
 
-def _evaluate_and_report(args, system, device, identity: dict) -> int:
-    """Evaluate ``system`` with the command's --samples/--seed and print the result (or one JSON object)."""
+def _evaluate_and_report(args, system, device, identity: dict, channels=None) -> int:
+    """Evaluate ``system`` with the command's --samples/--seed and print the result (or one JSON object).
+
+    ``channels``: what the snapshots go through (default: the simulated channels; a board's in ``hw evaluate``).
+    """
     from .evaluation import evaluate
 
     with _progress(args.samples, args.command, not args.json and sys.stderr.isatty()) as bar:
         try:
-            result = evaluate(system, args.samples, args.seed, device, progress=bar.update)
+            result = evaluate(system, args.samples, args.seed, device, progress=bar.update, channels=channels)
         except ValueError as exc:  # the evaluation's own refusal of its inputs (e.g. too few H0 samples)
             raise UsageError(str(exc)) from None
     if args.json:
         print(json.dumps({**identity, "seed": args.seed, **result.to_dict(), "scenario": system.scenario.to_dict()}))
         return 0
     print("  ".join(f"{k} = {v}" for k, v in identity.items()))
-    print(f"Pd     = {result.pd:.4f}")
+    print(f"Pd     = {result.pd:.4f}  (95% CI [{result.pd_ci_low:.4f}, {result.pd_ci_high:.4f}])")
     print(f"Pfa    = {result.pfa:.4g}  (95% CI [{result.pfa_ci_low:.4g}, {result.pfa_ci_high:.4g}], "
           f"target {system.scenario.pfa:g})")
-    print(f"RMSE   = {result.rmse_deg:.3f} deg over {result.detected} detected targets")
+    print(f"RMSE   = {result.rmse_deg:.3f} deg  (95% CI [{result.rmse_ci_low:.3f}, {result.rmse_ci_high:.3f}]) "
+          f"over {result.detected} detected targets")
     if result.sigma_deg is not None:
         print(f"sigma^ = {result.sigma_deg:.3f} deg mean, {result.sigma_rms_deg:.3f} deg RMS over the same targets")
-    print(f"SER    = {result.ser:.4g}")
+    print(f"SER    = {result.ser:.4g}  (95% CI [{result.ser_ci_low:.4g}, {result.ser_ci_high:.4g}])")
     return 0
 
 
@@ -529,6 +533,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", choices=("quick", "paper"), default="paper", help="training budget with --retrain (default %(default)s)")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default %(default)s)")
     p.set_defaults(func=cmd_reproduce)
+
+    from .hw.commands import add_hw_parser
+
+    add_hw_parser(sub, _Parser)
     return parser
 
 

@@ -19,6 +19,7 @@ device does.
 from __future__ import annotations
 
 import re
+import socket
 from typing import Optional
 
 import numpy as np
@@ -31,6 +32,8 @@ _CLASSES = {"pluto2": "ad9361", "fmcomms5": "FMComms5", "quadmxfe": "QuadMxFE"}
 #: Signed code of full scale per converter word: 12-bit AD9361 ADC samples, 16-bit DAC words everywhere.
 _RX_FULL_SCALE = {"pluto2": 2048.0, "fmcomms5": 2048.0, "quadmxfe": 32768.0, "phaser": 2048.0}
 _TX_FULL_SCALE = 32768.0
+#: iiod's TCP port, what an ip: URI without a port reaches.
+IIOD_PORT = 30431
 
 
 class DeviceError(RuntimeError):
@@ -53,10 +56,25 @@ def next_port_uri(uri: str) -> str:
     return f"ip:{match.group(1)}:{int(match.group(2)) + 1}"
 
 
+def _probe(uri: str) -> None:
+    """For an ``ip:`` URI, refuse at once (one line) when nothing listens there; libiio would say "No device"."""
+    match = re.match(r"^ip:(\[[^\]]+\]|[^:]+)(?::(\d+))?$", uri)
+    if not match:
+        return
+    host, port = match.group(1).strip("[]"), int(match.group(2) or IIOD_PORT)
+    try:
+        with socket.create_connection((host, port), timeout=5.0):
+            pass
+    except OSError as exc:
+        raise DeviceError(f"nothing answers at {uri} ({exc.strerror or exc}): is the board on the network, or "
+                          "`isac-ae hw emulate` running?") from exc
+
+
 def _open(class_name: str, uri: str, **kwargs):
     import adi
 
     check_uri(uri)
+    _probe(uri)
     try:
         return getattr(adi, class_name)(uri=uri, **kwargs)
     except (OSError, ConnectionError) as exc:

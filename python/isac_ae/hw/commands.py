@@ -1,0 +1,184 @@
+"""``isac-ae hw ...``: the over-the-air commands. Angles in degrees at this surface.
+
+Every command takes ``--device`` (a profile of :mod:`isac_ae.hw.profiles`)
+and ``--uri`` (a board's ``ip:``/``usb:`` URI or the emulator's); the second
+context (a digital board's comm receiver, the Phaser's Pluto) defaults to
+the next port, as ``isac-ae hw emulate`` serves it. On an emulated twin the
+scene is set through the emulator; on a real board the operator is asked.
+Bad input (a bad URI, nothing listening, an unknown device, a K the device
+cannot serve, a calibration of another device) gives one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from .profiles import PROFILES
+
+#: The AD9363's highest sample rate.
+PLUTO_MAX_RATE_HZ = 61.44e6
+
+
+def _usage(message: str):
+    from ..cli import UsageError
+
+    return UsageError(message)
+
+
+def _uri(text: str) -> str:
+    from .device import DeviceError, check_uri
+
+    try:
+        return check_uri(text)
+    except DeviceError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_hw_parser(sub, parser_class) -> None:
+    """The ``hw`` command and its subcommands on the top-level parser's subparsers ``sub``."""
+    from ..cli import SAMPLES_HELP, _finite_float, _samples, _seed
+    from .emulator import __main__ as emulator_cli
+
+    hw = sub.add_parser("hw", help="hardware in the loop: boards through pyadi-iio, or their twins",
+                        description="Over-the-air commands (docs/HARDWARE.md).")
+    commands = hw.add_subparsers(dest="hw_command", metavar="HW_COMMAND", parser_class=parser_class)
+    commands.required = True
+
+    p = commands.add_parser("emulate", help="serve a board's digital twin on 127.0.0.1 (libiio protocol) until Ctrl-C",
+                            description="An IIO emulator backed by the board's digital twin: unmodified pyadi-iio "
+                                        "and gr-iio connect to the printed URIs as to a board.")
+    emulator_cli.add_arguments(p)
+    p.set_defaults(func=_emulate)
+
+    p = commands.add_parser("evaluate", help="evaluate a model file or the baseline over a board (or twin)",
+                            description="Evaluate a model file or the baseline over the device at the scenario's "
+                                        "Pfa: Pd, Pfa, RMSE, SER, as `isac-ae evaluate` does in simulation.")
+    _device_options(p)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--model", help="model file (.safetensors); its K must be the device's")
+    what.add_argument("--baseline", action="store_true", help="the model-based baseline (LS/ISAC beam, MAPRT, ML)")
+    p.add_argument("--rho", type=_finite_float, default=0.5, help="baseline: radar share of the beam (default %(default)s)")
+    p.add_argument("--phi-deg", type=_finite_float, default=0.0, help="baseline: comm beam phase, degrees (default %(default)s)")
+    p.add_argument("--calibration", default=None, help="calibration JSON of this device (isac-ae hw calibrate): "
+                                                       "its gains are divided out before the system sees the array")
+    p.add_argument("--samples", type=_samples, default=100_000, help=SAMPLES_HELP)
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default %(default)s)")
+    p.add_argument("--block", type=int, default=2048,
+                   help="snapshots per scene and frame: targets and angles are drawn per block, so fewer blocks "
+                        "mean fewer independent angles (default %(default)s)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_evaluate)
+
+
+def _device_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", required=True, choices=sorted(PROFILES), help="device profile")
+    p.add_argument("--uri", required=True, type=_uri, help="the board's libiio URI, e.g. ip:192.168.2.1 or the "
+                                                           "emulator's ip:127.0.0.1:PORT")
+    p.add_argument("--comm-uri", type=_uri, default=None,
+                   help="the comm receiver's (or the Phaser's Pluto's) URI (default: the next port of --uri)")
+    p.add_argument("--scene", choices=("auto", "emulator", "operator"), default="auto",
+                   help="who sets each scene: the emulator's twin, or you at the bench (auto: the emulator when "
+                        "--uri is one)")
+
+
+def _emulate(args) -> int:
+    from .emulator import __main__ as emulator_cli
+
+    try:
+        return emulator_cli.run(args)
+    except emulator_cli.UsageError as exc:
+        raise _usage(str(exc)) from None
+
+
+def _scene_controller(args, uris: list[str]):
+    from .scene import EmulatorSceneController, OperatorSceneController
+
+    if args.scene == "operator":
+        return OperatorSceneController()
+    try:
+        return EmulatorSceneController(uris)
+    except ConnectionError as exc:
+        if args.scene == "emulator":
+            raise _usage(str(exc)) from None
+        print(f"isac-ae: {exc}; asking the operator instead", file=sys.stderr)
+        return OperatorSceneController()
+
+
+def _evaluate(args) -> int:
+    from ..cli import _check_evaluable, _check_rho, _evaluate_and_report, _load
+    from ..scenario import Scenario
+    from .device import CommReceiver, DeviceError, Transceiver, next_port_uri
+    from .frames import FrameError
+    from .link import OverTheAirLink
+    from .profiles import ProfileError, profile
+
+    prof = profile(args.device)
+    if not prof.full_isac_loop:
+        raise _usage(f"the {prof.name} profile cannot run a live ISAC loop: {prof.loop_limit}")
+    if args.model:
+        loaded = _load(args.model)
+        scenario, identity = loaded.scenario, {"model": str(loaded.path), "omega": loaded.omega}
+    else:
+        scenario = Scenario(num_antennas=prof.num_elements)
+        identity = {"baseline": True, "rho": _check_rho(args.rho), "phi_deg": args.phi_deg}
+    try:
+        prof.check_scenario(scenario)
+    except ProfileError as exc:
+        raise _usage(str(exc)) from None
+    _check_evaluable(scenario, args.samples)
+    if args.block < 1:
+        raise _usage(f"--block must be a positive number of snapshots, got {args.block}")
+    gains = _calibration_gains(args, prof) if args.calibration else None
+    try:
+        comm_uri = args.comm_uri or next_port_uri(args.uri)
+        board = Transceiver(prof, args.uri)
+        rate = prof.default_sample_rate_hz
+        if rate > PLUTO_MAX_RATE_HZ:
+            print(f"isac-ae: a Pluto comm receiver cannot sample at the {prof.name}'s {rate / 1e6:g} MS/s; it runs "
+                  "at 2.5 MS/s (a twin maps samples one to one; a bench needs a receiver at the board's rate)",
+                  file=sys.stderr)
+            rate = 2.5e6
+        comm = CommReceiver(comm_uri, prof.default_lo_hz, rate)
+    except DeviceError as exc:
+        raise _usage(str(exc)) from None
+    link = OverTheAirLink(scenario, board, comm, _scene_controller(args, [args.uri, comm_uri]), block=args.block)
+    system = _system(args, scenario, loaded.model if args.model else None)
+    if gains is not None:
+        from .calibrated import CalibratedSystem
+
+        system = CalibratedSystem(system, *gains)
+        identity["calibration"] = args.calibration
+    identity.update({"device": prof.name, "uri": args.uri})
+    try:
+        code = _evaluate_and_report(args, system, "cpu", identity, channels=link.channels())
+    except (DeviceError, FrameError) as exc:
+        raise _usage(f"over the air: {exc}") from None
+    stats = link.stats
+    print(f"device: {stats.snapshots} snapshots in {stats.scenes} scenes, {stats.seconds:.1f} s on the device, "
+          f"{stats.lost_comm_frames} comm frames lost", file=sys.stderr)
+    return code
+
+
+def _system(args, scenario, model):
+    if model is not None:
+        from ..autoencoder import AutoencoderSystem
+
+        return AutoencoderSystem(model, scenario)
+    from ..baselines import BaselineSystem
+
+    return BaselineSystem(scenario, args.rho, math.radians(args.phi_deg))
+
+
+def _calibration_gains(args, prof):
+    """(g_tx, g_rx) of ``--calibration``, refused unless it is this device's."""
+    from .calibration import CalibrationError, load_calibration
+
+    try:
+        cal = load_calibration(args.calibration, device=prof.name, num_elements=prof.num_elements)
+    except (CalibrationError, OSError, json.JSONDecodeError) as exc:
+        raise _usage(f"--calibration {args.calibration}: {exc}") from None
+    return cal.gain_tx, cal.gain_rx
+
