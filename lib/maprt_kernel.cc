@@ -386,7 +386,8 @@ maprt_search::maprt_search(const std::vector<float>& positions,
     const double points = (hi - lo) / fine_step_u;
     // The tables hold num_fine x K complex floats: bound them (2^26 entries, 512 MiB).
     if (points > 5e7 || (points + 1.0) * static_cast<double>(d_K) > 67108864.0) {
-        throw std::invalid_argument("maprt: the fine grid (" + std::to_string(points + 1.0) + " points x K = " +
+        throw std::invalid_argument("maprt: the fine grid (" + std::to_string(std::llround(points + 1.0)) +
+                                    " points x K = " +
                                     std::to_string(d_K) +
                                     ") would exceed 2^26 table entries; increase fine_step_u or narrow the sector");
     }
