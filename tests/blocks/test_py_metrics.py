@@ -14,6 +14,7 @@ import pmt  # noqa: E402
 from gnuradio import blocks, gr  # noqa: E402
 
 from isac_ae.blocks import metrics  # noqa: E402
+from isac_ae.evaluation import rmse_interval  # noqa: E402
 
 
 def _streams(rng, n):
@@ -68,6 +69,12 @@ def test_metrics_equal_numpy(rng, tmp_path, capfd):
     for key in ("targets", "detected", "false_alarms", "symbol_errors"):
         assert counts[key] == expected[key]
     assert counts["items"] == 50_000 and counts["absent"] == 50_000 - expected["targets"]
+    # The evaluation's RMSE interval, from sums of squared errors computed here rather than by the block.
+    hit = (streams[0] == 1) & (streams[2] == 1)
+    sq = (streams[3][hit].astype(np.float64) - streams[1][hit].astype(np.float64)) ** 2
+    expected_ci = [math.degrees(x) for x in rmse_interval(sq.sum(), (sq**2).sum(), len(sq))]
+    np.testing.assert_allclose(met.metrics()["rmse_ci_deg"], expected_ci, rtol=1e-9)
+    assert expected_ci[0] < met.rmse_deg() < expected_ci[1]
     written = json.loads(path.read_text())  # written at stop
     assert written["pd"] == pytest.approx(expected["pd"]) and written["label"] == "test"
     assert written["pd_ci"][0] < written["pd"] < written["pd_ci"][1]

@@ -18,7 +18,7 @@ import numpy as np
 import pmt
 from gnuradio import gr
 
-from ..evaluation import clopper_pearson
+from ..evaluation import clopper_pearson, rmse_interval
 from . import checks
 
 _COUNTS = ("items", "targets", "detected", "absent", "false_alarms", "symbol_errors", "non_finite_estimates")
@@ -45,8 +45,9 @@ class isac_metrics(gr.sync_block):
 
     Getters (thread-safe, for GUI labels and function probes): ``pd()``,
     ``pfa()``, ``rmse_deg()``, ``ser()``, ``counts()``, ``metrics()`` (all in
-    one dict, with Clopper-Pearson 95 % intervals and the standard error of the
-    RMSE), ``summary()`` (one line of text). ``reset()`` starts counting afresh
+    one dict, with the evaluation's 95 % intervals (Clopper-Pearson for the
+    rates, :func:`~isac_ae.evaluation.rmse_interval` for the RMSE) and the
+    standard error of the RMSE), ``summary()`` (one line of text). ``reset()`` starts counting afresh
     (e.g. after a parameter change).
 
     Every ``report_every`` items (0: never) the block publishes ``metrics()`` as
@@ -189,6 +190,7 @@ class isac_metrics(gr.sync_block):
             "pfa": self._ratio(c["false_alarms"], c["absent"]),
             "pfa_ci": list(clopper_pearson(c["false_alarms"], c["absent"])),
             "rmse_deg": self._rmse(c, s1),
+            "rmse_ci_deg": [math.degrees(x) for x in rmse_interval(s1, s2, c["detected"])],
             "rmse_stderr_deg": self._rmse_stderr(c, s1, s2),
             "ser": self._ratio(c["symbol_errors"], c["items"]),
             "ser_ci": list(clopper_pearson(c["symbol_errors"], c["items"])),
