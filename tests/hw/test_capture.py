@@ -170,14 +170,14 @@ def test_a_rerun_skips_complete_captures_and_extends_a_session(tmp_path):
     assert capture_session(tmp_path, _plan(4), _never_connect) == paths
 
 
-@pytest.mark.parametrize("change, field", [
-    (dict(seed=8), "seed"),
-    (dict(scenario=SCENARIO.replace(snr_comm_db=10.0)), "scenario"),
-    (dict(device="fmcomms5", scenario=Scenario(num_antennas=4)), "device"),
+@pytest.mark.parametrize("change, difference", [
+    (dict(seed=8), "seed is 7 there, 8 here"),
+    (dict(scenario=SCENARIO.replace(snr_comm_db=10.0)), "scenario.snr_comm_db is 20.0 there, 10.0 here"),
+    (dict(device="fmcomms5", scenario=Scenario(num_antennas=4)), 'device is "pluto2" there, "fmcomms5" here'),
 ])
-def test_a_directory_of_another_session_is_refused_before_connecting(tmp_path, change, field):
+def test_a_directory_of_another_session_is_refused_before_connecting(tmp_path, change, difference):
     _run(tmp_path, _plan(1))
-    with pytest.raises(CaptureError, match=f"another session: {field} is"):
+    with pytest.raises(CaptureError, match=f"another session: {difference} [(]use another directory[)]$"):
         capture_session(tmp_path, _plan(1, **change), _never_connect)
     assert _files(tmp_path) == _pairs(1)
 
@@ -257,7 +257,9 @@ def test_a_session_killed_with_sigkill_leaves_only_complete_recordings_and_resum
     complete = {p.name for p in done} | {p.with_suffix(".sigmf-data").name for p in done}
     assert all(name.endswith(".tmp") or name == in_flight for name in _files(tmp_path) - complete)
     (tmp_path / in_flight).write_bytes(b"half")  # a kill between the two renames
-    (tmp_path / f".capture_{len(done) + 1:06d}.sigmf-meta.tmp").write_text("{")
+    # and what a killed, longer session left beyond this one's captures, which nothing overwrites:
+    (tmp_path / f"capture_{count + 3:06d}.sigmf-data").write_bytes(b"half")
+    (tmp_path / f".capture_{count + 4:06d}.sigmf-meta.tmp").write_text("{")
     paths = _run(tmp_path, _plan(count))
     assert _files(tmp_path) == _pairs(count)
     assert {name: _digest((tmp_path / name).with_suffix(".sigmf-data")) for name in before} == before
@@ -345,6 +347,21 @@ def test_loading_refuses_another_device_or_k_and_a_damaged_recording(tmp_path):
         load_capture(other)
     with pytest.raises(CaptureError, match="no capture at"):
         load_capture(tmp_path / "missing.sigmf-meta")
+
+
+def test_drawn_scenes_follow_the_scenario_and_depend_only_on_seed_and_index():
+    scenario = SCENARIO.replace(p_target=0.3, target_sector_deg=(-10.0, 30.0), comm_sector_deg=(40.0, 60.0))
+    n = 4000
+    scenes = draw_scenes(scenario, n, 11, 0.5, 0.25)
+    assert scenes[:10] == draw_scenes(scenario, 10, 11, 0.5, 0.25) and scenes[:10] != draw_scenes(scenario, 10, 12)
+    present = [s.targets[0].angle_deg for s in scenes if s.targets]
+    comm = np.array([s.comm_angle_deg for s in scenes])
+    assert abs(len(present) / n - 0.3) < proportion_tolerance(0.3, n)
+    assert min(present) >= -10.0 and max(present) <= 30.0 and comm.min() >= 40.0 and comm.max() <= 60.0
+    # Uniform over the sector: mean at its centre within Z standard errors (width / sqrt(12 n)).
+    assert abs(np.mean(present) - 10.0) < Z * 40.0 / math.sqrt(12 * len(present))
+    assert abs(comm.mean() - 50.0) < Z * 20.0 / math.sqrt(12 * n)
+    assert all(t.amplitude == 0.5 for s in scenes for t in s.targets) and all(s.comm_amplitude == 0.25 for s in scenes)
 
 
 @pytest.mark.parametrize("change, message", [

@@ -161,13 +161,14 @@ def draw_scenes(scenario: Scenario, count: int, seed: int, target_amplitude: flo
     """``count`` scenes of the scenario: a target with probability p_target at an angle uniform over the
     target sector, the comm receiver uniform over the comm sector (degrees). Scene i depends only on
     (seed, i). The amplitudes (full scale) are what a twin gives them (:func:`twin_amplitudes`)."""
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
-        raise ValueError(f"the number of captures must be a positive integer, got {count!r}")
+    for name, value, least in (("the number of captures", count, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
     scenes = []
     for i in range(int(count)):
         rng = np.random.default_rng([seed, _SCENE_STREAM, i])
-        present, theta, vartheta = rng.random() < scenario.p_target, rng.uniform(*scenario.target_sector_deg), \
-            rng.uniform(*scenario.comm_sector_deg)
+        present = rng.random() < scenario.p_target
+        theta, vartheta = rng.uniform(*scenario.target_sector_deg), rng.uniform(*scenario.comm_sector_deg)
         targets = (Target(float(theta), float(target_amplitude)),) if present else ()
         scenes.append(Scene(targets=targets, comm_angle_deg=float(vartheta), comm_amplitude=float(comm_amplitude)))
     return tuple(scenes)
@@ -425,9 +426,17 @@ def _existing(out: Path, plan: CapturePlan) -> dict[int, dict]:
 def _compare(glob: dict, identity: dict, names: Sequence[str], what: str) -> None:
     for name in names:
         if glob.get(NS + name) != identity[name]:
-            raise CaptureError(f"the directory holds captures of another {what}: {name} is "
-                               f"{_short(glob.get(NS + name))} there, {_short(identity[name])} here "
-                               "(use another directory)")
+            field, there, here = _difference(name, glob.get(NS + name), identity[name])
+            raise CaptureError(f"the directory holds captures of another {what}: {field} is {_short(there)} there, "
+                               f"{_short(here)} here (use another directory)")
+
+
+def _difference(name: str, there, here) -> tuple:
+    """The first differing entry of two JSON values, by its dotted name (``scenario.snr_comm_db``)."""
+    if isinstance(there, dict) and isinstance(here, dict):
+        key = next(k for k in sorted(set(there) | set(here)) if there.get(k) != here.get(k))
+        return _difference(f"{name}.{key}", there.get(key), here.get(key))
+    return name, there, here
 
 
 # --- reading captures back ---------------------------------------------------------------------------------
