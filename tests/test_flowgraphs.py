@@ -38,8 +38,14 @@ MODEL = "nominal/omega_0.09.safetensors"
 
 
 def _env(**extra):
+    import isac_ae
+
     env = dict(os.environ)
     env["GRC_BLOCKS_PATH"] = os.pathsep.join(filter(None, [str(REPO / "grc"), env.get("GRC_BLOCKS_PATH")]))
+    # The flowgraphs run in other directories: give them the isac_ae this test imported (a relative
+    # PYTHONPATH would silently fall back to an installed copy, maybe older than the built C++ part).
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(isac_ae.__file__).resolve().parents[1]),
+                                                      env.get("PYTHONPATH")]))
     env.setdefault("OMP_NUM_THREADS", "1")
     env.update(extra)
     return env
