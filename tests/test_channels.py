@@ -54,12 +54,12 @@ def test_target_presence_is_bernoulli(generator):
 
 
 def test_grouped_targets_are_binomial_and_come_first(generator):
-    # "grouped": the present count ~ Binomial(n, p), the present snapshots first.
+    # draw_grouped: the present count ~ Binomial(n, p), the present snapshots first.
     sc, n, batches = Scenario(p_target=0.3), 50, 4000
     y = torch.zeros(n, 16, dtype=torch.complex64)
     counts = []
     for _ in range(batches):
-        t = RadarChannel(sc)(y, generator, target="grouped").target
+        t = RadarChannel(sc).draw_grouped(y, generator).target
         count = int(t.sum())
         assert t[:count].all() and not t[count:].any()
         counts.append(count)
@@ -67,8 +67,26 @@ def test_grouped_targets_are_binomial_and_come_first(generator):
     assert abs(counts.mean() - n * 0.3) < Z * np.sqrt(n * 0.3 * 0.7 / batches)
     # Binomial variance n p (1 - p); the sample variance's standard error is about var * sqrt(2 / batches).
     assert abs(counts.var() - n * 0.21) < Z * n * 0.21 * np.sqrt(2 / batches)
-    with pytest.raises(ValueError, match="grouped"):
+    with pytest.raises(ValueError, match="None or a bool"):
         RadarChannel(sc)(y, generator, target="sorted")
+
+
+def test_grouped_reorders_a_channel_without_its_own_grouped_draw(generator):
+    """A twin or captured data has no grouped draw: the trainer's helper reorders an ordinary one."""
+    from isac_ae.channels import grouped
+
+    sc = Scenario(p_target=0.4)
+    channel = RadarChannel(sc)
+    y = torch.randn(300, 16, dtype=torch.complex64, generator=generator)
+    state = generator.get_state()
+    plain = channel(y, generator)
+    generator.set_state(state)
+    draw = grouped(lambda y_, g: channel(y_, g), y, generator)
+    count = int(plain.target.sum())
+    assert draw.target[:count].all() and not draw.target[count:].any()
+    # the same snapshots, present first, each keeping its own angle and observation
+    torch.testing.assert_close(draw.z[:count], plain.z[plain.target])
+    torch.testing.assert_close(draw.theta[count:], plain.theta[~plain.target])
 
 
 def test_beamformed_signal_gives_the_dense_signals_observations(scenario):

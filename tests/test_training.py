@@ -37,7 +37,7 @@ def test_step_losses_equal_eqs_3_to_8_on_the_whole_batch(stage):
     messages = torch.randint(trainer.scenario.num_messages, (n,), generator=gen)
     points, v = trainer.model.transmitter(trainer.sectors)
     y = points[:, messages].unsqueeze(-1) * v.unsqueeze(-2)
-    rd = trainer.radar(y, gen, target="grouped")
+    rd = trainer.radar.draw_grouped(y, gen)
     cd = trainer.comm(y, gen, v=v.unsqueeze(-2))
     logit, theta_hat, sigma = (x.double() for x in trainer.model.radar(rd.z))
     # Eqs. (3)-(6) written out independently of losses.py, in float64: batch means with the

@@ -145,34 +145,53 @@ class _ArrayChannel:
 class RadarChannel(_ArrayChannel):
     """Monostatic single-target channel, eq. (1)."""
 
-    def __call__(self, y, generator: torch.Generator, target=None) -> RadarDraw:
+    def __call__(self, y, generator: torch.Generator, target: Optional[bool] = None) -> RadarDraw:
         """Pass ``y`` (..., N, K) (or :class:`Beamformed`) through the channel.
 
         ``target`` forces the hypothesis: ``None`` draws t ~ Bernoulli(p_target),
         ``False``/``True`` fixes it (e.g. an H0 set for threshold calibration).
-        ``"grouped"`` draws the number of present targets ~ Binomial(N, p_target)
-        and puts them first: the same batch as ``None`` up to the order of its
-        (independent, identically distributed) snapshots, so a mean over the
-        batch has the same distribution, and the present rows are one slice.
         """
-        sc = self.scenario
-        n = y.shape[-2]
-        dev = self.device
+        n, dev = y.shape[-2], self.device
         if target is None:
-            t = torch.rand(n, generator=generator, device=dev) < sc.p_target
-        elif isinstance(target, str):
-            if target != "grouped":
-                raise ValueError(f"target must be None, a bool or 'grouped', got {target!r}")
-            count = torch.tensor(float(n), device=dev)
-            present = torch.binomial(count, torch.tensor(sc.p_target, device=dev), generator=generator)
-            t = torch.arange(n, device=dev) < present
+            t = torch.rand(n, generator=generator, device=dev) < self.scenario.p_target
+        elif isinstance(target, bool):
+            t = torch.full((n,), target, device=dev)
         else:
-            t = torch.full((n,), bool(target), device=dev)
+            raise ValueError(f"target must be None or a bool, got {target!r}")
+        return self._draw(y, generator, t)
+
+    def draw_grouped(self, y, generator: torch.Generator) -> RadarDraw:
+        """A training batch with the present targets first (a simulation-only speed-up of training).
+
+        The number of present targets is drawn ~ Binomial(N, p_target) and
+        they take the first rows: the same batch as ``self(y, generator)`` up to
+        the order of its (independent, identically distributed) snapshots, so
+        a mean over the batch has the same distribution, and the present rows
+        are one slice.
+        """
+        n, dev = y.shape[-2], self.device
+        count = torch.tensor(float(n), device=dev)
+        present = torch.binomial(count, torch.tensor(self.scenario.p_target, device=dev), generator=generator)
+        return self._draw(y, generator, torch.arange(n, device=dev) < present)
+
+    def _draw(self, y, generator: torch.Generator, t: torch.Tensor) -> RadarDraw:
+        sc, n, dev = self.scenario, y.shape[-2], self.device
         theta = uniform(n, *sc.target_sector_rad, generator, dev)
         alpha = complex_normal(n, sc.radar_gain_var, generator, dev, y.dtype)
         noise = complex_normal(y.shape[-2:], sc.noise_power, generator, dev, y.dtype)
         echo = radar_response(y, theta, alpha * t, self.array, self._ideal)
         return RadarDraw(z=echo + noise, target=t, theta=theta, alpha=alpha)
+
+
+def grouped(radar, y, generator: torch.Generator) -> RadarDraw:
+    """A radar draw with the present targets first, from any radar channel: its own grouped draw when it
+    has one (the simulated channel), else the ordinary draw reordered (a twin or captured data)."""
+    if hasattr(radar, "draw_grouped"):
+        return radar.draw_grouped(y, generator)
+    draw = radar(y, generator)
+    order = torch.argsort((~draw.target).to(torch.int8), stable=True)
+    return RadarDraw(z=draw.z.index_select(-2, order), target=draw.target[order], theta=draw.theta[order],
+                     alpha=draw.alpha[order])
 
 
 class CommChannel(_ArrayChannel):

@@ -43,7 +43,7 @@ from typing import Callable, Optional
 
 import torch
 
-from ..channels import Beamformed, CommChannel, RadarChannel
+from ..channels import Beamformed, Channels, grouped
 from ..scenario import Scenario
 from .allocator import keep_freed_memory
 from .losses import comm_loss, detection_loss, isac_loss, regression_mse, regression_nll
@@ -155,6 +155,7 @@ class Trainer:
         device="cpu",
         checkpoint: Optional[Path] = None,
         checkpoint_every: int = 100,
+        channels: Optional[Channels] = None,
     ):
         if not 0.0 < scenario.p_target < 1.0:
             raise TrainingError(f"training needs 0 < p_target < 1 (targets present and absent), got {scenario.p_target}")
@@ -171,8 +172,8 @@ class Trainer:
         self.model.to(self.device)
         self.omegas = torch.tensor(config.omegas, dtype=torch.float32, device=self.device)
         self.sectors = torch.as_tensor(scenario.theta_vector, dtype=torch.float32, device=self.device)
-        self.radar = RadarChannel(scenario, device=self.device)
-        self.comm = CommChannel(scenario, device=self.device)
+        channels = channels or Channels.simulated(scenario, device=self.device)
+        self.radar, self.comm = channels.radar, channels.comm
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         self.stage_index = 0
         self.step = 0
@@ -201,12 +202,12 @@ class Trainer:
         messages = torch.randint(self.scenario.num_messages, (batch_size,), generator=self.generator, device=self.device)
         points, v = self.model.transmitter(self.sectors)
         y = Beamformed(points[:, messages], v)
-        rd = self.radar(y, self.generator, target="grouped")
+        rd = grouped(self.radar, y, self.generator)
         cd = self.comm(y, self.generator)
         comm = comm_loss(self.model.comm(cd.z / cd.kappa), messages)
         x = self.model.radar_features(rd.z)
         # Absent targets add nothing to the regression terms: the estimators see only the present
-        # rows, which the channel put first (target="grouped").
+        # rows, which the grouped draw put first.
         present = slice(0, int(rd.target.sum()))
         x1, t1, theta1 = x[:, present], rd.target[present], rd.theta[present]
         if stage.radar_loss == "mse":
