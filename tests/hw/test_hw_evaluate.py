@@ -85,3 +85,26 @@ def test_hw_evaluate_refuses_bad_input_in_one_line(capsys, argv, message, monkey
     code, out, err = _run(capsys, "hw", "evaluate", *argv)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_hw_capture_writes_recordings_and_resumes(pluto_twin, capsys, tmp_path):
+    from isac_ae.hw.capture import captures_in, load_capture
+
+    _, emulator = pluto_twin
+
+    def capture(captures, seed):
+        return _run(capsys, "hw", "capture", "--device", "pluto2", "--uri", emulator.uris[0], "--baseline", "--out",
+                    str(tmp_path), "--captures", str(captures), "--data-samples", "512", "--seed", str(seed))
+
+    code, out, err = capture(3, 4)
+    assert code == 0, err
+    paths = captures_in(tmp_path)
+    assert len(paths) == 3
+    first = paths[0].with_suffix(".sigmf-data").read_bytes()
+    labels = [load_capture(p, device="pluto2").labels for p in paths]
+    assert all(len(label.messages) == 512 for label in labels)
+    code, out, err = capture(4, 4)  # one more scene: the first three are kept as they are
+    assert code == 0, err
+    assert len(captures_in(tmp_path)) == 4 and paths[0].with_suffix(".sigmf-data").read_bytes() == first
+    code, out, err = capture(4, 5)  # another session's directory
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "another session" in err

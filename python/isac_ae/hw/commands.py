@@ -72,6 +72,22 @@ def add_hw_parser(sub, parser_class) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_evaluate)
 
+    p = commands.add_parser("capture", help="labelled ISAC captures as SigMF recordings (resumable)",
+                            description="Record one SigMF recording per scene (board RX channels + the comm "
+                                        "receiver, with the labels); rerunning the same command resumes.")
+    _device_options(p)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--model", help="transmit this model file's beam and constellation")
+    what.add_argument("--baseline", action="store_true", help="transmit the baseline's ISAC beam and 4-QAM")
+    p.add_argument("--rho", type=_finite_float, default=0.5, help="baseline: radar share of the beam (default %(default)s)")
+    p.add_argument("--phi-deg", type=_finite_float, default=0.0, help="baseline: comm beam phase, degrees (default %(default)s)")
+    p.add_argument("--out", required=True, help="output directory (one capture_NNNNNN.sigmf-{data,meta} per scene)")
+    p.add_argument("--captures", type=int, default=16, help="number of scenes / recordings (default %(default)s)")
+    p.add_argument("--data-samples", type=int, default=4096, help="snapshots per capture (default %(default)s)")
+    p.add_argument("--seed", type=_seed, default=0, help="seed of the scenes and messages (default %(default)s)")
+    p.add_argument("--retries", type=int, default=3, help="reconnections after a device error (default %(default)s)")
+    p.set_defaults(func=_capture)
+
 
 def _device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", required=True, choices=sorted(PROFILES), help="device profile")
@@ -182,3 +198,77 @@ def _calibration_gains(args, prof):
         raise _usage(f"--calibration {args.calibration}: {exc}") from None
     return cal.gain_tx, cal.gain_rx
 
+
+
+def _capture(args) -> int:
+    from ..cli import _check_rho, _load, _output_dir
+    from ..scenario import Scenario
+    from .capture import CaptureError, CapturePlan, capture_session, draw_scenes, open_bench
+    from .device import DeviceError
+    from .frames import FrameLayout
+    from .link import OverTheAirLink
+    from .profiles import ProfileError, profile
+
+    prof = profile(args.device)
+    if args.captures < 1 or args.data_samples < 1 or args.retries < 0:
+        raise _usage("--captures and --data-samples must be positive, --retries >= 0")
+    if args.model:
+        loaded = _load(args.model)
+        scenario, model = loaded.scenario, loaded.model
+    else:
+        scenario, model = Scenario(num_antennas=prof.num_elements), None
+        _check_rho(args.rho)
+    try:
+        prof.check_scenario(scenario)
+    except ProfileError as exc:
+        raise _usage(str(exc)) from None
+    system = _system(args, scenario, model)
+    layout = FrameLayout(data=args.data_samples)
+    out = _output_dir(args.out)
+
+    def connect():
+        return open_bench(prof.name, args.uri, args.comm_uri,
+                          scene_controller=lambda uris: _scene_controller(args, uris))
+
+    try:
+        bench = connect()
+        # On a twin the scenes carry the amplitudes that give the scenario's SNRs at the measured noise floor.
+        link = OverTheAirLink(scenario, bench.board, bench.comm, bench.scenes, layout=layout)
+        radar_noise, comm_noise = link.noise_floor()
+        scale = layout.tx_scale
+        amplitudes = _recorded_amplitudes(out, [math.sqrt(scenario.radar_gain_var * radar_noise) / scale,
+                                                math.sqrt(scenario.comm_gain_var * comm_noise) / scale])
+        plan = CapturePlan(prof.name, scenario, draw_scenes(scenario, args.captures, args.seed, *amplitudes),
+                           system.beam.cpu().numpy(), system.constellation.cpu().numpy(), args.seed, layout=layout)
+        opened = [bench]  # the session's first connection is the one the noise floor was measured on
+
+        def reuse_then_connect():
+            return opened.pop() if opened else connect()
+
+        paths = capture_session(out, plan, reuse_then_connect, retries=args.retries,
+                                log=lambda line: print(line, file=sys.stderr))
+    except (DeviceError, CaptureError, ValueError) as exc:
+        raise _usage(str(exc)) from None
+    print(f"{len(paths)} recordings in {out}")
+    return 0
+
+
+def _recorded_amplitudes(out, measured: list[float]) -> tuple[float, float]:
+    """(target, comm) amplitudes: those of the session's existing recordings where there are some (a resumed
+    session must draw the same scenes, and a new noise measurement scatters), else the measured ones."""
+    from .capture import CaptureError, captures_in, load_capture
+
+    target, comm = measured
+    known_target = known_comm = False
+    for path in captures_in(out):
+        try:
+            scene = load_capture(path).labels.scene
+        except CaptureError:
+            continue  # the session itself refuses or redoes it
+        if not known_comm:
+            comm, known_comm = scene.comm_amplitude, True
+        if scene.targets and not known_target:
+            target, known_target = scene.targets[0].amplitude, True
+        if known_target and known_comm:
+            break
+    return target, comm
