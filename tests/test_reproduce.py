@@ -1,15 +1,16 @@
 """The reproduction pipeline on tiny models: files, tables and the comparison with the baseline front."""
 
+import json
 import math
 
 import pytest
 
 from isac_ae import Scenario
 from isac_ae.autoencoder import TrainingConfig
-from isac_ae.autoencoder.sweep import train_sweep
+from isac_ae.autoencoder.sweep import model_filename, train_sweep
 from isac_ae.baselines import BaselineSystem
 from isac_ae.evaluation import evaluate
-from isac_ae.reproduce import Reproduction, comparison_table, markdown_table
+from isac_ae.reproduce import Reproduction, compare_models, comparison_table, markdown_table
 from isac_ae.tradeoff import baseline_sweep, default_phis, front_at_ser, mark_fronts, refine_points
 
 
@@ -83,10 +84,20 @@ def test_reproduction_writes_figures_tables_and_summary(tmp_path, monkeypatch):
     monkeypatch.setenv("ISAC_AE_MODELS", str(models))
     out = tmp_path / "out"
     logged = []
-    written = Reproduction(out, samples=3000, seed=1, log=logged.append).run(["fig2", "fig3", "fig4", "fig5"])
+    written = Reproduction(out, samples=3000, seed=1, log=logged.append, rhos=(0.0, 0.3, 0.7, 1.0)).run(
+        ["fig2", "fig3", "fig4", "fig5"])
     names = {p.name for p in written}
     for stem in ("fig2_ser_vs_pd", "fig2_ser_vs_rmse", "fig3_beampatterns", "fig4_rmse_vs_sigma"):
         assert {f"{stem}.png", f"{stem}.pdf"} <= names
     assert "summary.md" in names and (out / "fig2_table.md").read_text().count("\n") == 2 + 3
     assert (out / "fig4_table.md").read_text().count("\n") == 2 + 3
     assert any("skipping spacing_l30" in line for line in logged)  # no impaired sweep shipped here
+
+    # Further models against the saved sweep: refined around their SERs, on the sweep's draws only.
+    model = models / "nominal" / model_filename(0.09)
+    written = compare_models([model], out / "nominal_baseline.csv", 3000, 1, tmp_path / "cmp", log=logged.append)
+    fig2 = json.loads((out / "fig2_table.json").read_text())["rows"]
+    (row,) = json.loads(written[1].read_text())["rows"]
+    assert row["pd"] == fig2[1]["pd"] and row["rmse_deg"] == fig2[1]["rmse_deg"]
+    with pytest.raises(ValueError, match="was not swept on this scenario with 3000 samples and seed 2"):
+        compare_models([model], out / "nominal_baseline.csv", 3000, 2, tmp_path / "cmp", log=logged.append)

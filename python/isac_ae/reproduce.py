@@ -23,15 +23,15 @@ import torch
 
 from .array import beampattern
 from .autoencoder import AutoencoderSystem, TrainingConfig
-from .autoencoder.modelfile import LoadedModel, ModelFileError
+from .autoencoder.modelfile import LoadedModel, ModelFileError, load_model
 from .autoencoder.sweep import load_sweep, train_sweep
 from .autoencoder.training import BUDGETS
 from .evaluation import evaluate
 from .plots import plot_beampatterns, plot_rmse_vs_sigma, plot_tradeoff
 from .pretrained import SWEEPS, PretrainedSweep, sweep_dir, sweeps_of
 from .scenario import Scenario
-from .tradeoff import (DEFAULT_RHOS, baseline_points, baseline_sweep, default_phis, front_at_ser, mark_fronts,
-                       refine_points, write_csv)
+from .tradeoff import (DEFAULT_RHOS, baseline_points, baseline_sweep, baseline_threshold, default_phis, front_at_ser,
+                       mark_fronts, read_csv, refine_points, write_csv)
 
 FIGURES = ("fig2", "fig3", "fig4", "fig5")
 NOMINAL = SWEEPS["nominal"]
@@ -41,10 +41,10 @@ FIG3_OMEGAS = (0.0, 0.03, 0.09, 0.4, 1.0)
 
 
 def baseline_front(scenario: Scenario, sers, samples: int, seed: int, device="cpu", progress=None,
-                   log: Callable[[str], None] = print) -> list[dict]:
+                   log: Callable[[str], None] = print, rhos=DEFAULT_RHOS) -> list[dict]:
     """The baseline sweep that the comparison at the symbol error rates ``sers`` uses.
 
-    The coarse (rho, phi) grid (``DEFAULT_RHOS`` x 8 phases), then the points
+    The coarse (rho, phi) grid (``rhos`` x 8 phases), then the points
     of :func:`~isac_ae.tradeoff.refine_points` around each SER (the rho
     interval between the two front points around it halved, the phases
     11.25 deg either side of theirs), all with the same seed: one
@@ -52,7 +52,7 @@ def baseline_front(scenario: Scenario, sers, samples: int, seed: int, device="cp
     flags over the whole set.
     """
     phis = default_phis()
-    rows = baseline_sweep(scenario, DEFAULT_RHOS, phis, samples, seed, device, progress=progress)
+    rows = baseline_sweep(scenario, rhos, phis, samples, seed, device, progress=progress)
     extra = refine_points(rows, sers, phis[1] - phis[0])
     if extra:
         log(f"  refining the front around {len(sers)} SERs: {len(extra)} more (rho, phi) points")
@@ -64,8 +64,9 @@ class Reproduction:
     """Runs the figures into ``out_dir``, caching every evaluation in memory so figures share work."""
 
     def __init__(self, out_dir: Path, samples: int, seed: int, device="cpu", retrain: Optional[str] = None,
-                 log: Callable[[str], None] = print, progress=None, impaired=IMPAIRED):
-        """``impaired``: the Fig. 5 sweeps to run (:class:`~isac_ae.pretrained.PretrainedSweep`)."""
+                 log: Callable[[str], None] = print, progress=None, impaired=IMPAIRED, rhos=DEFAULT_RHOS):
+        """``impaired``: the Fig. 5 sweeps to run (:class:`~isac_ae.pretrained.PretrainedSweep`);
+        ``rhos``: the baseline's coarse rho grid (:func:`baseline_front`)."""
         self.out = Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.samples = samples
@@ -75,6 +76,7 @@ class Reproduction:
         self.log = log
         self.progress = progress
         self.impaired = tuple(impaired)
+        self.rhos = tuple(rhos)
         self._models: dict[str, list[LoadedModel]] = {}
         self._ae_rows: dict[str, list[dict]] = {}
         self._baseline: dict[str, list[dict]] = {}
@@ -95,16 +97,8 @@ class Reproduction:
     def autoencoder_rows(self, spec: PretrainedSweep) -> list[dict]:
         """Evaluation of every model of the sweep (each calibrates its own threshold on its own H0 set)."""
         if spec.name not in self._ae_rows:
-            rows = []
-            for loaded in self.models(spec):
-                result = evaluate(AutoencoderSystem(loaded.model, spec.scenario, self.device), self.samples,
-                                  self.seed, self.device, progress=self.progress)
-                rows.append({"omega": loaded.omega, "model": str(loaded.path), **result.to_dict(),
-                             "budget": loaded.metadata["training"].get("budget"),
-                             "samples_per_stage": loaded.metadata["training"].get("samples_per_stage")})
-                self.log(f"  {spec.name} omega_r={loaded.omega:<8g} Pd {result.pd:.4f}  Pfa {result.pfa:.4f}  "
-                         f"RMSE {result.rmse_deg:.3f} [{result.rmse_ci_low:.3f}, {result.rmse_ci_high:.3f}] deg  "
-                         f"sigma {result.sigma_deg:.3f} deg  SER {result.ser:.4g}")
+            rows = [autoencoder_row(loaded, self.samples, self.seed, self.device, self.progress, self.log)
+                    for loaded in self.models(spec)]
             self._ae_rows[spec.name] = rows
             _write_json(self.out / f"{spec.name}_autoencoder.json", {"scenario": spec.scenario.to_dict(), "rows": rows})
         return self._ae_rows[spec.name]
@@ -114,7 +108,8 @@ class Reproduction:
         if spec.name not in self._baseline:
             sers = [r["ser"] for r in self.autoencoder_rows(spec)]
             self.log(f"baseline sweep on the {spec.label} (designed for the nominal array)")
-            rows = baseline_front(spec.scenario, sers, self.samples, self.seed, self.device, self.progress, self.log)
+            rows = baseline_front(spec.scenario, sers, self.samples, self.seed, self.device, self.progress, self.log,
+                                  self.rhos)
             write_csv(rows, self.out / f"{spec.name}_baseline.csv")
             self._baseline[spec.name] = rows
         return self._baseline[spec.name]
@@ -177,6 +172,51 @@ class Reproduction:
             lines += [f"## {table.stem.removesuffix('_table')}", "", table.read_text()]
         lines += ["## Figures", ""] + [f"![{p.stem}]({p.name})" for p in written if p.suffix == ".png"]
         return "\n".join(lines) + "\n"
+
+
+def autoencoder_row(loaded: LoadedModel, samples: int, seed: int, device="cpu", progress=None,
+                    log: Callable[[str], None] = print) -> dict:
+    """Evaluation of one model on its scenario, with its omega_r, file and training budget."""
+    result = evaluate(AutoencoderSystem(loaded.model, loaded.scenario, device), samples, seed, device,
+                      progress=progress)
+    log(f"  {loaded.path.name}: omega_r={loaded.omega:<8g} Pd {result.pd:.4f}  Pfa {result.pfa:.4f}  "
+        f"RMSE {result.rmse_deg:.3f} [{result.rmse_ci_low:.3f}, {result.rmse_ci_high:.3f}] deg  "
+        f"sigma {result.sigma_deg:.3f} deg  SER {result.ser:.4g}")
+    return {"omega": loaded.omega, "model": str(loaded.path), **result.to_dict(),
+            "budget": loaded.metadata["training"].get("budget"),
+            "samples_per_stage": loaded.metadata["training"].get("samples_per_stage")}
+
+
+def compare_models(paths, baseline_csv: Path, samples: int, seed: int, out_dir: Path, device="cpu",
+                   log: Callable[[str], None] = print) -> list[Path]:
+    """Compare model files with a saved baseline sweep, e.g. ``nominal_baseline.csv`` of ``reproduce fig2``.
+
+    The sweep must have been run on the models' scenario with the same
+    ``samples`` and ``seed`` (checked through its threshold), so that the
+    points added around the models' SERs (:func:`~isac_ae.tradeoff.refine_points`)
+    and the models see the same draws. Writes ``comparison_table.md`` /
+    ``.json`` and the refined sweep ``baseline.csv`` into ``out_dir``.
+    """
+    models = [load_model(p, device=device) for p in paths]
+    scenario = models[0].scenario
+    if any(m.scenario != scenario for m in models):
+        raise ValueError("the models to compare were trained for different scenarios")
+    rows = read_csv(baseline_csv)
+    threshold = baseline_threshold(scenario, samples, seed, device)
+    if any(r["threshold"] != threshold or r["samples"] != samples for r in rows):
+        raise ValueError(f"{baseline_csv} was not swept on this scenario with {samples} samples and seed {seed}")
+    ae = [autoencoder_row(m, samples, seed, device, log=log) for m in models]
+    extra = refine_points(rows, [r["ser"] for r in ae], default_phis()[1])
+    log(f"refining the front around {len(ae)} SERs: {len(extra)} more (rho, phi) points")
+    rows = mark_fronts(rows + baseline_points(scenario, extra, samples, seed, device))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    write_csv(rows, out / "baseline.csv")
+    table = comparison_table(ae, rows)
+    _write_json(out / "comparison_table.json", {"scenario": scenario.to_dict(), "samples": samples, "seed": seed,
+                                               "rows": table})
+    (out / "comparison_table.md").write_text(markdown_table(table))
+    return [out / "baseline.csv", out / "comparison_table.json", out / "comparison_table.md"]
 
 
 def comparison_table(ae_rows, baseline_rows) -> list[dict]:

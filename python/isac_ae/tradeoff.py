@@ -49,8 +49,7 @@ def baseline_points(scenario: Scenario, points, samples: int, seed: int, device=
     merged (:func:`mark_fronts`).
     """
     maprt = MaprtDetector(scenario.nominal_positions(), scenario.target_sector_rad, device=device)
-    reference = BaselineSystem(scenario, 1.0, 0.0, device=device, maprt=maprt)
-    threshold = threshold_for_pfa(h0_scores(reference, samples, seed_streams(seed, 2)[0], device), scenario.pfa)
+    threshold = baseline_threshold(scenario, samples, seed, device, maprt)
     rows = []
     for rho, phi in points:
         system = BaselineSystem(scenario, rho, phi, device=device, maprt=maprt)
@@ -59,6 +58,13 @@ def baseline_points(scenario: Scenario, points, samples: int, seed: int, device=
         row["h0_samples"] = samples
         rows.append(row)
     return mark_fronts(rows)
+
+
+def baseline_threshold(scenario: Scenario, samples: int, seed: int, device="cpu", maprt=None) -> float:
+    """The MAPRT threshold every point of a sweep with (scenario, samples, seed) uses: that of ``evaluate``."""
+    maprt = maprt or MaprtDetector(scenario.nominal_positions(), scenario.target_sector_rad, device=device)
+    reference = BaselineSystem(scenario, 1.0, 0.0, device=device, maprt=maprt)
+    return threshold_for_pfa(h0_scores(reference, samples, seed_streams(seed, 2)[0], device), scenario.pfa)
 
 
 def mark_fronts(rows):
