@@ -56,6 +56,7 @@ benchmark: setup
 	$(PY) benchmarks/bench_cpp_blocks.py
 	GRC_BLOCKS_PATH=$(CURDIR)/grc OMP_NUM_THREADS=1 $(PY) benchmarks/bench_flowgraphs.py
 	$(PY) benchmarks/bench_emulator.py
+	$(PY) benchmarks/bench_twin.py
 
 clean:
 	rm -rf $(BUILD) $(BUILD).log build python/*.egg-info

@@ -110,10 +110,11 @@ def radar_response(y, theta: torch.Tensor, alpha: torch.Tensor, array: ArrayMode
 
 def _manifolds(array: ArrayModel, theta: torch.Tensor, ideal: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """(steering_tx, steering_rx) at theta (N,) -> two (N, K); one plain steering matrix when the array is ideal."""
+    a = steering(array.positions, theta)
     if ideal:
-        a = steering(array.positions, theta)
         return a, a
-    return array.steering_tx(theta), array.steering_rx(theta)
+    # array.steering_tx / steering_rx, sharing the one steering matrix (the exponentials are the cost)
+    return array.gain_tx * (a @ array.coupling), array.gain_rx * (a @ array.coupling.mT)
 
 
 def _is_ideal(array: ArrayModel) -> bool:
