@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from isac_ae.array import beampattern, nominal_positions
 from isac_ae.hw.calibration import CalibrationError, subarray_channels
 from isac_ae.hw.device import PhaserArray, Transceiver

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 import torch
+
 from isac_ae.hw.emulator import Emulator
 from isac_ae.hw.frames import FrameLayout
 from isac_ae.hw.profiles import profile

@@ -106,8 +106,9 @@ def tuned_lo_hz(device) -> float:
     dev = device.dev
     if device.profile.name == "phaser":
         return float(dev.lo - device.sdr.rx_lo)
-    if device.profile.name == "quadmxfe":
-        return float(dev.rx_main_nco_frequencies[0] + dev.rx_channel_nco_frequencies[0])
+    if device.profile.name == "quadmxfe":  # pyadi-iio: {chip: [per coarse DDC]}; element 0 is the first
+        return float(sum(next(iter(f.values()))[0] for f in (dev.rx_main_nco_frequencies,
+                                                             dev.rx_channel_nco_frequencies)))
     return float(dev.rx_lo)
 
 
