@@ -10,7 +10,7 @@ PY := $(abspath $(VENV))/bin/python
 PY_SOURCES := $(shell find python -name '*.py') $(shell find models -name '*.safetensors' 2>/dev/null) pyproject.toml
 CXX_SOURCES := $(shell find lib include python/isac_ae/bindings grc cmake -type f 2>/dev/null) CMakeLists.txt
 
-.PHONY: all setup demo grc test test-python test-cpp benchmark clean
+.PHONY: all setup demo grc test lint format test-python test-cpp benchmark clean
 all: setup
 
 setup: $(VENV)/.cmake-installed
@@ -43,6 +43,19 @@ grc: setup
 	$(VENV)/bin/gnuradio-companion $(EXAMPLE)
 
 test: test-cpp test-python
+
+# Python: ruff (pyproject.toml); C++: clang-format (.clang-format). Both pinned in requirements.txt.
+PY_LINTED := python tests benchmarks examples scripts
+CXX_LINTED = $(wildcard lib/*.cc lib/*.h include/gnuradio/isac_ae/*.h)
+lint: $(VENV)/.deps-installed
+	$(VENV)/bin/ruff check $(PY_LINTED)
+	$(VENV)/bin/ruff format --check $(PY_LINTED)
+	$(VENV)/bin/clang-format --dry-run --Werror $(CXX_LINTED)
+
+format: $(VENV)/.deps-installed
+	$(VENV)/bin/ruff check --fix $(PY_LINTED)
+	$(VENV)/bin/ruff format $(PY_LINTED)
+	$(VENV)/bin/clang-format -i $(CXX_LINTED)
 
 test-cpp: setup
 	cd $(BUILD) && ctest --output-on-failure
