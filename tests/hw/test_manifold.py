@@ -126,8 +126,8 @@ def test_over_the_air_beampattern_is_the_hidden_arrays_response_to_the_applied_w
 
 def test_manifold_files_are_refused_for_another_device_or_another_kind(tmp_path):
     manifold_ = Manifold(device="fmcomms5", angles_deg=np.array([0.0, 10.0]), response=np.ones((2, 4), complex),
-                         snr_db=np.array([20.0, 21.0]), lo_hz=2.4e9, uri="ip:127.0.0.1:1", date="2025-01-01T00:00:00+00:00",
-                         method="test")
+                         snr_db=np.array([20.0, 21.0]), lo_hz=2.4e9, uri="ip:127.0.0.1:1",
+                         date="2025-01-01T00:00:00+00:00", method="test")
     path = tmp_path / "m.npz"
     manifold_.save(path)
     with pytest.raises(CalibrationError, match="measured on a fmcomms5, not a phaser"):

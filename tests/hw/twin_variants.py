@@ -90,6 +90,6 @@ def eigenvector_ratio_std(a: np.ndarray, power: float, noise: float, n: int) -> 
 def within(estimate: np.ndarray, truth: np.ndarray, std: np.ndarray, z: float) -> bool:
     """Ratios to element 0 (..., K): element 0 is 1 (the reference, up to rounding), and both real parts of
     estimate - truth of the others lie inside z std, element by element."""
-    error = (estimate - truth)[..., 1:]
-    return bool(np.allclose(estimate[..., 0], 1.0, rtol=0, atol=1e-12) and np.all(np.abs(error.real) <= z * std[..., 1:])
-                and np.all(np.abs(error.imag) <= z * std[..., 1:]))
+    error, bound = (estimate - truth)[..., 1:], z * std[..., 1:]
+    return bool(np.allclose(estimate[..., 0], 1.0, rtol=0, atol=1e-12) and np.all(np.abs(error.real) <= bound)
+                and np.all(np.abs(error.imag) <= bound))
