@@ -10,6 +10,7 @@ import math
 
 import matplotlib.pyplot as plt
 import numpy as np
+
 from isac_ae.array import beampattern, nominal_positions
 from isac_ae.hw.calibration import calibrate_phaser
 from isac_ae.hw.device import PhaserArray
@@ -30,8 +31,8 @@ def summary(angles, power_db):
     while right < len(power_db) - 1 and power_db[right + 1] < power_db[right]:
         right += 1
     main = np.zeros(len(power_db), bool)
-    main[left:right + 1] = True
-    lobe = angles[left:right + 1][power_db[left:right + 1] >= power_db[peak] - 3.0]
+    main[left : right + 1] = True
+    lobe = angles[left : right + 1][power_db[left : right + 1] >= power_db[peak] - 3.0]
     sidelobe = power_db[~main].max() - power_db[peak] if np.any(~main) else -np.inf
     return angles[peak], lobe.max() - lobe.min(), sidelobe
 
@@ -60,29 +61,45 @@ def main():
 
     spacing = np.diff(array.positions.numpy()).mean()
     c1 = abs(array.coupling[0, 1].item())
-    print(f"twin seed {args.seed}: mean spacing {spacing:.4f} wavelengths, coupling |c1| = {c1:.3f} "
-          f"({20 * math.log10(c1):.1f} dB); beam expected at "
-          f"{math.degrees(math.asin(math.sin(math.radians(STEER_DEG)) * 0.5 / spacing)):.1f} deg on it")
-    print(f"calibration: channel mismatch {calibration.diagnostics['channel_mismatch_db']:+.2f} dB before, "
-          f"{calibration.diagnostics['calibrated_channel_mismatch_db']:+.3f} dB after")
-    for name, db in (("nominal prediction", predicted_db), ("measured, uncalibrated", raw_db),
-                     ("measured, calibrated", cal_db)):
+    print(
+        f"twin seed {args.seed}: mean spacing {spacing:.4f} wavelengths, coupling |c1| = {c1:.3f} "
+        f"({20 * math.log10(c1):.1f} dB); beam expected at "
+        f"{math.degrees(math.asin(math.sin(math.radians(STEER_DEG)) * 0.5 / spacing)):.1f} deg on it"
+    )
+    print(
+        f"calibration: channel mismatch {calibration.diagnostics['channel_mismatch_db']:+.2f} dB before, "
+        f"{calibration.diagnostics['calibrated_channel_mismatch_db']:+.3f} dB after"
+    )
+    for name, db in (
+        ("nominal prediction", predicted_db),
+        ("measured, uncalibrated", raw_db),
+        ("measured, calibrated", cal_db),
+    ):
         peak, width, sidelobe = summary(angles, db)
-        print(f"{name:24s} peak {db.max():+6.2f} dB at {peak:+6.1f} deg, -3 dB width {width:4.1f} deg, "
-              f"highest sidelobe {sidelobe:+6.2f} dB")
+        print(
+            f"{name:24s} peak {db.max():+6.2f} dB at {peak:+6.1f} deg, -3 dB width {width:4.1f} deg, "
+            f"highest sidelobe {sidelobe:+6.2f} dB"
+        )
 
     near = np.abs(angles - STEER_DEG) <= 10.0
     steer = int(np.argmin(np.abs(angles - STEER_DEG)))
-    print(f"at {STEER_DEG:g} deg: uncalibrated {raw_db[steer]:+.2f} dB, calibrated {cal_db[steer]:+.2f} dB; "
-          f"calibrated - nominal within 10 deg of the beam: at most {np.abs(cal_db - predicted_db)[near].max():.2f} dB")
+    print(
+        f"at {STEER_DEG:g} deg: uncalibrated {raw_db[steer]:+.2f} dB, calibrated {cal_db[steer]:+.2f} dB; "
+        f"calibrated - nominal within 10 deg of the beam: at most {np.abs(cal_db - predicted_db)[near].max():.2f} dB"
+    )
 
     fig, ax = plt.subplots(figsize=(7.5, 4.2), layout="constrained")
     ax.plot(angles, predicted_db, "k--", lw=1.2, label="predicted, nominal array (quantised weights)")
     ax.plot(angles, raw_db, color="tab:red", lw=1.2, label="measured on the twin, uncalibrated")
     ax.plot(angles, cal_db, color="tab:blue", lw=1.6, label="measured on the twin, after boresight calibration")
     ax.axvline(STEER_DEG, color="0.6", lw=0.8)
-    ax.set(xlim=(-90, 90), ylim=(-40, 3), xlabel="source angle (deg)", ylabel="power (dB)",
-           title=f"Phaser twin (seed {args.seed}): receive beam steered to {STEER_DEG:g} deg")
+    ax.set(
+        xlim=(-90, 90),
+        ylim=(-40, 3),
+        xlabel="source angle (deg)",
+        ylabel="power (dB)",
+        title=f"Phaser twin (seed {args.seed}): receive beam steered to {STEER_DEG:g} deg",
+    )
     ax.set_xticks(np.arange(-90, 91, 15))
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", fontsize=8)

@@ -53,8 +53,14 @@ def _calibrate_digital(twin, controller=None):
         pluto = profile("pluto2")  # the comm receiver; the twin maps its samples one to one to the board's
         comm = CommReceiver(uris[1], pluto.default_lo_hz, pluto.default_sample_rate_hz)
         try:
-            return calibrate_digital(board, comm, controller(scenes) if controller else scenes,
-                                     target_amplitude=TARGET, comm_amplitude=COMM, data=DATA)
+            return calibrate_digital(
+                board,
+                comm,
+                controller(scenes) if controller else scenes,
+                target_amplitude=TARGET,
+                comm_amplitude=COMM,
+                data=DATA,
+            )
         finally:
             board.close()
 
@@ -70,7 +76,7 @@ def _tx_std(twin, calibration, a):
     one measured (the comm gain beta is a fresh Rayleigh draw of the twin's scene)."""
     k = twin.profile.num_elements
     layout, frame = calibration_frame(k, DATA)
-    sent = frame[:, layout.preamble_start:layout.pilot_start].astype(np.complex128).T
+    sent = frame[:, layout.preamble_start : layout.pilot_start].astype(np.complex128).T
     signal = np.mean(np.abs(sent @ a) ** 2)
     noise_over_beta2 = signal / 10 ** (calibration.diagnostics["tx_snr_db"] / 10)
     return ratio_std(noise_over_beta2 * np.linalg.inv(sent.conj().T @ sent), a)
@@ -106,8 +112,10 @@ def test_digital_calibration_folds_coupling_into_the_gains():
     # ... which is off the hidden gains by about the nearest-neighbour coupling: (1 + 2 c1) / (1 + c1) ~ 1 + c1
     # between an inner element and element 0 at the edge.
     c1 = _coupling_level(twin)
-    for estimate, gains in ((calibration.rx_gain, twin.truth.array.gain_rx), (calibration.tx_gain,
-                                                                              twin.truth.array.gain_tx)):
+    for estimate, gains in (
+        (calibration.rx_gain, twin.truth.array.gain_rx),
+        (calibration.tx_gain, twin.truth.array.gain_tx),
+    ):
         residual = np.max(np.abs(estimate / relative(gains.numpy()) - 1))
         assert 0.5 * c1 < residual < 1.5 * c1
 
@@ -123,8 +131,13 @@ class _Operator:
         prompt = [line for line in self.output.getvalue().splitlines() if line.startswith("set up the bench")][-1]
         targets = tuple(Target(float(a), TARGET) for a in re.findall(r"target at ([-+][\d.]+) deg", prompt))
         comm = re.search(r"comm receiver at ([-+][\d.]+) deg", prompt)
-        self.scenes.set(Scene(targets=targets, comm_angle_deg=float(comm.group(1)) if comm else None,
-                              comm_amplitude=COMM if comm else 0.0))
+        self.scenes.set(
+            Scene(
+                targets=targets,
+                comm_angle_deg=float(comm.group(1)) if comm else None,
+                comm_amplitude=COMM if comm else 0.0,
+            )
+        )
         return "\n"
 
 
@@ -144,14 +157,16 @@ def test_the_same_calibration_runs_behind_an_operator_and_position_errors_do_not
     truth = twin.truth.array
     _check_digital(twin, calibration, truth.gain_rx.numpy(), truth.gain_tx.numpy())
     assert [s["label"] for s in calibration.scenes] == [
-        "reflector removed: leakage", "reflector at +0.00 deg", "comm receiver at 0 deg"]
+        "reflector removed: leakage",
+        "reflector at +0.00 deg",
+        "comm receiver at 0 deg",
+    ]
 
 
 # --- the Phaser -----------------------------------------------------------------------------------
 def _calibrate_phaser(twin):
     with served(twin) as (uris, scenes):
-        return calibrate_phaser(PhaserArray(uris[0]), scenes, amplitude=SOURCE, samples=SAMPLES,
-                                phase_steps=STEPS)
+        return calibrate_phaser(PhaserArray(uris[0]), scenes, amplitude=SOURCE, samples=SAMPLES, phase_steps=STEPS)
 
 
 def _check_phaser(twin, calibration, truth):
@@ -160,7 +175,7 @@ def _check_phaser(twin, calibration, truth):
     sigma2 = noise_power(twin)
     level = np.abs(SOURCE * TONE * manifold(twin, 0.0)[0])
     expected = relative(truth)
-    amplitude_std = np.abs(expected) * np.sqrt(sigma2 / SAMPLES * (1 / level ** 2 + 1 / level[0] ** 2))
+    amplitude_std = np.abs(expected) * np.sqrt(sigma2 / SAMPLES * (1 / level**2 + 1 / level[0] ** 2))
     phase_std = np.sqrt(4 * sigma2 / (SAMPLES * STEPS)) / np.minimum(level, level[0])
     estimate = calibration.rx_gain
     assert np.all(np.abs(np.abs(estimate) - np.abs(expected)) <= Z * amplitude_std)
@@ -191,12 +206,15 @@ def test_phaser_calibration_folds_coupling_into_the_gains():
     assert 0.5 * c1 < residual < 1.5 * c1
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"phase_steps": 6}, "phase_steps must divide 128"),
-    ({"phase_steps": 2}, "phase_steps must divide 128"),
-    ({"samples": 1001}, "multiple of 8"),
-    ({"amplitude": 0.0}, "amplitude must be a number > 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"phase_steps": 6}, "phase_steps must divide 128"),
+        ({"phase_steps": 2}, "phase_steps must divide 128"),
+        ({"samples": 1001}, "multiple of 8"),
+        ({"amplitude": 0.0}, "amplitude must be a number > 0"),
+    ],
+)
 def test_phaser_calibration_refuses_bad_parameters_before_touching_the_device(kwargs, message):
     with pytest.raises(ValueError, match=message):
         calibrate_phaser(None, None, **kwargs)
@@ -218,9 +236,18 @@ def _calibration(device="fmcomms5", k=4, seed=0, tx=True):
         return g / g[0]
 
     rx_gain, tx_gain = gains(), gains()
-    return Calibration(device=device, num_elements=k, lo_hz=2.4e9, uri="ip:127.0.0.1:30431", date=utc_now(),
-                       method="test", rx_correction=1 / rx_gain, tx_correction=1 / tx_gain if tx else None,
-                       scenes=({"label": "source at +0.00 deg", "targets": []},), diagnostics={"samples": 1})
+    return Calibration(
+        device=device,
+        num_elements=k,
+        lo_hz=2.4e9,
+        uri="ip:127.0.0.1:30431",
+        date=utc_now(),
+        method="test",
+        rx_correction=1 / rx_gain,
+        tx_correction=1 / tx_gain if tx else None,
+        scenes=({"label": "source at +0.00 deg", "targets": []},),
+        diagnostics={"samples": 1},
+    )
 
 
 def test_calibration_file_round_trips_and_is_written_atomically(tmp_path):
@@ -280,8 +307,9 @@ def test_array_model_and_corrections_undo_the_estimated_gains():
     theta = torch.tensor(math.radians(25.0), dtype=torch.float64)
     snapshot = model.steering_rx(theta).numpy()
     nominal = np.exp(-2j * np.pi * positions * math.sin(theta))
-    np.testing.assert_allclose(calibration.correct_rx(np.stack([snapshot, 2 * snapshot])),
-                               np.stack([nominal, 2 * nominal]), atol=1e-12)
+    np.testing.assert_allclose(
+        calibration.correct_rx(np.stack([snapshot, 2 * snapshot])), np.stack([nominal, 2 * nominal]), atol=1e-12
+    )
     # Pre-corrected TX weights radiate the intended pattern through the estimated TX gains, at the same norm.
     v = np.exp(1j * np.arange(4)) / 2
     w = calibration.precorrect_tx(v)

@@ -51,8 +51,12 @@ def digital():
 def _digital_std(twin):
     """Per angle: the eigenvector of DATA snapshots of an echo of power (TARGET TX_SCALE |a_tx(theta)_0|)^2."""
     a_rx, a_tx = manifold(twin, ANGLES, "rx"), manifold(twin, ANGLES, "tx")
-    return np.stack([eigenvector_ratio_std(a, (TARGET * TX_SCALE * abs(t[0])) ** 2, noise_power(twin), DATA)
-                     for a, t in zip(a_rx, a_tx)])
+    return np.stack(
+        [
+            eigenvector_ratio_std(a, (TARGET * TX_SCALE * abs(t[0])) ** 2, noise_power(twin), DATA)
+            for a, t in zip(a_rx, a_tx)
+        ]
+    )
 
 
 def test_digital_manifold_equals_the_hidden_one_up_to_a_scale_per_angle(digital):
@@ -111,8 +115,9 @@ def test_over_the_air_beampattern_is_the_hidden_arrays_response_to_the_applied_w
     twin = phaser_twin
     weights = np.exp(2j * np.pi * nominal_positions(8) * math.sin(math.radians(20.0)))  # nominal steering to 20 deg
     with served(twin) as (uris, scenes):
-        applied, output = measure_beampattern(PhaserArray(uris[0]), scenes, weights, ANGLES, amplitude=SOURCE,
-                                              samples=SAMPLES)
+        applied, output = measure_beampattern(
+            PhaserArray(uris[0]), scenes, weights, ANGLES, amplitude=SOURCE, samples=SAMPLES
+        )
     np.testing.assert_allclose(np.abs(applied), 1.0, rtol=1e-6)  # all at gain code 127
     expected = SOURCE * TONE * np.abs(manifold(twin, ANGLES) @ applied)
     # |Rx1 + Rx2| has noise std sqrt(sigma^2 / N); the 12-bit DAC moves each tone sample by at most one step on
@@ -125,9 +130,16 @@ def test_over_the_air_beampattern_is_the_hidden_arrays_response_to_the_applied_w
 
 
 def test_manifold_files_are_refused_for_another_device_or_another_kind(tmp_path):
-    manifold_ = Manifold(device="fmcomms5", angles_deg=np.array([0.0, 10.0]), response=np.ones((2, 4), complex),
-                         snr_db=np.array([20.0, 21.0]), lo_hz=2.4e9, uri="ip:127.0.0.1:1",
-                         date="2025-01-01T00:00:00+00:00", method="test")
+    manifold_ = Manifold(
+        device="fmcomms5",
+        angles_deg=np.array([0.0, 10.0]),
+        response=np.ones((2, 4), complex),
+        snr_db=np.array([20.0, 21.0]),
+        lo_hz=2.4e9,
+        uri="ip:127.0.0.1:1",
+        date="2025-01-01T00:00:00+00:00",
+        method="test",
+    )
     path = tmp_path / "m.npz"
     manifold_.save(path)
     with pytest.raises(CalibrationError, match="measured on a fmcomms5, not a phaser"):
@@ -139,7 +151,15 @@ def test_manifold_files_are_refused_for_another_device_or_another_kind(tmp_path)
     with pytest.raises(CalibrationError, match="is not a manifold file"):
         Manifold.load(tmp_path / "text.npz")
     with pytest.raises(CalibrationError, match=r"angles \(G,\), responses \(G, K\)"):
-        Manifold(device="phaser", angles_deg=np.zeros(2), response=np.ones((3, 8)), snr_db=np.zeros(2), lo_hz=1.0,
-                 uri="", date="", method="")
+        Manifold(
+            device="phaser",
+            angles_deg=np.zeros(2),
+            response=np.ones((3, 8)),
+            snr_db=np.zeros(2),
+            lo_hz=1.0,
+            uri="",
+            date="",
+            method="",
+        )
     with pytest.raises(ValueError, match=r"degrees in \[-90, 90\]"):
         measure_phaser(None, None, [])

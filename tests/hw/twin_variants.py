@@ -42,8 +42,9 @@ def variant(name: str, seed: int, *, coupling: bool = True, spacing_std: float =
 @contextlib.contextmanager
 def served(twin: DigitalTwin):
     """An emulator serving ``twin`` (digital boards with their comm receiver); yields (uris, scene controller)."""
-    with Emulator(twin.profile.name, source=twin.source(),
-                  comm_receiver=twin.profile.beamforming == "digital") as emulator:
+    with Emulator(
+        twin.profile.name, source=twin.source(), comm_receiver=twin.profile.beamforming == "digital"
+    ) as emulator:
         yield emulator.uris, EmulatorSceneController(emulator.uris)
 
 
@@ -83,7 +84,7 @@ def eigenvector_ratio_std(a: np.ndarray, power: float, noise: float, n: int) -> 
     along-a part only scales the vector and drops out of the ratios).
     """
     norm2 = float(np.sum(np.abs(a) ** 2))
-    per_element = noise * (power * norm2 + noise) / (n * power ** 2 * norm2)
+    per_element = noise * (power * norm2 + noise) / (n * power**2 * norm2)
     return ratio_std(per_element * np.eye(a.size), a)
 
 
@@ -91,5 +92,8 @@ def within(estimate: np.ndarray, truth: np.ndarray, std: np.ndarray, z: float) -
     """Ratios to element 0 (..., K): element 0 is 1 (the reference, up to rounding), and both real parts of
     estimate - truth of the others lie inside z std, element by element."""
     error, bound = (estimate - truth)[..., 1:], z * std[..., 1:]
-    return bool(np.allclose(estimate[..., 0], 1.0, rtol=0, atol=1e-12) and np.all(np.abs(error.real) <= bound)
-                and np.all(np.abs(error.imag) <= bound))
+    return bool(
+        np.allclose(estimate[..., 0], 1.0, rtol=0, atol=1e-12)
+        and np.all(np.abs(error.real) <= bound)
+        and np.all(np.abs(error.imag) <= bound)
+    )

@@ -107,8 +107,9 @@ def tuned_lo_hz(device) -> float:
     if device.profile.name == "phaser":
         return float(dev.lo - device.sdr.rx_lo)
     if device.profile.name == "quadmxfe":  # pyadi-iio: {chip: [per coarse DDC]}; element 0 is the first
-        return float(sum(next(iter(f.values()))[0] for f in (dev.rx_main_nco_frequencies,
-                                                             dev.rx_channel_nco_frequencies)))
+        return float(
+            sum(next(iter(f.values()))[0] for f in (dev.rx_main_nco_frequencies, dev.rx_channel_nco_frequencies))
+        )
     return float(dev.rx_lo)
 
 
@@ -142,8 +143,10 @@ class Calibration:
                 continue
             value = np.asarray(value, dtype=np.complex128)
             if value.shape != (self.num_elements,) or not np.all(np.isfinite(value)) or np.any(value == 0):
-                raise CalibrationError(f"{name} must be {self.num_elements} finite non-zero factors (a dead element "
-                                       f"cannot be corrected), got {value.tolist()!r}")
+                raise CalibrationError(
+                    f"{name} must be {self.num_elements} finite non-zero factors (a dead element "
+                    f"cannot be corrected), got {value.tolist()!r}"
+                )
             object.__setattr__(self, name, value)
 
     @property
@@ -161,18 +164,23 @@ class Calibration:
         gains and no coupling (a boresight calibration cannot see coupling or position errors)."""
         positions = np.asarray(nominal_positions, dtype=np.float64)
         if positions.shape != (self.num_elements,):
-            raise CalibrationError(f"the calibration has K = {self.num_elements} elements, "
-                                   f"got {positions.shape} positions")
+            raise CalibrationError(
+                f"the calibration has K = {self.num_elements} elements, got {positions.shape} positions"
+            )
         model = ArrayModel.from_positions(positions, dtype=dtype, device=device)
         cdtype = dtype.to_complex()
-        return dataclasses.replace(model, gain_tx=torch.as_tensor(self.tx_gain, dtype=cdtype, device=device),
-                                   gain_rx=torch.as_tensor(self.rx_gain, dtype=cdtype, device=device))
+        return dataclasses.replace(
+            model,
+            gain_tx=torch.as_tensor(self.tx_gain, dtype=cdtype, device=device),
+            gain_rx=torch.as_tensor(self.rx_gain, dtype=cdtype, device=device),
+        )
 
     def _check_last_axis(self, x: np.ndarray, name: str) -> np.ndarray:
         x = np.asarray(x)
         if x.ndim < 1 or x.shape[-1] != self.num_elements:
-            raise CalibrationError(f"{name} must have K = {self.num_elements} elements on its last axis, "
-                                   f"got shape {x.shape}")
+            raise CalibrationError(
+                f"{name} must have K = {self.num_elements} elements on its last axis, got shape {x.shape}"
+            )
         return x
 
     def correct_rx(self, z) -> np.ndarray:
@@ -195,12 +203,18 @@ class Calibration:
     # --- (de)serialisation ----------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {
-            "format": FORMAT, "device": self.device, "num_elements": self.num_elements, "date": self.date,
-            "lo_hz": self.lo_hz, "uri": self.uri, "method": self.method,
+            "format": FORMAT,
+            "device": self.device,
+            "num_elements": self.num_elements,
+            "date": self.date,
+            "lo_hz": self.lo_hz,
+            "uri": self.uri,
+            "method": self.method,
             "normalisation": "element 0 is the reference: gain 1, correction 1; correction = 1 / gain",
             "rx_correction": _pairs(self.rx_correction),
             "tx_correction": None if self.tx_correction is None else _pairs(self.tx_correction),
-            "scenes": list(self.scenes), "diagnostics": self.diagnostics,
+            "scenes": list(self.scenes),
+            "diagnostics": self.diagnostics,
         }
 
     @classmethod
@@ -210,10 +224,18 @@ class Calibration:
         try:
             rx = _complex(data["rx_correction"], "rx_correction", source)
             tx = None if data["tx_correction"] is None else _complex(data["tx_correction"], "tx_correction", source)
-            return cls(device=str(data["device"]), num_elements=int(data["num_elements"]), lo_hz=float(data["lo_hz"]),
-                       uri=str(data["uri"]), date=str(data["date"]), method=str(data["method"]), rx_correction=rx,
-                       tx_correction=tx, scenes=tuple(data.get("scenes", ())),
-                       diagnostics=dict(data.get("diagnostics", {})))
+            return cls(
+                device=str(data["device"]),
+                num_elements=int(data["num_elements"]),
+                lo_hz=float(data["lo_hz"]),
+                uri=str(data["uri"]),
+                date=str(data["date"]),
+                method=str(data["method"]),
+                rx_correction=rx,
+                tx_correction=tx,
+                scenes=tuple(data.get("scenes", ())),
+                diagnostics=dict(data.get("diagnostics", {})),
+            )
         except KeyError as exc:
             raise CalibrationError(f"{source}: missing field {exc.args[0]!r}") from None
         except (TypeError, ValueError) as exc:  # CalibrationError included: name the file
@@ -244,8 +266,9 @@ class Calibration:
         if calibration.device != device:
             raise CalibrationError(f"{path} calibrates a {calibration.device}, not a {device}")
         if calibration.num_elements != expected_k:
-            raise CalibrationError(f"{path} calibrates K = {calibration.num_elements} elements, "
-                                   f"expected K = {expected_k}")
+            raise CalibrationError(
+                f"{path} calibrates K = {calibration.num_elements} elements, expected K = {expected_k}"
+            )
         return calibration
 
 
@@ -282,8 +305,9 @@ def calibration_frame(num_elements: int, data: int) -> tuple[FrameLayout, np.nda
     return layout, build_frame(layout, np.eye(num_elements)[0], symbols)
 
 
-def rx_responses(board, scenes: SceneController, angles_deg, *, amplitude: float = 0.1,
-                 data: int = 4096) -> tuple[np.ndarray, np.ndarray, list[Scene]]:
+def rx_responses(
+    board, scenes: SceneController, angles_deg, *, amplitude: float = 0.1, data: int = 4096
+) -> tuple[np.ndarray, np.ndarray, list[Scene]]:
     """The K-channel response to a reflector at each angle, (G, K) complex, element 0 = 1 at every angle.
 
     The leakage is measured once with the reflector removed; at each angle the
@@ -301,7 +325,7 @@ def rx_responses(board, scenes: SceneController, angles_deg, *, amplitude: float
     empty = Scene(label="reflector removed: leakage")
     scenes.set(empty)
     leakage = radar_block(layout, board.capture(2 * layout.length), frame).leakage
-    tx_data = frame[:, layout.data_start:].astype(np.complex128)
+    tx_data = frame[:, layout.data_start :].astype(np.complex128)
     used, responses, snr_db = [empty], np.empty((angles.size, k), np.complex128), np.empty(angles.size)
     for i, angle in enumerate(angles):
         scene = Scene(targets=(Target(float(angle), amplitude),), label=f"reflector at {angle:+.2f} deg")
@@ -320,8 +344,9 @@ def rx_responses(board, scenes: SceneController, angles_deg, *, amplitude: float
     return responses, snr_db, used
 
 
-def tx_response(board, comm, scenes: SceneController, *, amplitude: float = 0.3,
-                data: int = 4096) -> tuple[np.ndarray, float, Scene]:
+def tx_response(
+    board, comm, scenes: SceneController, *, amplitude: float = 0.3, data: int = 4096
+) -> tuple[np.ndarray, float, Scene]:
     """The K TX channels' gains toward the comm receiver placed at 0 deg, (K,) complex, element 0 = 1.
 
     The comm receiver's CFO is estimated from the frame's pilots and removed;
@@ -339,17 +364,24 @@ def tx_response(board, comm, scenes: SceneController, *, amplitude: float = 0.3,
     rx = comm.capture(2 * layout.length)
     cfo = comm_block(layout, rx, k).cfo_cycles_per_sample
     start = find_frame(layout, rx, k)
-    got = rx[start:start + layout.length] * np.exp(-2j * np.pi * cfo * np.arange(layout.length))
-    preamble = got[layout.preamble_start:layout.pilot_start] - got[:layout.quiet].mean()
-    sent = frame[:, layout.preamble_start:layout.pilot_start].astype(np.complex128)
+    got = rx[start : start + layout.length] * np.exp(-2j * np.pi * cfo * np.arange(layout.length))
+    preamble = got[layout.preamble_start : layout.pilot_start] - got[: layout.quiet].mean()
+    sent = frame[:, layout.preamble_start : layout.pilot_start].astype(np.complex128)
     mixing, residual = np.linalg.lstsq(sent.T, preamble, rcond=None)[:2]
     noise = float(residual[0]) / (preamble.size - k)
     snr_db = 10 * np.log10(np.mean(np.abs(sent.T @ mixing) ** 2) / noise)
     return mixing / mixing[0], snr_db, scene
 
 
-def calibrate_digital(board, comm, scenes: SceneController, *, target_amplitude: float = 0.1,
-                      comm_amplitude: float = 0.3, data: int = 4096) -> Calibration:
+def calibrate_digital(
+    board,
+    comm,
+    scenes: SceneController,
+    *,
+    target_amplitude: float = 0.1,
+    comm_amplitude: float = 0.3,
+    data: int = 4096,
+) -> Calibration:
     """Calibrate a :class:`~isac_ae.hw.device.Transceiver`'s RX and TX channels (module docstring).
 
     ``comm`` is its :class:`~isac_ae.hw.device.CommReceiver`; ``data``: samples
@@ -359,12 +391,18 @@ def calibrate_digital(board, comm, scenes: SceneController, *, target_amplitude:
     rx, rx_snr, rx_scenes = rx_responses(board, scenes, [0.0], amplitude=target_amplitude, data=data)
     tx, tx_snr, tx_scene = tx_response(board, comm, scenes, amplitude=comm_amplitude, data=data)
     return Calibration(
-        device=board.profile.name, num_elements=board.profile.num_elements, lo_hz=tuned_lo_hz(board),
-        uri=board.dev.uri, date=utc_now(),
-        method=(f"RX: principal eigenvector of the echo covariance of a reflector at 0 deg ({data} samples, "
-                f"the leakage measured without it removed); TX: least squares of the comm receiver at 0 deg "
-                f"on the {board.profile.num_elements} per-channel preambles (CFO removed)"),
-        rx_correction=1.0 / rx[0], tx_correction=1.0 / tx,
+        device=board.profile.name,
+        num_elements=board.profile.num_elements,
+        lo_hz=tuned_lo_hz(board),
+        uri=board.dev.uri,
+        date=utc_now(),
+        method=(
+            f"RX: principal eigenvector of the echo covariance of a reflector at 0 deg ({data} samples, "
+            f"the leakage measured without it removed); TX: least squares of the comm receiver at 0 deg "
+            f"on the {board.profile.num_elements} per-channel preambles (CFO removed)"
+        ),
+        rx_correction=1.0 / rx[0],
+        tx_correction=1.0 / tx,
         scenes=tuple(_scene_record(s) for s in (*rx_scenes, tx_scene)),
         diagnostics={"rx_snr_db": float(rx_snr[0]), "tx_snr_db": float(tx_snr), "samples": int(data)},
     )
@@ -423,8 +461,9 @@ def subarray_channels(profile) -> np.ndarray:
     return channels
 
 
-def calibrate_phaser(phaser, scenes: SceneController, *, amplitude: float = 0.1, samples: int = 4096,
-                     phase_steps: int = PHASE_CODES) -> Calibration:
+def calibrate_phaser(
+    phaser, scenes: SceneController, *, amplitude: float = 0.1, samples: int = 4096, phase_steps: int = PHASE_CODES
+) -> Calibration:
     """Calibrate a :class:`~isac_ae.hw.device.PhaserArray` against a source at boresight (module docstring).
 
     The Phaser's output is the digital sum Rx1 + Rx2 (as ADI's examples form
@@ -473,13 +512,24 @@ def calibrate_phaser(phaser, scenes: SceneController, *, amplitude: float = 0.1,
     # The two sub-arrays' coherent sums with the corrected weights: equal when the calibration holds.
     calibrated_mismatch = mismatch_db(1.0 / gain)
     return Calibration(
-        device=phaser.profile.name, num_elements=k, lo_hz=tuned_lo_hz(phaser), uri=phaser.dev.uri,
+        device=phaser.profile.name,
+        num_elements=k,
+        lo_hz=tuned_lo_hz(phaser),
+        uri=phaser.dev.uri,
         date=utc_now(),
-        method=(f"CN0566: amplitude of Rx1 + Rx2 with one element on at gain code {ADAR1000_MAX_GAIN_CODE}; "
-                f"phase by null search against element 0 over {int(phase_steps)} phase codes (first-harmonic "
-                f"fit); source tone at fs/8 at 0 deg, {samples} samples per capture"),
-        rx_correction=1.0 / gain, tx_correction=None, scenes=(_scene_record(scene),),
-        diagnostics={"element_snr_db": snr_db.tolist(), "samples": samples, "phase_steps": int(phase_steps),
-                     "channel_mismatch_db": uncalibrated_mismatch,
-                     "calibrated_channel_mismatch_db": calibrated_mismatch},
+        method=(
+            f"CN0566: amplitude of Rx1 + Rx2 with one element on at gain code {ADAR1000_MAX_GAIN_CODE}; "
+            f"phase by null search against element 0 over {int(phase_steps)} phase codes (first-harmonic "
+            f"fit); source tone at fs/8 at 0 deg, {samples} samples per capture"
+        ),
+        rx_correction=1.0 / gain,
+        tx_correction=None,
+        scenes=(_scene_record(scene),),
+        diagnostics={
+            "element_snr_db": snr_db.tolist(),
+            "samples": samples,
+            "phase_steps": int(phase_steps),
+            "channel_mismatch_db": uncalibrated_mismatch,
+            "calibrated_channel_mismatch_db": calibrated_mismatch,
+        },
     )

@@ -73,10 +73,11 @@ class Manifold:
 
     def __post_init__(self):
         g = np.shape(self.angles_deg)
-        if len(g) != 1 or np.shape(self.response)[:1] != g or np.ndim(self.response) != 2 or np.shape(
-                self.snr_db) != g:
-            raise CalibrationError(f"a manifold needs angles (G,), responses (G, K) and SNRs (G,); got "
-                                   f"{np.shape(self.angles_deg)}, {np.shape(self.response)}, {np.shape(self.snr_db)}")
+        if len(g) != 1 or np.shape(self.response)[:1] != g or np.ndim(self.response) != 2 or np.shape(self.snr_db) != g:
+            raise CalibrationError(
+                f"a manifold needs angles (G,), responses (G, K) and SNRs (G,); got "
+                f"{np.shape(self.angles_deg)}, {np.shape(self.response)}, {np.shape(self.snr_db)}"
+            )
 
     @property
     def num_elements(self) -> int:
@@ -84,11 +85,23 @@ class Manifold:
 
     def save(self, path) -> None:
         """Write an ``.npz``: angles_deg, response, snr_db and a JSON header (device, LO, URI, date, method)."""
-        header = {"format": FORMAT, "device": self.device, "lo_hz": self.lo_hz, "uri": self.uri,
-                  "date": self.date, "method": self.method, "normalisation": "element 0 = 1 at every angle"}
+        header = {
+            "format": FORMAT,
+            "device": self.device,
+            "lo_hz": self.lo_hz,
+            "uri": self.uri,
+            "date": self.date,
+            "method": self.method,
+            "normalisation": "element 0 = 1 at every angle",
+        }
         buffer = io.BytesIO()
-        np.savez(buffer, angles_deg=self.angles_deg, response=self.response, snr_db=self.snr_db,
-                 header=np.array(json.dumps(header)))
+        np.savez(
+            buffer,
+            angles_deg=self.angles_deg,
+            response=self.response,
+            snr_db=self.snr_db,
+            header=np.array(json.dumps(header)),
+        )
         write_atomically(Path(path), buffer.getvalue())
 
     @classmethod
@@ -105,23 +118,40 @@ class Manifold:
             raise CalibrationError(f"{path} is not a manifold file (expected format {FORMAT!r})")
         if device is not None and header.get("device") != device:
             raise CalibrationError(f"{path} was measured on a {header.get('device')}, not a {device}")
-        return cls(device=header["device"], lo_hz=float(header["lo_hz"]), uri=header["uri"], date=header["date"],
-                   method=header["method"], **arrays)
+        return cls(
+            device=header["device"],
+            lo_hz=float(header["lo_hz"]),
+            uri=header["uri"],
+            date=header["date"],
+            method=header["method"],
+            **arrays,
+        )
 
 
-def measure_digital(board, scenes: SceneController, angles_deg, *, amplitude: float = 0.1,
-                    data: int = 4096) -> Manifold:
+def measure_digital(
+    board, scenes: SceneController, angles_deg, *, amplitude: float = 0.1, data: int = 4096
+) -> Manifold:
     """The RX manifold of a :class:`~isac_ae.hw.device.Transceiver`: a reflector at each angle (degrees)."""
     angles = check_angles(angles_deg)
     responses, snr_db, _ = rx_responses(board, scenes, angles, amplitude=amplitude, data=data)
-    return Manifold(device=board.profile.name, angles_deg=angles, response=responses, snr_db=snr_db,
-                    lo_hz=tuned_lo_hz(board), uri=board.dev.uri, date=utc_now(),
-                    method=(f"reflector at each angle; principal eigenvector of the echo covariance over {data} "
-                            "samples, the leakage measured without it removed"))
+    return Manifold(
+        device=board.profile.name,
+        angles_deg=angles,
+        response=responses,
+        snr_db=snr_db,
+        lo_hz=tuned_lo_hz(board),
+        uri=board.dev.uri,
+        date=utc_now(),
+        method=(
+            f"reflector at each angle; principal eigenvector of the echo covariance over {data} "
+            "samples, the leakage measured without it removed"
+        ),
+    )
 
 
-def measure_phaser(phaser, scenes: SceneController, angles_deg, *, amplitude: float = 0.1,
-                   samples: int = 4096) -> Manifold:
+def measure_phaser(
+    phaser, scenes: SceneController, angles_deg, *, amplitude: float = 0.1, samples: int = 4096
+) -> Manifold:
     """The receive manifold of a :class:`~isac_ae.hw.device.PhaserArray`: the source at each angle (degrees),
     one element per sub-array on at a time against a reference in the other (module docstring)."""
     angles = check_angles(angles_deg)
@@ -142,16 +172,26 @@ def measure_phaser(phaser, scenes: SceneController, angles_deg, *, amplitude: fl
             response[i, element] = y[channels[element]] / y[channels[reference]] * response[i, reference]
             worst = min(worst, float(np.min(np.abs(y) ** 2 / noise)))
         snr_db[i] = 10 * np.log10(worst)
-    return Manifold(device=phaser.profile.name, angles_deg=angles, response=response, snr_db=snr_db,
-                    lo_hz=tuned_lo_hz(phaser), uri=phaser.dev.uri, date=utc_now(),
-                    method=(f"source tone at fs/8 at each angle; element k and a reference in the other "
-                            f"sub-array on at gain code 127, ratio of the two channels' tone amplitudes over "
-                            f"{samples} samples; references: element 0, and element {bridge} for element 0's "
-                            "sub-array"))
+    return Manifold(
+        device=phaser.profile.name,
+        angles_deg=angles,
+        response=response,
+        snr_db=snr_db,
+        lo_hz=tuned_lo_hz(phaser),
+        uri=phaser.dev.uri,
+        date=utc_now(),
+        method=(
+            f"source tone at fs/8 at each angle; element k and a reference in the other "
+            f"sub-array on at gain code 127, ratio of the two channels' tone amplitudes over "
+            f"{samples} samples; references: element 0, and element {bridge} for element 0's "
+            "sub-array"
+        ),
+    )
 
 
-def measure_beampattern(phaser, scenes: SceneController, weights, angles_deg, *, amplitude: float = 0.1,
-                        samples: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def measure_beampattern(
+    phaser, scenes: SceneController, weights, angles_deg, *, amplitude: float = 0.1, samples: int = 4096
+) -> tuple[np.ndarray, np.ndarray]:
     """The Phaser's output for receive weights (8,) with the source at each angle (degrees).
 
     Returns (the weights the ADAR1000s applied (8,), the complex tone
