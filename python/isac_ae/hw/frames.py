@@ -28,6 +28,7 @@ the noise power is 1. Shapes: TX (K_tx, L), RX (channels, M), complex.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 from scipy import stats
@@ -164,26 +165,36 @@ class RadarBlock:
     leakage: np.ndarray
 
 
-def radar_block(layout: FrameLayout, rx: np.ndarray, tx_frame: np.ndarray) -> RadarBlock:
+def radar_block(layout: FrameLayout, rx: np.ndarray, tx_frame: np.ndarray, leakage: Optional[np.ndarray] = None,
+                noise_power: Optional[np.ndarray] = None) -> RadarBlock:
     """Snapshots of one frame from a monostatic capture ``rx`` (K_rx, M) of the cyclic ``tx_frame`` (K_tx, L).
 
-    The direct leakage is estimated by least squares on the preamble (its
-    rows are nearly orthogonal) and removed from the data section; what is
-    left is the echo plus noise, scaled to unit noise power per channel.
+    ``leakage`` (K_rx, K_tx): the direct TX-to-RX coupling measured beforehand
+    with the scene empty. Without it, it is estimated by least squares on this
+    frame's preamble (its rows are nearly orthogonal), which also takes away
+    the echo of anything that does not fluctuate within the frame: a still
+    reflector at a bench's range has the leakage's delay. So measure it with
+    the reflector removed, as :class:`~isac_ae.hw.link.OverTheAirLink` does.
+    ``noise_power`` (K_rx,): the channels' noise powers measured beforehand
+    (over a longer record than one quiet section); without it, this frame's
+    quiet section gives them (+-3 % per channel). What is left is the echo plus
+    noise, scaled to unit noise power per channel.
     """
     start = find_frame(layout, rx, tx_frame.shape[0])
     frame = np.asarray(rx[:, start:start + layout.length], dtype=np.complex128)
     quiet = frame[:, :layout.quiet]
-    noise_power = np.mean(np.abs(quiet - quiet.mean(axis=1, keepdims=True)) ** 2, axis=1)
-    if np.any(noise_power <= 0):
-        raise FrameError("an RX channel delivers no noise at all: is it connected?")
     dc = quiet.mean(axis=1, keepdims=True)
-    sent = tx_frame[:, layout.preamble_start:layout.pilot_start].astype(np.complex128)
-    got = frame[:, layout.preamble_start:layout.pilot_start] - dc
-    leakage = np.linalg.lstsq(sent.T, got.T, rcond=None)[0].T  # (K_rx, K_tx)
+    measured = np.mean(np.abs(quiet - dc) ** 2, axis=1)
+    if np.any(measured <= 0):
+        raise FrameError("an RX channel delivers no noise at all: is it connected?")
+    noise_power = measured if noise_power is None else np.asarray(noise_power, dtype=np.float64)
+    if leakage is None:
+        sent = tx_frame[:, layout.preamble_start:layout.pilot_start].astype(np.complex128)
+        got = frame[:, layout.preamble_start:layout.pilot_start] - dc
+        leakage = np.linalg.lstsq(sent.T, got.T, rcond=None)[0].T  # (K_rx, K_tx)
     data = frame[:, layout.data_start:] - dc - leakage @ tx_frame[:, layout.data_start:]
     z = (data / np.sqrt(noise_power)[:, None]).T
-    return RadarBlock(z=z.astype(np.complex64), noise_power=noise_power, leakage=leakage)
+    return RadarBlock(z=z.astype(np.complex64), noise_power=measured, leakage=leakage)
 
 
 @dataclass
