@@ -108,3 +108,24 @@ def test_hw_capture_writes_recordings_and_resumes(pluto_twin, capsys, tmp_path):
     assert len(captures_in(tmp_path)) == 4 and paths[0].with_suffix(".sigmf-data").read_bytes() == first
     code, out, err = capture(4, 5)  # another session's directory
     assert code == 2 and len(err.strip().splitlines()) == 1 and "another session" in err
+
+
+def test_hw_calibrate_and_measure_manifold_write_their_files(pluto_twin, capsys, tmp_path):
+    from isac_ae.hw.calibration import Calibration
+    from isac_ae.hw.manifold import Manifold
+
+    _, emulator = pluto_twin
+    cal = tmp_path / "cal.json"
+    code, out, err = _run(capsys, "hw", "calibrate", "--device", "pluto2", "--uri", emulator.uris[0], "--out", str(cal),
+                          "--samples", "1024")
+    assert code == 0, err
+    assert Calibration.load(cal, "pluto2", 2).rx_correction[0] == 1
+    man = tmp_path / "manifold.npz"
+    code, out, err = _run(capsys, "hw", "measure-manifold", "--device", "pluto2", "--uri", emulator.uris[0],
+                          "--out", str(man), "--angles-deg", "-30", "30", "15", "--samples", "1024")
+    assert code == 0, err
+    assert Manifold.load(man, device="pluto2").response.shape == (5, 2)
+    # A calibration of another device is refused by hw evaluate in one line.
+    code, out, err = _run(capsys, "hw", "evaluate", "--device", "fmcomms5", "--uri", emulator.uris[0], "--baseline",
+                          "--calibration", str(cal))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "pluto2" in err

@@ -12,9 +12,10 @@ cannot serve, a calibration of another device) gives one line and exit code 2.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
+
+import numpy as np
 
 from .profiles import PROFILES
 
@@ -71,6 +72,25 @@ def add_hw_parser(sub, parser_class) -> None:
                         "mean fewer independent angles (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_evaluate)
+
+    p = commands.add_parser("calibrate", help="per-element gain/phase calibration against a source at boresight",
+                            description="Calibrate the board's RX and TX chains (digital boards: a reflector and the "
+                                        "comm receiver at 0 deg; Phaser: ADI's workflow with the source at 0 deg) and "
+                                        "write the calibration JSON.")
+    _device_options(p)
+    p.add_argument("--out", required=True, help="calibration JSON to write")
+    p.add_argument("--samples", type=int, default=4096, help="samples per measurement (default %(default)s)")
+    p.set_defaults(func=_calibrate)
+
+    p = commands.add_parser("measure-manifold", help="the measured array response a_true(theta) over a grid of angles",
+                            description="Measure the array's receive response at each angle (a reflector or source "
+                                        "placed there; Phaser: one element at a time) and write it as .npz.")
+    _device_options(p)
+    p.add_argument("--out", required=True, help=".npz file to write")
+    p.add_argument("--angles-deg", type=float, nargs=3, metavar=("FIRST", "LAST", "STEP"), default=(-60.0, 60.0, 5.0),
+                   help="angle grid in degrees (default %(default)s)")
+    p.add_argument("--samples", type=int, default=4096, help="samples per measurement (default %(default)s)")
+    p.set_defaults(func=_measure_manifold)
 
     p = commands.add_parser("capture", help="labelled ISAC captures as SigMF recordings (resumable)",
                             description="Record one SigMF recording per scene (board RX channels + the comm "
@@ -147,7 +167,7 @@ def _evaluate(args) -> int:
     _check_evaluable(scenario, args.samples)
     if args.block < 1:
         raise _usage(f"--block must be a positive number of snapshots, got {args.block}")
-    gains = _calibration_gains(args, prof) if args.calibration else None
+    calibration = _calibration(args, prof) if args.calibration else None
     try:
         comm_uri = args.comm_uri or next_port_uri(args.uri)
         board = Transceiver(prof, args.uri)
@@ -162,10 +182,10 @@ def _evaluate(args) -> int:
         raise _usage(str(exc)) from None
     link = OverTheAirLink(scenario, board, comm, _scene_controller(args, [args.uri, comm_uri]), block=args.block)
     system = _system(args, scenario, loaded.model if args.model else None)
-    if gains is not None:
+    if calibration is not None:
         from .calibrated import CalibratedSystem
 
-        system = CalibratedSystem(system, *gains)
+        system = CalibratedSystem(system, calibration)
         identity["calibration"] = args.calibration
     identity.update({"device": prof.name, "uri": args.uri})
     try:
@@ -188,16 +208,14 @@ def _system(args, scenario, model):
     return BaselineSystem(scenario, args.rho, math.radians(args.phi_deg))
 
 
-def _calibration_gains(args, prof):
-    """(g_tx, g_rx) of ``--calibration``, refused unless it is this device's."""
-    from .calibration import CalibrationError, load_calibration
+def _calibration(args, prof):
+    """``--calibration``, refused unless it is this device's."""
+    from .calibration import Calibration, CalibrationError
 
     try:
-        cal = load_calibration(args.calibration, device=prof.name, num_elements=prof.num_elements)
-    except (CalibrationError, OSError, json.JSONDecodeError) as exc:
+        return Calibration.load(args.calibration, prof.name, prof.num_elements)
+    except (CalibrationError, OSError) as exc:
         raise _usage(f"--calibration {args.calibration}: {exc}") from None
-    return cal.gain_tx, cal.gain_rx
-
 
 
 def _capture(args) -> int:
@@ -272,3 +290,69 @@ def _recorded_amplitudes(out, measured: list[float]) -> tuple[float, float]:
         if known_target and known_comm:
             break
     return target, comm
+
+
+def _open_instrument(args, prof):
+    """(device, comm receiver or None, scene controller) for calibration and manifold measurement."""
+    from .device import CommReceiver, DeviceError, PhaserArray, Transceiver, next_port_uri
+
+    try:
+        second = args.comm_uri or next_port_uri(args.uri)
+        if prof.name == "phaser":
+            device, comm = PhaserArray(args.uri, second), None
+        else:
+            device = Transceiver(prof, args.uri)
+            rate = min(prof.default_sample_rate_hz, 2.5e6) if prof.default_sample_rate_hz > PLUTO_MAX_RATE_HZ \
+                else prof.default_sample_rate_hz
+            comm = CommReceiver(second, prof.default_lo_hz, rate)
+    except DeviceError as exc:
+        raise _usage(str(exc)) from None
+    return device, comm, _scene_controller(args, [args.uri, second])
+
+
+def _calibrate(args) -> int:
+    from .calibration import CalibrationError, calibrate_digital, calibrate_phaser
+    from .device import DeviceError
+    from .frames import FrameError
+    from .profiles import profile
+
+    prof = profile(args.device)
+    if args.samples < 256:
+        raise _usage(f"--samples must be at least 256, got {args.samples}")
+    device, comm, scenes = _open_instrument(args, prof)
+    try:
+        if prof.name == "phaser":
+            calibration = calibrate_phaser(device, scenes, samples=args.samples)
+        else:
+            calibration = calibrate_digital(device, comm, scenes, data=args.samples)
+        calibration.save(args.out)
+    except (CalibrationError, DeviceError, FrameError, OSError) as exc:
+        raise _usage(f"calibration failed: {exc}") from None
+    print(f"wrote {args.out}: {calibration.method}")
+    print(f"RX correction (element 0 = 1): {np.round(calibration.rx_correction, 3).tolist()}")
+    return 0
+
+
+def _measure_manifold(args) -> int:
+    from .calibration import CalibrationError
+    from .device import DeviceError
+    from .frames import FrameError
+    from .manifold import measure_digital, measure_phaser
+    from .profiles import profile
+
+    prof = profile(args.device)
+    first, last, step = args.angles_deg
+    if not (-90 <= first <= last <= 90 and step > 0):
+        raise _usage(f"--angles-deg needs -90 <= FIRST <= LAST <= 90 and STEP > 0, got {args.angles_deg}")
+    angles = np.arange(first, last + step / 2, step)
+    device, _, scenes = _open_instrument(args, prof)
+    try:
+        if prof.name == "phaser":
+            manifold = measure_phaser(device, scenes, angles, samples=args.samples)
+        else:
+            manifold = measure_digital(device, scenes, angles, data=args.samples)
+        manifold.save(args.out)
+    except (CalibrationError, DeviceError, FrameError, OSError, ValueError) as exc:
+        raise _usage(f"manifold measurement failed: {exc}") from None
+    print(f"wrote {args.out}: {len(angles)} angles from {first:g} to {last:g} deg, K = {manifold.num_elements}")
+    return 0
