@@ -58,11 +58,7 @@ def add_hw_parser(sub, parser_class) -> None:
                             description="Evaluate a model file or the baseline over the device at the scenario's "
                                         "Pfa: Pd, Pfa, RMSE, SER, as `isac-ae evaluate` does in simulation.")
     _device_options(p)
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--model", help="model file (.safetensors); its K must be the device's")
-    what.add_argument("--baseline", action="store_true", help="the model-based baseline (LS/ISAC beam, MAPRT, ML)")
-    p.add_argument("--rho", type=_finite_float, default=0.5, help="baseline: radar share of the beam (default %(default)s)")
-    p.add_argument("--phi-deg", type=_finite_float, default=0.0, help="baseline: comm beam phase, degrees (default %(default)s)")
+    _system_options(p, _finite_float)
     p.add_argument("--calibration", default=None, help="calibration JSON of this device (isac-ae hw calibrate): "
                                                        "its gains are divided out before the system sees the array")
     p.add_argument("--samples", type=_samples, default=100_000, help=SAMPLES_HELP)
@@ -96,17 +92,22 @@ def add_hw_parser(sub, parser_class) -> None:
                             description="Record one SigMF recording per scene (board RX channels + the comm "
                                         "receiver, with the labels); rerunning the same command resumes.")
     _device_options(p)
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--model", help="transmit this model file's beam and constellation")
-    what.add_argument("--baseline", action="store_true", help="transmit the baseline's ISAC beam and 4-QAM")
-    p.add_argument("--rho", type=_finite_float, default=0.5, help="baseline: radar share of the beam (default %(default)s)")
-    p.add_argument("--phi-deg", type=_finite_float, default=0.0, help="baseline: comm beam phase, degrees (default %(default)s)")
+    _system_options(p, _finite_float)
     p.add_argument("--out", required=True, help="output directory (one capture_NNNNNN.sigmf-{data,meta} per scene)")
     p.add_argument("--captures", type=int, default=16, help="number of scenes / recordings (default %(default)s)")
     p.add_argument("--data-samples", type=int, default=4096, help="snapshots per capture (default %(default)s)")
     p.add_argument("--seed", type=_seed, default=0, help="seed of the scenes and messages (default %(default)s)")
     p.add_argument("--retries", type=int, default=3, help="reconnections after a device error (default %(default)s)")
     p.set_defaults(func=_capture)
+
+
+def _system_options(p: argparse.ArgumentParser, finite_float) -> None:
+    """What runs over the air: a model file or the baseline at (rho, phi)."""
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--model", help="model file (.safetensors); its K must be the device's")
+    what.add_argument("--baseline", action="store_true", help="the model-based baseline (LS/ISAC beam, MAPRT, ML)")
+    p.add_argument("--rho", type=finite_float, default=0.5, help="baseline: radar share of the beam (default %(default)s)")
+    p.add_argument("--phi-deg", type=finite_float, default=0.0, help="baseline: comm beam phase, degrees (default %(default)s)")
 
 
 def _device_options(p: argparse.ArgumentParser) -> None:

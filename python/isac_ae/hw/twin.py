@@ -37,10 +37,10 @@ import torch
 from ..channels import CommChannel, RadarChannel
 from ..impairments import ArrayModel
 from ..scenario import Scenario
-from .profiles import DeviceProfile, profile as get_profile
+from .emulator.profiles import COMM_RADIO
+from .profiles import DeviceProfile
+from .profiles import profile as get_profile
 
-#: Radio name of the separate one-antenna comm receiver the emulator serves next to a digital board.
-COMM_RADIO = "comm"
 _TRUTH_FORMAT = "isac_ae.twin_truth/1"
 _TRUTH_STREAM = 7  # seed stream of the signal-level truth (the array uses its own)
 
