@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 DEFAULT_MODEL = "nominal/omega_0.09.safetensors"
 BUF = "8192"  # min output buffer (items) of the C++ channels that feed learned blocks
+TWIN_DEVICE = "quadmxfe"  # the twin flowgraph's default board: K = 16, the shipped models' K
 
 
 # --- compact description helpers ---------------------------------------------
@@ -84,11 +85,18 @@ def place(blocks, x0, y, step=200):
     return blocks
 
 
-def common_parameters(y, gui=False, with_model=True):
-    """Command-line parameters shared by the flowgraphs (no_gui adds K, the target sector, items, metrics JSON)."""
+def common_parameters(y, gui=False, with_model=True, twin=False):
+    """Command-line parameters shared by the flowgraphs (no_gui adds K, the target sector, items, metrics JSON;
+    ``twin`` the digital twin: device profile, twin seed, truth JSON)."""
     blocks = []
     if with_model:
         blocks.append(param("model", (0, 0), repr(DEFAULT_MODEL), "str", "Model file"))
+    if twin:
+        blocks += [
+            param("device", (0, 0), repr(TWIN_DEVICE), "str", "Twin device profile"),
+            param("twin_seed", (0, 0), "0", "intx", "Twin seed (hidden impairments)"),
+            param("truth_json", (0, 0), "''", "str", "Twin truth JSON (isac-ae hw emulate --truth-json)"),
+        ]
     blocks += [
         param("seed", (0, 0), "1", "intx", "Channel and message seed"),
         # Both radar receivers calibrate their thresholds for this Pfa on target-free snapshots.
@@ -152,14 +160,17 @@ def rho_phi(gui, label=""):
             param("phi", (0, 0), "0", "eng_float", f"{label}phi (deg)")]
 
 
-def channels(prefix, x, y, tx, seed="seed"):
-    """Radar and comm channels fed by transmitter ``tx`` (outputs y, v)."""
+def channels(prefix, x, y, tx, seed="seed", twin=False):
+    """Radar and comm channels fed by transmitter ``tx`` (outputs y, v): the C++ ones on the ``positions``
+    array, or (``twin``) the digital twin's, the same ports with the twin's parameters in place of positions."""
     rc, cc = f"{prefix}radar_channel", f"{prefix}comm_channel"
+    kind, array = ("isac_ae_twin_", dict(device="device", twin_seed="twin_seed", truth_json="truth_json")) if twin \
+        else ("isac_ae_", dict(positions="positions"))
     blocks = [
-        block(rc, "isac_ae_radar_channel", (x, y), K="K", positions="positions", snr_db="snr_radar_db",
-              sector="target_sector", p_target="0.5", seed=seed, minoutbuf="buf"),
-        block(cc, "isac_ae_comm_channel", (x, y + 240), K="K", positions="positions", snr_db="snr_comm_db",
-              sector="comm_sector", seed=seed),
+        block(rc, f"{kind}radar_channel", (x, y), K="K", snr_db="snr_radar_db", sector="target_sector",
+              p_target="0.5", seed=seed, minoutbuf="buf", **array),
+        block(cc, f"{kind}comm_channel", (x, y + 240), K="K", snr_db="snr_comm_db", sector="comm_sector",
+              seed=seed, **array),
     ]
     conns = [c(tx, 0, rc, 0), c(tx, 0, cc, 0), c(tx, 1, cc, 1)]
     return blocks, conns, rc, cc
@@ -171,8 +182,9 @@ def metrics_block(name, xy, label, gui):
                  log_at_stop="True")
 
 
-def ae_chain(y, src, gui, prefix=""):
-    """AE transmitter, channels, AE receivers, metrics. ``src``: the message stream (block, port)."""
+def ae_chain(y, src, gui, prefix="", twin=False):
+    """AE transmitter, channels (``twin``: the digital twin's), AE receivers, metrics. ``src``: the message
+    stream (block, port)."""
     tx, rrx, crx, met = (f"{prefix}ae_transmitter", f"{prefix}ae_radar_receiver", f"{prefix}ae_comm_receiver",
                          f"{prefix}ae_metrics")
     blocks = [
@@ -180,7 +192,7 @@ def ae_chain(y, src, gui, prefix=""):
               target_sector="target_sector", comm_sector="comm_sector"),
     ]
     conns = [c(*src, tx, 0)]
-    ch, cc_conns, rc, cc = channels(prefix, 500, y, tx)
+    ch, cc_conns, rc, cc = channels(prefix, 500, y, tx, twin=twin)
     blocks += ch
     conns += cc_conns
     blocks += [
@@ -248,7 +260,8 @@ def gui_metrics(prefix, met, row, title, y):
     """Function probes polling the metrics getters (one row), shown as Qt labels (the row below)."""
     blocks = []
     for i, (getter, label, fmt) in enumerate(
-        [("pd", "Pd", "{:.4f}"), ("pfa", "Pfa", "{:.4f}"), ("rmse_deg", "RMSE (deg)", "{:.3f}"), ("ser", "SER", "{:.5f}")]
+        [("pd", "Pd", "{:.4f}"), ("pfa", "Pfa", "{:.4f}"), ("rmse_deg", "RMSE (deg)", "{:.3f}"),
+         ("ser", "SER", "{:.5f}")]
     ):
         probe, lab = f"{prefix}probe_{getter}", f"{prefix}label_{getter}"
         blocks.append(block(probe, "variable_function_probe", (8 + 230 * i, y), block_id=met, function_name=getter,
@@ -298,8 +311,9 @@ def constellation_gui(name, xy, comm_channels, labels, gui_hint):
 
 
 # --- the flowgraphs ---------------------------------------------------------------
-def _assemble(fid, title, desc, gui, chains, with_model, extra_controls, metric_rows):
-    """chains: list of (kind, prefix) with kind "ae" or "baseline"; the GUI plots every chain."""
+def _assemble(fid, title, desc, gui, chains, with_model, extra_controls, metric_rows, twin=False):
+    """chains: list of (kind, prefix) with kind "ae" or "baseline"; the GUI plots every chain. ``twin``: the AE
+    chains run through the digital twin's channels."""
     blocks, conns = scenario_variables(gui), []
     src_y = CHAIN_Y + (CHAIN_H * (len(chains) - 1)) // 2 + 100
     b, cn, src = message_source(src_y, gui)
@@ -307,8 +321,10 @@ def _assemble(fid, title, desc, gui, chains, with_model, extra_controls, metric_
     conns += cn
     built = []
     for i, (kind, prefix) in enumerate(chains):
-        make = ae_chain if kind == "ae" else baseline_chain
-        b, cn, names = make(CHAIN_Y + CHAIN_H * i, src, gui, prefix=prefix)
+        if kind == "ae":
+            b, cn, names = ae_chain(CHAIN_Y + CHAIN_H * i, src, gui, prefix=prefix, twin=twin)
+        else:
+            b, cn, names = baseline_chain(CHAIN_Y + CHAIN_H * i, src, gui, prefix=prefix)
         blocks += b
         conns += cn
         built.append((kind, names))
@@ -324,12 +340,12 @@ def _assemble(fid, title, desc, gui, chains, with_model, extra_controls, metric_
         blocks += b
         conns += cn
         y += 200 * len(built) + 60
-    blocks += common_parameters(y, gui, with_model)
+    blocks += common_parameters(y, gui, with_model, twin)
     y += 130
     if gui:
         blocks += gui_controls(y, extra_controls)
         y += 190
-        for row, ((kind, names), (prefix, name)) in enumerate(zip(built, metric_rows)):
+        for row, ((_, names), (prefix, name)) in enumerate(zip(built, metric_rows)):
             blocks += gui_metrics(prefix, names["metrics"], 2 + row, name, y)
             y += 260
     else:
@@ -342,6 +358,14 @@ def isac_ae_sim(gui: bool):
         "isac_ae_sim" + ("" if gui else "_no_gui"), "ISAC autoencoder simulation",
         "Learned ISAC: random messages -> AE transmitter -> radar and comm channels -> AE receivers -> "
         "Pd, Pfa, RMSE, SER", gui, [("ae", "")], True, [], [("", "AE")])
+
+
+def isac_ae_twin_sim(gui: bool):
+    return _assemble(
+        "isac_ae_twin_sim" + ("" if gui else "_no_gui"), "ISAC autoencoder through a board's digital twin",
+        "isac_ae_sim with the channels of a board's digital twin (hidden TX/RX gains, coupling, positions): "
+        "random messages -> AE transmitter -> twin radar and comm channels -> AE receivers -> Pd, Pfa, RMSE, SER",
+        gui, [("ae", "")], True, [], [("", "AE")], twin=True)
 
 
 def isac_baseline_sim(gui: bool):
@@ -360,7 +384,7 @@ def isac_compare_sim(gui: bool):
         True, rho_phi(gui, "Baseline "), [("ae_", "AE"), ("bl_", "Baseline")])
 
 
-FLOWGRAPHS = [isac_ae_sim, isac_baseline_sim, isac_compare_sim]
+FLOWGRAPHS = [isac_ae_sim, isac_ae_twin_sim, isac_baseline_sim, isac_compare_sim]
 
 
 def platform():
