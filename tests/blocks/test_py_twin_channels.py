@@ -235,7 +235,7 @@ def _bad_inputs(tmp_path):
     other_device = DigitalTwin("fmcomms5", 1).truth.to_dict()
     other_k = dict(other_device, profile=DEVICE)  # a quadmxfe truth whose array has 4 elements
     return [
-        (dict(device="nosuch"), r"unknown device profile 'nosuch'; known: phaser, pluto2, fmcomms5, quadmxfe"),
+        (dict(device="nosuch"), "unknown device profile 'nosuch'; known: .*quadmxfe"),
         (dict(device="phaser", K=8), "the phaser profile cannot run a live ISAC loop"),
         (dict(K=8), "device quadmxfe has K = 16 elements, the block K = 8"),
         (dict(K=16.5), "K must be an integer"),
