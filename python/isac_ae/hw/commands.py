@@ -21,6 +21,8 @@ from .profiles import PROFILES
 
 #: The AD9363's highest sample rate.
 PLUTO_MAX_RATE_HZ = 61.44e6
+#: Below this SNR a calibration's factors are too noisy to trust (a warning, not a refusal).
+CALIBRATION_MIN_SNR_DB = 15.0
 
 
 def _usage(message: str):
@@ -330,6 +332,12 @@ def _calibrate(args) -> int:
     except (CalibrationError, DeviceError, FrameError, OSError) as exc:
         raise _usage(f"calibration failed: {exc}") from None
     print(f"wrote {args.out}: {calibration.method}")
+    for name, value in calibration.diagnostics.items():
+        if name.endswith("snr_db") and value < CALIBRATION_MIN_SNR_DB:
+            # The estimates' error grows as 1/sqrt(SNR): at 3 dB the K = 16 TX factors are ~0.1 off.
+            print(f"isac-ae: warning: {name} = {value:.1f} dB is below {CALIBRATION_MIN_SNR_DB:g} dB: the factors are "
+                  "noisy; move the reflector or receiver closer (on a twin: the scene's fading draw) and run again",
+                  file=sys.stderr)
     print(f"RX correction (element 0 = 1): {np.round(calibration.rx_correction, 3).tolist()}")
     return 0
 
