@@ -42,7 +42,7 @@ grc: setup
 	@[ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ] || { echo "make grc: no display (DISPLAY is not set)" >&2; exit 2; }
 	$(VENV)/bin/gnuradio-companion $(EXAMPLE)
 
-test: test-cpp test-python
+test: lint test-cpp test-python
 
 # Python: ruff (pyproject.toml); C++: clang-format (.clang-format). Both pinned in requirements.txt.
 PY_LINTED := python tests benchmarks examples scripts

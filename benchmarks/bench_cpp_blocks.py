@@ -25,11 +25,11 @@ import json
 import numpy as np
 from gnuradio import analog, blocks, digital, gr
 
+from gr_harness import C, K, crandn, fft_beamscan, harness, maprt, sinks, source, timed
 from isac_ae.array import nominal_positions
 from isac_ae.baselines import ls_beam, qam_constellation
 from isac_ae.blocks import cpp_channels, cpp_receivers, cpp_transmitters
 
-from gr_harness import C, K, crandn, fft_beamscan, harness, maprt, sinks, source, timed
 
 def radar_block(n, y):
     tb = gr.top_block()
@@ -169,8 +169,9 @@ def main() -> None:
     for name, items, block, reference in rows:
         rate = items / timed(block, r)[0]
         ref = items / timed(reference, r)[0] if reference else None
-        results.append({"block": name, "vectors_per_s": rate, "reference_per_s": ref,
-                        "ratio": rate / ref if ref else None})
+        results.append(
+            {"block": name, "vectors_per_s": rate, "reference_per_s": ref, "ratio": rate / ref if ref else None}
+        )
 
     if args.json:
         print(json.dumps(results, indent=2))

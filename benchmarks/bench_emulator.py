@@ -24,6 +24,7 @@ import statistics
 import time
 
 import adi
+
 from isac_ae.hw.emulator.process import EmulatorProcess
 
 Rate = tuple[float, float, float]
@@ -48,8 +49,7 @@ def measure(read, server_pid: int, seconds: float) -> Rate:
     nbytes, wall, client, server = 0, time.perf_counter(), cpu_seconds(), cpu_seconds(server_pid)
     while time.perf_counter() - wall < seconds:
         nbytes += read()
-    wall, client, server = (time.perf_counter() - wall, cpu_seconds() - client,
-                            cpu_seconds(server_pid) - server)
+    wall, client, server = (time.perf_counter() - wall, cpu_seconds() - client, cpu_seconds(server_pid) - server)
     return nbytes / wall, nbytes / client, nbytes / server
 
 
@@ -63,6 +63,7 @@ def pyadi_rate(uri: str, server_pid: int, buffer: int, seconds: float) -> Rate:
     def read() -> int:
         sdr.rx()
         return buffer * BYTES_PER_SAMPLE
+
     rates = measure(read, server_pid, seconds)
     sdr.rx_destroy_buffer()
     return rates
@@ -93,6 +94,7 @@ def raw_rate(port: int, server_pid: int, buffer: int, seconds: float) -> Rate:
         while got < nbytes:
             got += sock.recv_into(data[got:], nbytes - got)
         return nbytes
+
     rates = measure(read, server_pid, seconds)
     sock.sendall(b"CLOSE iio:device2\r\nEXIT\r\n")
     sock.close()
@@ -102,8 +104,9 @@ def raw_rate(port: int, server_pid: int, buffer: int, seconds: float) -> Rate:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--buffer", type=int, default=1 << 16, help="samples per buffer (default %(default)s)")
-    parser.add_argument("--seconds", type=float, default=1.0,
-                        help="length of one round per reader (default %(default)s)")
+    parser.add_argument(
+        "--seconds", type=float, default=1.0, help="length of one round per reader (default %(default)s)"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--noise-std", type=float, default=1e-3, help="RX noise of the loopback source")
     parser.add_argument("--json", action="store_true")
@@ -116,20 +119,31 @@ def main() -> None:
             rates["pyadi-iio rx()"].append(pyadi_rate(emulator.uri, emulator.pid, args.buffer, args.seconds))
             rates["raw READBUF"].append(raw_rate(port, emulator.pid, args.buffer, args.seconds))
     # medians of wall rate, client MB per CPU-s, emulator MB per CPU-s
-    result = {name: [statistics.median(r[k] for r in values) / 1e6 for k in range(3)]
-              for name, values in rates.items()}
+    result = {name: [statistics.median(r[k] for r in values) / 1e6 for k in range(3)] for name, values in rates.items()}
     if args.json:
-        print(json.dumps({"buffer": args.buffer, "noise_std": args.noise_std, "target_MB_per_s": TARGET_MB_S,
-                          "MB_per_s": {name: r[0] for name, r in result.items()},
-                          "client_MB_per_cpu_s": {name: r[1] for name, r in result.items()},
-                          "emulator_MB_per_cpu_s": {name: r[2] for name, r in result.items()}}))
+        print(
+            json.dumps(
+                {
+                    "buffer": args.buffer,
+                    "noise_std": args.noise_std,
+                    "target_MB_per_s": TARGET_MB_S,
+                    "MB_per_s": {name: r[0] for name, r in result.items()},
+                    "client_MB_per_cpu_s": {name: r[1] for name, r in result.items()},
+                    "emulator_MB_per_cpu_s": {name: r[2] for name, r in result.items()},
+                }
+            )
+        )
         return
-    print(f"2-channel 12-bit IQ, {args.buffer} samples per buffer, median of {args.rounds} x {args.seconds} s,"
-          f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    print(
+        f"2-channel 12-bit IQ, {args.buffer} samples per buffer, median of {args.rounds} x {args.seconds} s,"
+        f" load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+    )
     for name, (wall, client, server) in result.items():
         verdict = "meets" if wall >= TARGET_MB_S else "below"
-        print(f"  {name:16s} {wall:7.1f} MB/s ({verdict} {TARGET_MB_S:.0f})  {wall / BYTES_PER_SAMPLE:6.2f} MS/s per"
-              f" channel;  per CPU-second: client {client:6.1f} MB, emulator {server:6.1f} MB")
+        print(
+            f"  {name:16s} {wall:7.1f} MB/s ({verdict} {TARGET_MB_S:.0f})  {wall / BYTES_PER_SAMPLE:6.2f} MS/s per"
+            f" channel;  per CPU-second: client {client:6.1f} MB, emulator {server:6.1f} MB"
+        )
 
 
 if __name__ == "__main__":

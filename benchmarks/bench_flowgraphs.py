@@ -6,8 +6,10 @@ calibrating thresholds are not timed). Every row is timed in the same run as
 its references, so ratios stay meaningful on a loaded machine.
 
   block / flowgraph          references (same run)
-  ae_transmitter             C++ weights_transmitter; in-tree chunks_to_symbols_bc + repeat(K) + stream_to_vector + multiply_const_vcc
-  ae_radar_receiver          C++ maprt_detector (the baseline's radar receiver); in-tree FFT beamscan (fft_vcc 4096 + mag^2 + argmax)
+  ae_transmitter             C++ weights_transmitter; in-tree chunks_to_symbols_bc + repeat(K)
+                             + stream_to_vector + multiply_const_vcc
+  ae_radar_receiver          C++ maprt_detector (the baseline's radar receiver); in-tree FFT beamscan
+                             (fft_vcc 4096 + mag^2 + argmax)
   ae_radar_receiver, default buffers   the same block fed through GNU Radio's default 64 KiB buffers (512 snapshots)
   ae_comm_receiver           C++ ml_detector; in-tree divide_cc + constellation_decoder_cb (4-QAM)
   isac_metrics               in-tree sub_ff + multiply_ff (squared error), and_bb, xor_bb into null sinks
@@ -41,12 +43,11 @@ import numpy as np
 import torch
 from gnuradio import blocks, digital, gr
 
+from gr_harness import C, K, crandn, fft_beamscan, harness, maprt, sinks, source, timed
 from isac_ae.autoencoder.modelfile import load_model
 from isac_ae.blocks import ae_receivers, ae_transmitters, beampattern, cpp_channels, cpp_receivers, cpp_transmitters
 from isac_ae.blocks import metrics as isac_metrics
 from isac_ae.blocks.ae_common import BATCH_ITEMS, DEFAULT_MODEL, resolve_model_path
-
-from gr_harness import C, K, crandn, fft_beamscan, harness, maprt, sinks, source, timed
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = str(resolve_model_path(DEFAULT_MODEL))
@@ -197,8 +198,9 @@ def compile_flowgraphs(out: Path) -> dict:
         raise SystemExit("grcc not found (install gnuradio)")
     env = dict(os.environ, GRC_BLOCKS_PATH=str(REPO / "grc"))
     files = sorted((REPO / "examples" / "simulation").glob("*_no_gui.grc"))
-    subprocess.run([sys.executable, grcc, "-o", str(out)] + [str(f) for f in files], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, grcc, "-o", str(out)] + [str(f) for f in files], check=True, env=env, stdout=subprocess.DEVNULL
+    )
     classes = {}
     for f in files:
         spec = importlib.util.spec_from_file_location(f.stem, out / f"{f.stem}.py")
@@ -211,6 +213,7 @@ def compile_flowgraphs(out: Path) -> dict:
 def flowgraph(cls, n, **kwargs):
     def build():
         return cls(items=n, **kwargs)
+
     return build
 
 
@@ -262,18 +265,46 @@ def main() -> None:
 
     rows = [
         ("harness (source -> head -> sink)", n, harness, []),
-        ("ae_transmitter", n, ae_tx,
-         [("C++ weights_transmitter", lambda k: cpp_tx(k, tx)), ("in-tree symbols+repeat+scale", lambda k: intree_tx(k, tx))]),
-        ("ae_radar_receiver", n, lambda k: ae_radar(k, z_r, threshold),
-         [("C++ maprt_detector", lambda k: maprt(min(k, n_slow), z_r)),
-          ("in-tree FFT beamscan", lambda k: fft_beamscan(min(k, n_slow), z_r))]),
+        (
+            "ae_transmitter",
+            n,
+            ae_tx,
+            [
+                ("C++ weights_transmitter", lambda k: cpp_tx(k, tx)),
+                ("in-tree symbols+repeat+scale", lambda k: intree_tx(k, tx)),
+            ],
+        ),
+        (
+            "ae_radar_receiver",
+            n,
+            lambda k: ae_radar(k, z_r, threshold),
+            [
+                ("C++ maprt_detector", lambda k: maprt(min(k, n_slow), z_r)),
+                ("in-tree FFT beamscan", lambda k: fft_beamscan(min(k, n_slow), z_r)),
+            ],
+        ),
         ("ae_radar_receiver, default buffers", n, lambda k: ae_radar(k, z_r, threshold, buffer=None), []),
-        ("ae_comm_receiver", n, lambda k: ae_comm(k, z_c, kappa),
-         [("C++ ml_detector", lambda k: ml(k, z_c, kappa)), ("in-tree divide+decoder", lambda k: intree_ml(k, z_c, kappa))]),
-        ("isac_metrics", n, lambda k: metrics_block(k, streams),
-         [("in-tree sub/multiply/and/xor", lambda k: metrics_reference(k, streams))]),
-        ("beampattern (D = 1000)", n, lambda k: beampattern_block(k, v, 1000),
-         [("in-tree keep_one_in_n", lambda k: keep_one_in_n(k, v, 1000))]),
+        (
+            "ae_comm_receiver",
+            n,
+            lambda k: ae_comm(k, z_c, kappa),
+            [
+                ("C++ ml_detector", lambda k: ml(k, z_c, kappa)),
+                ("in-tree divide+decoder", lambda k: intree_ml(k, z_c, kappa)),
+            ],
+        ),
+        (
+            "isac_metrics",
+            n,
+            lambda k: metrics_block(k, streams),
+            [("in-tree sub/multiply/and/xor", lambda k: metrics_reference(k, streams))],
+        ),
+        (
+            "beampattern (D = 1000)",
+            n,
+            lambda k: beampattern_block(k, v, 1000),
+            [("in-tree keep_one_in_n", lambda k: keep_one_in_n(k, v, 1000))],
+        ),
     ]
     with tempfile.TemporaryDirectory() as tmp:
         classes = compile_flowgraphs(Path(tmp))
@@ -282,36 +313,61 @@ def main() -> None:
         bl = classes["isac_baseline_sim_no_gui"]
         cmp = classes["isac_compare_sim_no_gui"]
         rows += [
-            ("isac_ae_sim_no_gui (flowgraph)", nf, lambda k: flowgraph(ae, k, **ae_kwargs)(),
-             [("isac_baseline_sim_no_gui", lambda k: flowgraph(bl, k)()),
-              ("C++ tx + channels only", lambda k: channels_only(k, tx)),
-              ("harness", harness)]),
+            (
+                "isac_ae_sim_no_gui (flowgraph)",
+                nf,
+                lambda k: flowgraph(ae, k, **ae_kwargs)(),
+                [
+                    ("isac_baseline_sim_no_gui", lambda k: flowgraph(bl, k)()),
+                    ("C++ tx + channels only", lambda k: channels_only(k, tx)),
+                    ("harness", harness),
+                ],
+            ),
             ("isac_compare_sim_no_gui (flowgraph)", nf, lambda k: flowgraph(cmp, k, **ae_kwargs)(), []),
         ]
         results = []
         if not args.json:
-            print(f"vectors (snapshots) per second of wall time, and per CPU-second of this process (all its "
-                  f"threads), best of {r} runs; K = {K}, torch threads 1")
+            print(
+                f"vectors (snapshots) per second of wall time, and per CPU-second of this process (all its "
+                f"threads), best of {r} runs; K = {K}, torch threads 1"
+            )
             print(f"{'':48s} {'wall /s':>10s} {'CPU /s':>10s}")
         for name, items, build, references in rows:
-            wall, cpu = timed(lambda: build(items), r)
-            row = {"what": name, "items": items, "vectors_per_s": items / wall, "vectors_per_cpu_s": items / cpu,
-                   "references": []}
+            wall, cpu = timed(lambda build=build, items=items: build(items), r)
+            row = {
+                "what": name,
+                "items": items,
+                "vectors_per_s": items / wall,
+                "vectors_per_cpu_s": items / cpu,
+                "references": [],
+            }
             for ref_name, ref_build in references:
                 ref_items = n_slow if ref_name in ("C++ maprt_detector", "in-tree FFT beamscan") else items
-                ref_wall, ref_cpu = timed(lambda: ref_build(ref_items), r)
-                row["references"].append({"reference": ref_name, "per_s": ref_items / ref_wall,
-                                          "per_cpu_s": ref_items / ref_cpu,
-                                          "ratio": (items / wall) / (ref_items / ref_wall)})
+                ref_wall, ref_cpu = timed(lambda ref_build=ref_build, ref_items=ref_items: ref_build(ref_items), r)
+                row["references"].append(
+                    {
+                        "reference": ref_name,
+                        "per_s": ref_items / ref_wall,
+                        "per_cpu_s": ref_items / ref_cpu,
+                        "ratio": (items / wall) / (ref_items / ref_wall),
+                    }
+                )
             results.append(row)
             if not args.json:
                 print(f"{name:48s} {row['vectors_per_s']:10.3e} {row['vectors_per_cpu_s']:10.3e}", flush=True)
                 for ref in row["references"]:
-                    print(f"    vs {ref['reference']:41s} {ref['per_s']:10.3e} {ref['per_cpu_s']:10.3e}   "
-                          f"ratio {ref['ratio']:6.2f}", flush=True)
+                    print(
+                        f"    vs {ref['reference']:41s} {ref['per_s']:10.3e} {ref['per_cpu_s']:10.3e}   "
+                        f"ratio {ref['ratio']:6.2f}",
+                        flush=True,
+                    )
     if args.json:
-        print(json.dumps({"K": K, "model": MODEL, "repeats": r, "torch_threads": torch.get_num_threads(),
-                          "results": results}, indent=2))
+        print(
+            json.dumps(
+                {"K": K, "model": MODEL, "repeats": r, "torch_threads": torch.get_num_threads(), "results": results},
+                indent=2,
+            )
+        )
 
 
 if __name__ == "__main__":

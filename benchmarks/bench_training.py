@@ -59,11 +59,16 @@ def _mlp(sizes):
 
 def _plain_networks(k: int, m: int) -> nn.ModuleDict:
     """Table I with torch.nn, as a plain re-implementation writes it."""
-    return nn.ModuleDict({
-        "encoder": _mlp([m, k, k, 2 * k, 2]), "beamformer": _mlp([4, k, k, 2 * k, 2 * k]),
-        "detector": _mlp([2 * k, 2 * k, 2 * k, k, 1]), "angle": _mlp([2 * k, 2 * k, 2 * k, k, 1]),
-        "uncertainty": _mlp([2 * k, 2 * k, 2 * k, k, 1]), "comm": _mlp([2, k, 2 * k, 2 * k, m]),
-    })
+    return nn.ModuleDict(
+        {
+            "encoder": _mlp([m, k, k, 2 * k, 2]),
+            "beamformer": _mlp([4, k, k, 2 * k, 2 * k]),
+            "detector": _mlp([2 * k, 2 * k, 2 * k, k, 1]),
+            "angle": _mlp([2 * k, 2 * k, 2 * k, k, 1]),
+            "uncertainty": _mlp([2 * k, 2 * k, 2 * k, k, 1]),
+            "comm": _mlp([2, k, 2 * k, 2 * k, m]),
+        }
+    )
 
 
 def _complex(x):
@@ -160,7 +165,11 @@ def main() -> None:
         "trainer_ensemble": len(omegas) * BATCH / _stage_mean_of_medians(ensemble),
     }
     result = {
-        "threads": args.threads, "rounds": args.rounds, "steps": args.steps, "batch": BATCH, "omegas": len(omegas),
+        "threads": args.threads,
+        "rounds": args.rounds,
+        "steps": args.steps,
+        "batch": BATCH,
+        "omegas": len(omegas),
         "samples_per_s": rates,
         "speedup_vs_plain": {k: v / rates["plain_loop"] for k, v in rates.items()},
         "fig2_paper_budget_minutes": {k: PAPER_SAMPLES / v / 60 for k, v in rates.items()},
@@ -169,11 +178,15 @@ def main() -> None:
     if args.json:
         print(json.dumps(result))
         return
-    print(f"training, {args.rounds} interleaved rounds x {args.steps} steps of {BATCH} samples per variant, "
-          f"{args.threads} threads")
+    print(
+        f"training, {args.rounds} interleaved rounds x {args.steps} steps of {BATCH} samples per variant, "
+        f"{args.threads} threads"
+    )
     for name, rate in rates.items():
-        print(f"  {name:28s} {rate:10.3g} samples x models/s  {rate / rates['plain_loop']:5.2f}x plain   "
-              f"Fig. 2 at paper budget: {PAPER_SAMPLES / rate / 60:6.1f} min")
+        print(
+            f"  {name:28s} {rate:10.3g} samples x models/s  {rate / rates['plain_loop']:5.2f}x plain   "
+            f"Fig. 2 at paper budget: {PAPER_SAMPLES / rate / 60:6.1f} min"
+        )
     print("  ensemble step, median ms: " + ", ".join(f"{k} {v:.1f}" for k, v in result["ensemble_ms_per_step"].items()))
 
 

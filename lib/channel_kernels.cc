@@ -27,7 +27,11 @@ inline void sines(const float* __restrict theta, std::size_t n, float* __restric
 }
 
 // a_k = exp(-j 2 pi p_k u), split into real and imaginary parts.
-inline void steer(const float* __restrict p, std::size_t K, float u, float* __restrict ar, float* __restrict ai)
+inline void steer(const float* __restrict p,
+                  std::size_t K,
+                  float u,
+                  float* __restrict ar,
+                  float* __restrict ai)
 {
     for (std::size_t k = 0; k < K; k++) {
         detail::sincos_turns(-p[k] * u, ar[k], ai[k]);
@@ -85,8 +89,10 @@ void radar_observation(const gr_complex* y,
         sines(theta + i0, m, s);
         for (std::size_t j = 0; j < m; j++) {
             const std::size_t i = i0 + j;
-            const float* nz = noise ? reinterpret_cast<const float*>(noise + i * K) : nullptr;
-            float* out = reinterpret_cast<float*>(z + i * K); // may alias noise (in place)
+            const float* nz =
+                noise ? reinterpret_cast<const float*>(noise + i * K) : nullptr;
+            float* out =
+                reinterpret_cast<float*>(z + i * K); // may alias noise (in place)
             const float alr = alpha[i].real(), ali = alpha[i].imag();
             if (alr == 0.0f && ali == 0.0f) { // no target: noise only
                 for (std::size_t k = 0; k < 2 * K; k++) {
@@ -134,7 +140,8 @@ void comm_observation(const gr_complex* y,
             dot(ar, ai, reinterpret_cast<const float*>(v + i * K), K, vr, vi);
             const float br = beta[i].real(), bi = beta[i].imag();
             const gr_complex nz = noise ? noise[i] : gr_complex(0.0f, 0.0f);
-            z[i] = gr_complex(br * yr - bi * yi + nz.real(), br * yi + bi * yr + nz.imag());
+            z[i] =
+                gr_complex(br * yr - bi * yi + nz.real(), br * yi + bi * yr + nz.imag());
             kappa[i] = gr_complex(br * vr - bi * vi, br * vi + bi * vr);
         }
     }

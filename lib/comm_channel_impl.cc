@@ -18,17 +18,28 @@ constexpr std::size_t max_chunk = 1024;
 constexpr std::uint64_t comm_salt = 0x636f6d6d5f636831ull; // "comm_ch1"
 } // namespace
 
-comm_channel::sptr comm_channel::make(
-    int K, const std::vector<float>& positions, float snr_db, double min_deg, double max_deg, int64_t seed)
+comm_channel::sptr comm_channel::make(int K,
+                                      const std::vector<float>& positions,
+                                      float snr_db,
+                                      double min_deg,
+                                      double max_deg,
+                                      int64_t seed)
 {
-    return gnuradio::make_block_sptr<comm_channel_impl>(K, positions, snr_db, min_deg, max_deg, seed);
+    return gnuradio::make_block_sptr<comm_channel_impl>(
+        K, positions, snr_db, min_deg, max_deg, seed);
 }
 
-comm_channel_impl::comm_channel_impl(
-    int K, const std::vector<float>& positions, float snr_db, double min_deg, double max_deg, int64_t seed)
-    : gr::sync_block("comm_channel",
-                     gr::io_signature::make(2, 2, sizeof(gr_complex) * std::max(K, 1)),
-                     gr::io_signature::makev(3, 3, { sizeof(gr_complex), sizeof(gr_complex), sizeof(float) })),
+comm_channel_impl::comm_channel_impl(int K,
+                                     const std::vector<float>& positions,
+                                     float snr_db,
+                                     double min_deg,
+                                     double max_deg,
+                                     int64_t seed)
+    : gr::sync_block(
+          "comm_channel",
+          gr::io_signature::make(2, 2, sizeof(gr_complex) * std::max(K, 1)),
+          gr::io_signature::makev(
+              3, 3, { sizeof(gr_complex), sizeof(gr_complex), sizeof(float) })),
       d_K(K),
       d_positions(detail::resolve_positions("comm_channel", K, positions)),
       d_settings("comm_channel", snr_db, min_deg, max_deg),
@@ -57,7 +68,14 @@ int comm_channel_impl::work(int noutput_items,
     for (std::size_t i0 = 0; i0 < n; i0 += max_chunk) {
         const std::size_t m = std::min(max_chunk, n - i0);
         d_stream.take(d_words.data(), m * detail::comm_words_per_item);
-        detail::comm_draws(d_words.data(), m, lo, hi, beta_std, vartheta + i0, d_beta.data(), d_noise.data());
+        detail::comm_draws(d_words.data(),
+                           m,
+                           lo,
+                           hi,
+                           beta_std,
+                           vartheta + i0,
+                           d_beta.data(),
+                           d_noise.data());
         comm_observation(y + i0 * K,
                          v + i0 * K,
                          vartheta + i0,

@@ -34,7 +34,10 @@ public:
 
     void set_snr_db(float snr_db) override { d_settings.set_snr_db(snr_db); }
     float snr_db() const override { return d_settings.get().snr_db; }
-    void set_sector(double min_deg, double max_deg) override { d_settings.set_sector(min_deg, max_deg); }
+    void set_sector(double min_deg, double max_deg) override
+    {
+        d_settings.set_sector(min_deg, max_deg);
+    }
     std::vector<double> sector() const override
     {
         const auto s = d_settings.get();

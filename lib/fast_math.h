@@ -52,12 +52,14 @@ inline void sincos_turns(float x, float& c, float& s)
     // dependence on the rounding mode or on value-unsafe optimisation flags).
     const int qi = static_cast<int>(t + (t < 0.0f ? -0.5f : 0.5f));
     const float f = t - static_cast<float>(qi); // in about [-1/2, 1/2]
-    const float r = f * 1.57079632679489662f;    // |r| <= pi/4
+    const float r = f * 1.57079632679489662f;   // |r| <= pi/4
     const float z = r * r;
-    const float sr = ((-1.9515295891e-4f * z + 8.3321608736e-3f) * z - 1.6666654611e-1f) * z * r + r;
-    const float cr =
-        ((2.443315711809948e-5f * z - 1.388731625493765e-3f) * z + 4.166664568298827e-2f) * z * z -
-        0.5f * z + 1.0f;
+    const float sr =
+        ((-1.9515295891e-4f * z + 8.3321608736e-3f) * z - 1.6666654611e-1f) * z * r + r;
+    const float cr = ((2.443315711809948e-5f * z - 1.388731625493765e-3f) * z +
+                      4.166664568298827e-2f) *
+                         z * z -
+                     0.5f * z + 1.0f;
     const int q = qi & 3; // quadrant, also for negative qi (two's complement)
     const float cs = (q & 1) ? sr : cr;
     const float ss = (q & 1) ? cr : sr;
@@ -97,14 +99,16 @@ inline float neg_log(float u)
 /*! Uniform in [0, 1) with 24 random bits, like torch.rand. */
 inline float unit_uniform(std::uint32_t w)
 {
-    return static_cast<float>(static_cast<std::int32_t>(w >> 8)) * 5.9604644775390625e-8f; // 2^-24
+    return static_cast<float>(static_cast<std::int32_t>(w >> 8)) *
+           5.9604644775390625e-8f; // 2^-24
 }
 
 /*! Uniform in (0, 1] with 31 random bits, for the logarithm of Box-Muller (no log(0)). */
 inline float open_uniform(std::uint32_t w)
 {
-    return static_cast<float>(static_cast<std::int32_t>(w >> 1)) * 4.656612873077393e-10f + // 2^-31
-           2.3283064365386963e-10f;                                                          // 2^-32
+    return static_cast<float>(static_cast<std::int32_t>(w >> 1)) *
+               4.656612873077393e-10f + // 2^-31
+           2.3283064365386963e-10f;     // 2^-32
 }
 
 } // namespace detail

@@ -32,8 +32,15 @@ maprt_detector::sptr maprt_detector::make(int K,
                                           int levels,
                                           int candidates)
 {
-    return gnuradio::make_block_sptr<maprt_detector_impl>(
-        K, positions, min_deg, max_deg, threshold, fine_step_u, refine_factor, levels, candidates);
+    return gnuradio::make_block_sptr<maprt_detector_impl>(K,
+                                                          positions,
+                                                          min_deg,
+                                                          max_deg,
+                                                          threshold,
+                                                          fine_step_u,
+                                                          refine_factor,
+                                                          levels,
+                                                          candidates);
 }
 
 maprt_detector_impl::maprt_detector_impl(int K,
@@ -59,7 +66,8 @@ maprt_detector_impl::maprt_detector_impl(int K,
     d_state = state{ make_search(min_deg, max_deg), threshold, min_deg, max_deg };
 }
 
-std::shared_ptr<const maprt_search> maprt_detector_impl::make_search(double min_deg, double max_deg) const
+std::shared_ptr<const maprt_search> maprt_detector_impl::make_search(double min_deg,
+                                                                     double max_deg) const
 {
     detail::check_sector_deg("maprt_detector", min_deg, max_deg);
     return std::make_shared<const maprt_search>(d_positions,
@@ -86,7 +94,8 @@ void maprt_detector_impl::set_threshold(float threshold)
 
 void maprt_detector_impl::set_sector(double min_deg, double max_deg)
 {
-    auto search = make_search(min_deg, max_deg); // outside the lock: work() is not held up
+    auto search =
+        make_search(min_deg, max_deg); // outside the lock: work() is not held up
     std::lock_guard<std::mutex> guard(d_mutex);
     d_state = state{ std::move(search), d_state.threshold, min_deg, max_deg };
 }
@@ -124,9 +133,10 @@ int maprt_detector_impl::work(int noutput_items,
         detection[i] = (d_index[i] >= 0 && statistic[i] > s.threshold) ? 1 : 0;
     }
     if (bad > 0 && !d_warned.exchange(true)) {
-        d_logger->warn("{} snapshot(s) with a NaN or infinite sample: statistic 0, theta_hat NaN, "
-                       "detection 0 (this warning is shown once)",
-                       bad);
+        d_logger->warn(
+            "{} snapshot(s) with a NaN or infinite sample: statistic 0, theta_hat NaN, "
+            "detection 0 (this warning is shown once)",
+            bad);
     }
     return noutput_items;
 }

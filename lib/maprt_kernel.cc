@@ -31,7 +31,10 @@ inline __attribute__((always_inline)) v8f load8(const float* p)
     return v;
 }
 
-inline __attribute__((always_inline)) void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof v); }
+inline __attribute__((always_inline)) void store8(float* p, v8f v)
+{
+    std::memcpy(p, &v, sizeof v);
+}
 
 struct search_tables {
     std::size_t K, num_fine, num_coarse, num_uniform, pair_groups, F, ramp_groups;
@@ -217,8 +220,10 @@ std::size_t search_impl(const search_tables& t,
                     wr[k] = ar[k] * zr[k] - ai[k] * zi[k];
                     wi[k] = ar[k] * zi[k] + ai[k] * zr[k];
                 }
-                symmetric_powers(wr, wi, t.ramp_cos[l], t.ramp_sin[l], K, t.ramp_groups, plus, minus);
-                // Offsets -F..F in grid order, inside the sector only; first maximum wins.
+                symmetric_powers(
+                    wr, wi, t.ramp_cos[l], t.ramp_sin[l], K, t.ramp_groups, plus, minus);
+                // Offsets -F..F in grid order, inside the sector only; first maximum
+                // wins.
                 const long stride = t.stride[l];
                 const long j_left = std::min(F, centre / stride);
                 const long j_right = std::min(F, (num_fine - 1 - centre) / stride);
@@ -317,7 +322,8 @@ std::size_t fine_impl(const float* table_re,
 
 constexpr double two_pi = 6.283185307179586;
 
-// cos / sin of 2 pi p_k d_j in the [(g K + k) 8 + lane] layout, j = 8 g + lane < count; zero padding.
+// cos / sin of 2 pi p_k d_j in the [(g K + k) 8 + lane] layout, j = 8 g + lane < count;
+// zero padding.
 void symmetric_table(const std::vector<float>& positions,
                      std::size_t count,
                      double (*offset)(std::size_t, const void*),
@@ -358,18 +364,22 @@ maprt_search::maprt_search(const std::vector<float>& positions,
 {
     const double half_pi = 1.5707963267948966;
     if (positions.empty()) {
-        throw std::invalid_argument("maprt: positions must hold the K >= 1 element positions");
+        throw std::invalid_argument(
+            "maprt: positions must hold the K >= 1 element positions");
     }
     for (float p : positions) {
         if (!(std::abs(p) <= detail::max_abs_position)) { // also false for NaN
-            throw std::invalid_argument("maprt: element positions must be finite wavelengths within +-1e4");
+            throw std::invalid_argument(
+                "maprt: element positions must be finite wavelengths within +-1e4");
         }
     }
-    if (!(std::isfinite(theta_min) && std::isfinite(theta_max) && theta_min <= theta_max &&
-          theta_min >= -half_pi - 1e-6 && theta_max <= half_pi + 1e-6)) {
-        throw std::invalid_argument("maprt: the sector must satisfy -pi/2 <= theta_min <= theta_max <= pi/2 "
-                                    "(radians), got [" +
-                                    std::to_string(theta_min) + ", " + std::to_string(theta_max) + "]");
+    if (!(std::isfinite(theta_min) && std::isfinite(theta_max) &&
+          theta_min <= theta_max && theta_min >= -half_pi - 1e-6 &&
+          theta_max <= half_pi + 1e-6)) {
+        throw std::invalid_argument(
+            "maprt: the sector must satisfy -pi/2 <= theta_min <= theta_max <= pi/2 "
+            "(radians), got [" +
+            std::to_string(theta_min) + ", " + std::to_string(theta_max) + "]");
     }
     if (!(fine_step_u > 0.0 && std::isfinite(fine_step_u))) {
         throw std::invalid_argument("maprt: fine_step_u must be > 0");
@@ -386,13 +396,15 @@ maprt_search::maprt_search(const std::vector<float>& positions,
     const double points = (hi - lo) / fine_step_u;
     // The tables hold num_fine x K complex floats: bound them (2^26 entries, 512 MiB).
     if (points > 5e7 || (points + 1.0) * static_cast<double>(d_K) > 67108864.0) {
-        throw std::invalid_argument("maprt: the fine grid (" + std::to_string(std::llround(points + 1.0)) +
-                                    " points x K = " +
-                                    std::to_string(d_K) +
-                                    ") would exceed 2^26 table entries; increase fine_step_u or narrow the sector");
+        throw std::invalid_argument("maprt: the fine grid (" +
+                                    std::to_string(std::llround(points + 1.0)) +
+                                    " points x K = " + std::to_string(d_K) +
+                                    ") would exceed 2^26 table entries; increase "
+                                    "fine_step_u or narrow the sector");
     }
     // numpy.linspace(lo, hi, num_fine), as in the core.
-    d_num_fine = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(points - 1e-9)) + 1);
+    d_num_fine =
+        std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(points - 1e-9)) + 1);
     d_step_u = d_num_fine > 1 ? (hi - lo) / static_cast<double>(d_num_fine - 1) : 0.0;
     d_u.resize(d_num_fine);
     d_theta.resize(d_num_fine);
@@ -425,10 +437,12 @@ maprt_search::maprt_search(const std::vector<float>& positions,
     }
     // More candidates than coarse points cannot change the result (the core takes
     // min(candidates, coarse points) too); clamping bounds the per-call scratch.
-    d_candidates = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(candidates), d_coarse.size()));
+    d_candidates = static_cast<int>(
+        std::min<std::size_t>(static_cast<std::size_t>(candidates), d_coarse.size()));
     struct coarse_ctx {
         double h, stride_u;
-    } cc{ 0.5 * static_cast<double>(d_num_uniform - 1), static_cast<double>(coarse_stride) * d_step_u };
+    } cc{ 0.5 * static_cast<double>(d_num_uniform - 1),
+          static_cast<double>(coarse_stride) * d_step_u };
     const double u_mid = lo + cc.h * cc.stride_u;
     d_base_re.resize(K);
     d_base_im.resize(K);
@@ -454,7 +468,8 @@ maprt_search::maprt_search(const std::vector<float>& positions,
     const std::size_t F = static_cast<std::size_t>(refine_factor);
     d_ramp_groups = (F + 1 + lanes - 1) / lanes;
     for (int l = 0; l < levels; l++) {
-        const long stride = static_cast<long>(std::llround(std::pow(double(refine_factor), levels - 1 - l)));
+        const long stride = static_cast<long>(
+            std::llround(std::pow(double(refine_factor), levels - 1 - l)));
         d_stride.push_back(static_cast<std::int32_t>(stride));
         struct level_ctx {
             long stride;
@@ -479,7 +494,8 @@ maprt_search::maprt_search(const std::vector<float>& positions,
     const double p_mid = 0.5 * (static_cast<double>(*pmin) + static_cast<double>(*pmax));
     for (std::size_t k = 0; k < K; k++) {
         // rounded up by 1e-6 relative so that the float bound stays an upper bound
-        d_spread.push_back(static_cast<float>(two_pi * std::abs(positions[k] - p_mid) * (1.0 + 1e-6)));
+        d_spread.push_back(
+            static_cast<float>(two_pi * std::abs(positions[k] - p_mid) * (1.0 + 1e-6)));
     }
     d_reach.assign(levels, 0.0f);
     double reach = 0.0;
@@ -497,8 +513,10 @@ float maprt_search::theta(std::int32_t index) const
     return d_theta[index];
 }
 
-std::size_t
-maprt_search::search(const gr_complex* z, std::size_t n, float* statistic, std::int32_t* index) const
+std::size_t maprt_search::search(const gr_complex* z,
+                                 std::size_t n,
+                                 float* statistic,
+                                 std::int32_t* index) const
 {
     std::vector<const float*> rc(d_levels), rs(d_levels);
     for (int l = 0; l < d_levels; l++) {
@@ -530,10 +548,13 @@ maprt_search::search(const gr_complex* z, std::size_t n, float* statistic, std::
     return search_impl(t, z, n, statistic, index);
 }
 
-std::size_t
-maprt_search::fine_search(const gr_complex* z, std::size_t n, float* statistic, std::int32_t* index) const
+std::size_t maprt_search::fine_search(const gr_complex* z,
+                                      std::size_t n,
+                                      float* statistic,
+                                      std::int32_t* index) const
 {
-    return fine_impl(d_table_re.data(), d_table_im.data(), d_num_fine, d_K, z, n, statistic, index);
+    return fine_impl(
+        d_table_re.data(), d_table_im.data(), d_num_fine, d_K, z, n, statistic, index);
 }
 
 } // namespace isac_ae

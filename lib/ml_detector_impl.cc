@@ -19,9 +19,10 @@ namespace {
 void check_constellation(const std::vector<gr_complex>& constellation)
 {
     if (constellation.empty() || constellation.size() > 256) {
-        throw std::invalid_argument("ml_detector: the constellation must have 1 to 256 points "
-                                    "(the message index is a byte), got " +
-                                    std::to_string(constellation.size()));
+        throw std::invalid_argument(
+            "ml_detector: the constellation must have 1 to 256 points "
+            "(the message index is a byte), got " +
+            std::to_string(constellation.size()));
     }
     for (const auto& c : constellation) {
         if (!std::isfinite(c.real()) || !std::isfinite(c.imag())) {
@@ -30,7 +31,10 @@ void check_constellation(const std::vector<gr_complex>& constellation)
     }
 }
 
-inline bool finite(const gr_complex& c) { return std::isfinite(c.real()) && std::isfinite(c.imag()); }
+inline bool finite(const gr_complex& c)
+{
+    return std::isfinite(c.real()) && std::isfinite(c.imag());
+}
 
 } // namespace
 
@@ -71,19 +75,22 @@ int ml_detector_impl::work(int noutput_items,
     std::uint8_t* out = static_cast<std::uint8_t*>(output_items[0]);
     {
         gr::thread::scoped_lock guard(d_setlock);
-        ml_detect(z, kappa, noutput_items, d_constellation.data(), d_constellation.size(), out);
+        ml_detect(
+            z, kappa, noutput_items, d_constellation.data(), d_constellation.size(), out);
     }
     std::size_t bad = 0;
     for (int i = 0; i < noutput_items; i++) {
         if (!finite(z[i]) || !finite(kappa[i])) {
-            out[i] = 0; // defined output; the kernel's comparisons are all false on NaN anyway
+            out[i] =
+                0; // defined output; the kernel's comparisons are all false on NaN anyway
             bad++;
         }
     }
     if (bad > 0 && !d_warned.exchange(true)) {
-        d_logger->warn("{} input item(s) with a NaN or infinite z_c or kappa: detected as message 0 "
-                       "(this warning is shown once)",
-                       bad);
+        d_logger->warn(
+            "{} input item(s) with a NaN or infinite z_c or kappa: detected as message 0 "
+            "(this warning is shown once)",
+            bad);
     }
     return noutput_items;
 }

@@ -30,13 +30,16 @@ constexpr float max_abs_position = 1e4f;
 inline void check_K(const std::string& block, int K)
 {
     if (K < 1 || K > 4096) {
-        throw std::invalid_argument(block + ": K (number of antennas) must be in [1, 4096], got " +
-                                    std::to_string(K));
+        throw std::invalid_argument(
+            block + ": K (number of antennas) must be in [1, 4096], got " +
+            std::to_string(K));
     }
 }
 
-/*! The positions to use: the nominal k/2 array when empty, else exactly K finite values. */
-inline std::vector<float> resolve_positions(const std::string& block, int K, const std::vector<float>& positions)
+/*! The positions to use: the nominal k/2 array when empty, else exactly K finite values.
+ */
+inline std::vector<float>
+resolve_positions(const std::string& block, int K, const std::vector<float>& positions)
 {
     check_K(block, K);
     if (positions.empty()) {
@@ -47,15 +50,17 @@ inline std::vector<float> resolve_positions(const std::string& block, int K, con
         return nominal;
     }
     if (positions.size() != static_cast<std::size_t>(K)) {
-        throw std::invalid_argument(block + ": positions has " + std::to_string(positions.size()) +
-                                    " values but K = " + std::to_string(K) +
-                                    " (give K positions in wavelengths, or none for the nominal k/2 array)");
+        throw std::invalid_argument(
+            block + ": positions has " + std::to_string(positions.size()) +
+            " values but K = " + std::to_string(K) +
+            " (give K positions in wavelengths, or none for the nominal k/2 array)");
     }
     for (float p : positions) {
         if (!(std::abs(p) <= max_abs_position)) { // also false for NaN
-            throw std::invalid_argument(block + ": element positions must be finite wavelengths within +-" +
-                                        std::to_string(static_cast<int>(max_abs_position)) + ", got " +
-                                        std::to_string(p));
+            throw std::invalid_argument(
+                block + ": element positions must be finite wavelengths within +-" +
+                std::to_string(static_cast<int>(max_abs_position)) + ", got " +
+                std::to_string(p));
         }
     }
     return positions;
@@ -64,10 +69,11 @@ inline std::vector<float> resolve_positions(const std::string& block, int K, con
 /*! A sector in degrees: finite, -90 <= min <= max <= 90. */
 inline void check_sector_deg(const std::string& block, double min_deg, double max_deg)
 {
-    if (!(std::isfinite(min_deg) && std::isfinite(max_deg) && -90.0 <= min_deg && min_deg <= max_deg &&
-          max_deg <= 90.0)) {
-        throw std::invalid_argument(block + ": the sector must satisfy -90 <= min <= max <= 90 (degrees), got [" +
-                                    std::to_string(min_deg) + ", " + std::to_string(max_deg) + "]");
+    if (!(std::isfinite(min_deg) && std::isfinite(max_deg) && -90.0 <= min_deg &&
+          min_deg <= max_deg && max_deg <= 90.0)) {
+        throw std::invalid_argument(
+            block + ": the sector must satisfy -90 <= min <= max <= 90 (degrees), got [" +
+            std::to_string(min_deg) + ", " + std::to_string(max_deg) + "]");
     }
 }
 
@@ -77,15 +83,17 @@ inline double radians(double deg) { return deg * (3.14159265358979323846 / 180.0
 inline void check_snr(const std::string& block, float snr_db)
 {
     if (!std::isfinite(snr_db) || snr_db > 200.0f || snr_db < -200.0f) {
-        throw std::invalid_argument(block + ": the SNR must be a finite number of dB in [-200, 200], got " +
-                                    std::to_string(snr_db));
+        throw std::invalid_argument(
+            block + ": the SNR must be a finite number of dB in [-200, 200], got " +
+            std::to_string(snr_db));
     }
 }
 
 inline void check_probability(const std::string& block, float p)
 {
     if (!(p >= 0.0f && p <= 1.0f)) {
-        throw std::invalid_argument(block + ": p_target must lie in [0, 1], got " + std::to_string(p));
+        throw std::invalid_argument(block + ": p_target must lie in [0, 1], got " +
+                                    std::to_string(p));
     }
 }
 
@@ -102,7 +110,11 @@ public:
         double min_deg, max_deg;            // the sector as set
     };
 
-    channel_settings(const std::string& block, float snr_db, double min_deg, double max_deg) : d_block(block)
+    channel_settings(const std::string& block,
+                     float snr_db,
+                     double min_deg,
+                     double max_deg)
+        : d_block(block)
     {
         set_snr_db(snr_db);
         set_sector(min_deg, max_deg);
@@ -138,7 +150,10 @@ private:
 };
 
 /*! Amplitude std of a gain with variance 10^(snr_db / 10) (N0 = 1). */
-inline float gain_std(float snr_db) { return static_cast<float>(std::sqrt(std::pow(10.0, snr_db / 10.0))); }
+inline float gain_std(float snr_db)
+{
+    return static_cast<float>(std::sqrt(std::pow(10.0, snr_db / 10.0)));
+}
 
 } // namespace detail
 } // namespace isac_ae

@@ -26,7 +26,8 @@ std::vector<float> nominal(int K)
 }
 } // namespace
 
-// The grid of [-20, 20] deg: sin(20 deg) = 0.34202, 2 * 0.34202 / 2e-4 = 3420.2 -> 3422 points.
+// The grid of [-20, 20] deg: sin(20 deg) = 0.34202, 2 * 0.34202 / 2e-4 = 3420.2 -> 3422
+// points.
 BOOST_AUTO_TEST_CASE(maprt_grid_by_hand)
 {
     const double s20 = 20.0 * M_PI / 180.0;
@@ -96,11 +97,13 @@ BOOST_AUTO_TEST_CASE(maprt_non_finite_snapshots_are_flagged)
 
 BOOST_AUTO_TEST_CASE(maprt_rejects_bad_parameters)
 {
-    BOOST_CHECK_THROW(maprt_search(std::vector<float>{}, -0.3, 0.3), std::invalid_argument);
+    BOOST_CHECK_THROW(maprt_search(std::vector<float>{}, -0.3, 0.3),
+                      std::invalid_argument);
     BOOST_CHECK_THROW(maprt_search(nominal(4), 0.3, -0.3), std::invalid_argument);
     BOOST_CHECK_THROW(maprt_search(nominal(4), -2.0, 0.3), std::invalid_argument);
     BOOST_CHECK_THROW(maprt_search(nominal(4), -0.3, 0.3, 0.0), std::invalid_argument);
-    BOOST_CHECK_THROW(maprt_search(nominal(4), -0.3, 0.3, 2e-4, 10, 2, 0), std::invalid_argument);
+    BOOST_CHECK_THROW(maprt_search(nominal(4), -0.3, 0.3, 2e-4, 10, 2, 0),
+                      std::invalid_argument);
 }
 
 } // namespace isac_ae

@@ -16,7 +16,9 @@ BOOST_AUTO_TEST_CASE(ml_detect_recovers_noise_free_symbols_through_any_csi)
 {
     const float s = 1.0f / std::sqrt(2.0f);
     const std::vector<gr_complex> qam = { { -s, -s }, { -s, s }, { s, -s }, { s, s } };
-    const std::vector<gr_complex> kappa = { { 2.0f, 0.0f }, { 0.0f, -3.0f }, { 0.5f, 0.5f }, { -1.0f, 0.2f } };
+    const std::vector<gr_complex> kappa = {
+        { 2.0f, 0.0f }, { 0.0f, -3.0f }, { 0.5f, 0.5f }, { -1.0f, 0.2f }
+    };
     std::vector<gr_complex> z(4);
     for (int i = 0; i < 4; i++) {
         z[i] = kappa[i] * qam[3 - i];
@@ -33,7 +35,8 @@ BOOST_AUTO_TEST_CASE(ml_detect_rejects_too_many_messages)
     std::vector<gr_complex> constellation(257);
     gr_complex z = 0, kappa = 1;
     std::uint8_t out;
-    BOOST_CHECK_THROW(ml_detect(&z, &kappa, 1, constellation.data(), 257, &out), std::invalid_argument);
+    BOOST_CHECK_THROW(ml_detect(&z, &kappa, 1, constellation.data(), 257, &out),
+                      std::invalid_argument);
 }
 
 } // namespace isac_ae

@@ -45,7 +45,8 @@ BOOST_AUTO_TEST_CASE(comm_draws_have_the_model_moments)
     std::vector<float> vartheta(n);
     std::vector<gr_complex> beta(n), noise(n);
     const float beta_std = 10.0f; // sigma^2 = 100
-    comm_draws(w.data(), n, 0.5f, 0.9f, beta_std, vartheta.data(), beta.data(), noise.data());
+    comm_draws(
+        w.data(), n, 0.5f, 0.9f, beta_std, vartheta.data(), beta.data(), noise.data());
     double mt = 0, mb = 0, mn = 0, mnr = 0, mni = 0;
     float tmin = 1e9f, tmax = -1e9f;
     for (std::size_t i = 0; i < n; i++) {
@@ -77,7 +78,17 @@ BOOST_AUTO_TEST_CASE(radar_draws_have_the_model_moments)
     std::vector<std::uint8_t> t(n);
     std::vector<float> theta(n);
     std::vector<gr_complex> alpha(n), noise(n * K);
-    radar_draws(w.data(), n, K, -0.3f, 0.3f, 0.25f, 2.0f, t.data(), theta.data(), alpha.data(), noise.data());
+    radar_draws(w.data(),
+                n,
+                K,
+                -0.3f,
+                0.3f,
+                0.25f,
+                2.0f,
+                t.data(),
+                theta.data(),
+                alpha.data(),
+                noise.data());
     double pt = 0, ma = 0, mn = 0;
     std::size_t absent_nonzero = 0;
     for (std::size_t i = 0; i < n; i++) {

@@ -4,8 +4,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-#include "radar_channel_impl.h"
 #include "params.h"
+#include "radar_channel_impl.h"
 #include <gnuradio/io_signature.h>
 #include <gnuradio/isac_ae/channel_kernels.h>
 #include <algorithm>
@@ -38,17 +38,22 @@ radar_channel_impl::radar_channel_impl(int K,
                                        double max_deg,
                                        float p_target,
                                        int64_t seed)
-    : gr::sync_block("radar_channel",
-                     gr::io_signature::make(1, 1, sizeof(gr_complex) * std::max(K, 1)),
-                     gr::io_signature::makev(
-                         3, 3, { static_cast<int>(sizeof(gr_complex)) * std::max(K, 1), 1, sizeof(float) })),
+    : gr::sync_block(
+          "radar_channel",
+          gr::io_signature::make(1, 1, sizeof(gr_complex) * std::max(K, 1)),
+          gr::io_signature::makev(3,
+                                  3,
+                                  { static_cast<int>(sizeof(gr_complex)) * std::max(K, 1),
+                                    1,
+                                    sizeof(float) })),
       d_K(K),
       d_positions(detail::resolve_positions("radar_channel", K, positions)),
       d_settings("radar_channel", snr_db, min_deg, max_deg),
       d_p_target(p_target),
       d_stream(detail::resolve_seed(seed, radar_salt)),
       d_chunk(std::max<std::size_t>(
-          1, std::min(max_chunk, max_words / detail::radar_words_per_item(std::max(K, 1))))),
+          1,
+          std::min(max_chunk, max_words / detail::radar_words_per_item(std::max(K, 1))))),
       d_words(d_chunk * detail::radar_words_per_item(std::max(K, 1))),
       d_alpha(d_chunk)
 {
@@ -86,10 +91,25 @@ int radar_channel_impl::work(int noutput_items,
         const std::size_t m = std::min(d_chunk, n - i0);
         d_stream.take(d_words.data(), m * words);
         // The noise goes straight to the output; the echo is added in place.
-        detail::radar_draws(
-            d_words.data(), m, K, lo, hi, p, alpha_std, target + i0, theta + i0, d_alpha.data(), z + i0 * K);
-        radar_observation(
-            y + i0 * K, theta + i0, d_alpha.data(), z + i0 * K, m, d_positions.data(), K, z + i0 * K);
+        detail::radar_draws(d_words.data(),
+                            m,
+                            K,
+                            lo,
+                            hi,
+                            p,
+                            alpha_std,
+                            target + i0,
+                            theta + i0,
+                            d_alpha.data(),
+                            z + i0 * K);
+        radar_observation(y + i0 * K,
+                          theta + i0,
+                          d_alpha.data(),
+                          z + i0 * K,
+                          m,
+                          d_positions.data(),
+                          K,
+                          z + i0 * K);
     }
     return noutput_items;
 }

@@ -4,8 +4,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-#include "random_draws.h"
 #include "fast_math.h"
+#include "random_draws.h"
 
 #include <algorithm>
 #include <cmath>
@@ -62,7 +62,8 @@ void xoshiro_block(std::uint32_t (*__restrict s)[uniform_stream::lanes],
 
 // Box-Muller without rejection: |n|^2 = -ln(u1) ~ Exp(1), arg(n) = 2 pi u2, so
 // n ~ CN(0, 1). u1 has 31 random bits: |n|^2 reaches 22.2 (tail mass 2e-10 cut).
-inline void complex_normal(std::uint32_t w1, std::uint32_t w2, float scale, float& re, float& im)
+inline void
+complex_normal(std::uint32_t w1, std::uint32_t w2, float scale, float& re, float& im)
 {
     const float r = scale * std::sqrt(neg_log(open_uniform(w1)));
     float c, s;

@@ -4,8 +4,8 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-#include "weights_transmitter_impl.h"
 #include "params.h"
+#include "weights_transmitter_impl.h"
 #include <gnuradio/io_signature.h>
 #include <algorithm>
 #include <cmath>
@@ -21,7 +21,8 @@ void check_finite(const std::vector<gr_complex>& x, const std::string& what)
 {
     for (const auto& c : x) {
         if (!std::isfinite(c.real()) || !std::isfinite(c.imag())) {
-            throw std::invalid_argument("weights_transmitter: " + what + " must be finite");
+            throw std::invalid_argument("weights_transmitter: " + what +
+                                        " must be finite");
         }
     }
 }
@@ -29,9 +30,10 @@ void check_finite(const std::vector<gr_complex>& x, const std::string& what)
 void check_constellation(const std::vector<gr_complex>& constellation)
 {
     if (constellation.empty() || constellation.size() > 256) {
-        throw std::invalid_argument("weights_transmitter: the constellation must have 1 to 256 points "
-                                    "(the message index is a byte), got " +
-                                    std::to_string(constellation.size()));
+        throw std::invalid_argument(
+            "weights_transmitter: the constellation must have 1 to 256 points "
+            "(the message index is a byte), got " +
+            std::to_string(constellation.size()));
     }
     check_finite(constellation, "the constellation");
 }
@@ -39,7 +41,8 @@ void check_constellation(const std::vector<gr_complex>& constellation)
 void check_weights(int K, const std::vector<gr_complex>& weights)
 {
     if (weights.size() != static_cast<std::size_t>(K)) {
-        throw std::invalid_argument("weights_transmitter: weights has " + std::to_string(weights.size()) +
+        throw std::invalid_argument("weights_transmitter: weights has " +
+                                    std::to_string(weights.size()) +
                                     " values but K = " + std::to_string(K));
     }
     check_finite(weights, "the weights");
@@ -47,16 +50,18 @@ void check_weights(int K, const std::vector<gr_complex>& weights)
 
 } // namespace
 
-weights_transmitter::sptr weights_transmitter::make(int K,
-                                                    const std::vector<gr_complex>& constellation,
-                                                    const std::vector<gr_complex>& weights)
+weights_transmitter::sptr
+weights_transmitter::make(int K,
+                          const std::vector<gr_complex>& constellation,
+                          const std::vector<gr_complex>& weights)
 {
     return gnuradio::make_block_sptr<weights_transmitter_impl>(K, constellation, weights);
 }
 
-weights_transmitter_impl::weights_transmitter_impl(int K,
-                                                   const std::vector<gr_complex>& constellation,
-                                                   const std::vector<gr_complex>& weights)
+weights_transmitter_impl::weights_transmitter_impl(
+    int K,
+    const std::vector<gr_complex>& constellation,
+    const std::vector<gr_complex>& weights)
     : gr::sync_block("weights_transmitter",
                      gr::io_signature::make(1, 1, sizeof(std::uint8_t)),
                      gr::io_signature::make(2, 2, sizeof(gr_complex) * std::max(K, 1))),
@@ -83,7 +88,8 @@ std::vector<gr_complex> weights_transmitter_impl::weights() const
     return d_weights;
 }
 
-void weights_transmitter_impl::set_constellation(const std::vector<gr_complex>& constellation)
+void weights_transmitter_impl::set_constellation(
+    const std::vector<gr_complex>& constellation)
 {
     check_constellation(constellation);
     gr::thread::scoped_lock guard(d_setlock);
@@ -131,7 +137,8 @@ int weights_transmitter_impl::work(int noutput_items,
         }
     }
     if (bad > 0 && !d_warned.exchange(true)) {
-        d_logger->warn("message index {} outside the constellation (|M| = {}): transmitting zeros for such "
+        d_logger->warn("message index {} outside the constellation (|M| = {}): "
+                       "transmitting zeros for such "
                        "items ({} in this call; this warning is shown once)",
                        first_bad,
                        M,

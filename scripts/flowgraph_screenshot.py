@@ -40,13 +40,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = _Parser(description=__doc__.splitlines()[0])
     parser.add_argument("grc", nargs="?", type=Path, default=REPO / "examples" / "simulation" / "isac_ae_sim.grc")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "flowgraph_running.png", help="PNG to write")
-    parser.add_argument("--wait", type=float, default=20.0,
-                        help="seconds the flowgraph runs before the shot (start-up includes its threshold calibration)")
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=20.0,
+        help="seconds the flowgraph runs before the shot (start-up includes its threshold calibration)",
+    )
     parser.add_argument("--venv", type=Path, default=REPO / ".venv")
     # Split by hand: argparse would give the first option after -- to the optional positional.
     split = argv.index("--") if "--" in argv else len(argv)
     args = parser.parse_args(argv[:split])
-    args.flowgraph_args = argv[split + 1:]
+    args.flowgraph_args = argv[split + 1 :]
     if not args.grc.is_file():
         parser.error(f"no flowgraph {args.grc}")
     if not (args.venv / "bin" / "grcc").is_file():
@@ -64,15 +68,20 @@ def grc_window(grc: Path) -> tuple[str, tuple[int, int]]:
     text = grc.read_text()
     title = re.search(r"^    title: (.+)$", text, re.M)
     size = re.search(r"^    window_size: \((\d+), *(\d+)\)", text, re.M)
-    return (title.group(1).strip("'\"") if title else grc.stem,
-            (int(size.group(1)), int(size.group(2))) if size else DEFAULT_SIZE)
+    return (
+        title.group(1).strip("'\"") if title else grc.stem,
+        (int(size.group(1)), int(size.group(2))) if size else DEFAULT_SIZE,
+    )
 
 
 def start_xvfb(screen: str) -> tuple[subprocess.Popen, str]:
     """Xvfb on a free display number (it picks one and reports it through -displayfd)."""
     read_fd, write_fd = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_fd), "-screen", "0", screen, "-nolisten", "tcp"],
-                            pass_fds=(write_fd,), stderr=subprocess.DEVNULL)
+    xvfb = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", screen, "-nolisten", "tcp"],
+        pass_fds=(write_fd,),
+        stderr=subprocess.DEVNULL,
+    )
     os.close(write_fd)
     with os.fdopen(read_fd) as pipe:
         number = pipe.readline().strip()
@@ -116,20 +125,33 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     title, size = grc_window(args.grc)
     with tempfile.TemporaryDirectory() as tmp:
-        grcc = subprocess.run([str(args.venv / "bin" / "grcc"), "-o", tmp, str(args.grc)], capture_output=True, text=True)
+        grcc = subprocess.run(
+            [str(args.venv / "bin" / "grcc"), "-o", tmp, str(args.grc)], capture_output=True, text=True
+        )
         flowgraph = Path(tmp) / f"{args.grc.stem}.py"
         if grcc.returncode != 0 or not flowgraph.is_file():
             sys.stderr.write(grcc.stdout + grcc.stderr)
             return 1
         xvfb, display = start_xvfb(f"{size[0] + 200}x{size[1] + 200}x24")
         # A fresh HOME: no Qt window geometry or GNU Radio preferences of an earlier run.
-        env = dict(os.environ, DISPLAY=display, QT_QPA_PLATFORM="xcb", HOME=tmp, XDG_RUNTIME_DIR=tmp,
-                   XDG_CONFIG_HOME=f"{tmp}/config", XDG_CACHE_HOME=f"{tmp}/cache")
+        env = dict(
+            os.environ,
+            DISPLAY=display,
+            QT_QPA_PLATFORM="xcb",
+            HOME=tmp,
+            XDG_RUNTIME_DIR=tmp,
+            XDG_CONFIG_HOME=f"{tmp}/config",
+            XDG_CACHE_HOME=f"{tmp}/cache",
+        )
         log_path = Path(tmp) / "flowgraph.log"
         try:
             with open(log_path, "w") as log:
-                proc = subprocess.Popen([str(args.venv / "bin" / "python"), str(flowgraph), *args.flowgraph_args],
-                                        env=env, stdout=log, stderr=subprocess.STDOUT)
+                proc = subprocess.Popen(
+                    [str(args.venv / "bin" / "python"), str(flowgraph), *args.flowgraph_args],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
             try:
                 start, window = time.monotonic(), None
                 while time.monotonic() - start < args.wait and proc.poll() is None:
@@ -138,11 +160,13 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(0.5)
                 if proc.poll() is not None or window is None:
                     sys.stderr.write(log_path.read_text())
-                    print(f"flowgraph_screenshot: {'the flowgraph ended' if proc.poll() is not None else 'no window ' + repr(title)}"
-                          f" within {args.wait:g} s", file=sys.stderr)
+                    what = "the flowgraph ended" if proc.poll() is not None else "no window " + repr(title)
+                    print(f"flowgraph_screenshot: {what} within {args.wait:g} s", file=sys.stderr)
                     return 1
                 args.out.parent.mkdir(parents=True, exist_ok=True)
-                subprocess.run(["import", "-display", display, "-window", hex(window), str(args.out)], env=env, check=True)
+                subprocess.run(
+                    ["import", "-display", display, "-window", hex(window), str(args.out)], env=env, check=True
+                )
             finally:
                 stop(proc)
         finally:

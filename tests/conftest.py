@@ -20,4 +20,3 @@ def generator():
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
-

@@ -23,8 +23,14 @@ def test_torch_steering_matches_numpy_and_is_differentiable():
     a = steering(torch.as_tensor(p), theta)
     np.testing.assert_allclose(a.detach().numpy(), steering_matrix(p, theta.detach().numpy()).T, atol=1e-12)
     a.real.sum().backward()
-    expected = np.sum(2 * np.pi * p[None, :] * np.cos(theta.detach().numpy())[:, None]
-                      * np.sin(-2 * np.pi * p[None, :] * np.sin(theta.detach().numpy())[:, None]), axis=1)
+    expected = np.sum(
+        2
+        * np.pi
+        * p[None, :]
+        * np.cos(theta.detach().numpy())[:, None]
+        * np.sin(-2 * np.pi * p[None, :] * np.sin(theta.detach().numpy())[:, None]),
+        axis=1,
+    )
     np.testing.assert_allclose(theta.grad.numpy(), expected, rtol=1e-9)
 
 

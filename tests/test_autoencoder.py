@@ -93,8 +93,11 @@ def test_radar_heads_compute_table_one_on_re_im_features(generator):
         for i, layer in enumerate(layers):
             h = h @ layer.weight + layer.bias
             h = h.relu() if i < len(layers) - 1 else h
-        want = {ae.detector: h.squeeze(-1), ae.angle: 0.5 * math.pi * torch.tanh(h.squeeze(-1)),
-                ae.uncertainty: torch.nn.functional.softplus(h.squeeze(-1)) + SIGMA_FLOOR}[head]
+        want = {
+            ae.detector: h.squeeze(-1),
+            ae.angle: 0.5 * math.pi * torch.tanh(h.squeeze(-1)),
+            ae.uncertainty: torch.nn.functional.softplus(h.squeeze(-1)) + SIGMA_FLOOR,
+        }[head]
         torch.testing.assert_close(out, want)
 
 
@@ -109,11 +112,13 @@ def test_losses_against_hand_computation():
     assert regression_mse(theta_hat, theta, t).item() == pytest.approx(0.5)
     # The present rows alone, divided by the batch size, give the same terms (what the trainer computes).
     present = t.bool()
-    assert regression_nll(theta_hat[present], sigma[present], theta[present], t[present], snapshots=2).item() == \
-        pytest.approx((math.log(2) + 1 / 8) / 2)
+    assert regression_nll(
+        theta_hat[present], sigma[present], theta[present], t[present], snapshots=2
+    ).item() == pytest.approx((math.log(2) + 1 / 8) / 2)
     assert regression_mse(theta_hat[present], theta[present], t[present], snapshots=2).item() == pytest.approx(0.5)
     assert radar_nll(logit, theta_hat, sigma, theta, t).item() == pytest.approx(
-        (-math.log(0.75) - math.log(0.5)) / 2 + (math.log(2) + 1 / 8) / 2)
+        (-math.log(0.75) - math.log(0.5)) / 2 + (math.log(2) + 1 / 8) / 2
+    )
     logits = torch.tensor([[0.0, math.log(3.0)], [0.0, 0.0]])
     assert comm_loss(logits, torch.tensor([1, 0])).item() == pytest.approx((-math.log(0.75) - math.log(0.5)) / 2)
     assert isac_loss(torch.tensor(2.0), torch.tensor(4.0), 0.25).item() == pytest.approx(3.5)
@@ -125,12 +130,17 @@ def test_losses_keep_one_value_per_member():
     # Two members: the second member's outputs are the first's, shifted; each loss is its own member's.
     logits = torch.tensor([[[0.0, math.log(3.0)], [0.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]]])
     messages = torch.tensor([1, 0])
-    torch.testing.assert_close(comm_loss(logits, messages),
-                               torch.tensor([(-math.log(0.75) - math.log(0.5)) / 2, math.log(2.0)]))
+    torch.testing.assert_close(
+        comm_loss(logits, messages), torch.tensor([(-math.log(0.75) - math.log(0.5)) / 2, math.log(2.0)])
+    )
     theta_hat = torch.tensor([[0.0, 0.0], [1.0, 0.0]])
-    torch.testing.assert_close(regression_mse(theta_hat, torch.zeros(2), torch.tensor([1, 0])), torch.tensor([0.0, 0.5]))
-    torch.testing.assert_close(isac_loss(torch.tensor([1.0, 1.0]), torch.tensor([3.0, 3.0]), torch.tensor([0.0, 1.0])),
-                               torch.tensor([3.0, 1.0]))
+    torch.testing.assert_close(
+        regression_mse(theta_hat, torch.zeros(2), torch.tensor([1, 0])), torch.tensor([0.0, 0.5])
+    )
+    torch.testing.assert_close(
+        isac_loss(torch.tensor([1.0, 1.0]), torch.tensor([3.0, 3.0]), torch.tensor([0.0, 1.0])),
+        torch.tensor([3.0, 1.0]),
+    )
 
 
 def test_gradients_reach_every_network_through_both_channels():

@@ -11,8 +11,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from isac_ae import Scenario
-from isac_ae import cli
+from isac_ae import Scenario, cli
 from isac_ae.autoencoder import Autoencoder
 from isac_ae.autoencoder.modelfile import read_metadata, save_model
 
@@ -28,39 +27,43 @@ def _refused(capsys, argv, match: str) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("args, match", [
-    (["--M", "3"], "square |M|"),
-    (["--M", "257"], "[2, 256]"),
-    (["--seed", "-1"], "argument --seed"),
-    (["--seed", "1.5"], "argument --seed"),
-    (["--spacing-std", "0.03", "--impairment-seed", "-1"], "argument --impairment-seed"),
-    (["--K", "100000000"], "[1, 4096]"),
-    (["--K", "4097"], "[1, 4096]"),
-    (["--snr-radar-db", "1e6"], "[-200, 200] dB"),
-    (["--snr-comm-db", "nan"], "finite"),
-    (["--snr-comm-db=-inf"], "finite"),
-    (["--spacing-std", "0.6"], "spacing_std"),
-    (["--spacing-std", "-0.1"], "spacing_std"),
-    (["--target-sector-deg", "10", "-10"], "must not exceed"),
-    (["--target-sector-deg", "-100", "0"], "[-90, 90]"),
-    (["--comm-sector-deg", "30", "nan"], "finite"),
-    (["--p-target", "0"], "p_target must lie in (0, 1)"),
-    (["--p-target", "1"], "p_target must lie in (0, 1)"),
-    (["--p-target", "1.5"], "p_target"),
-    (["--pfa", "0"], "Pfa"),
-    (["--pfa", "1e-9"], "too few for Pfa 1e-09"),
-    (["--samples", "999"], "at least 1000 H0 snapshots"),
-    (["--samples", "1000000000000"], "[1, 1e+09]"),
-    (["--samples", "1e6"], "argument --samples"),
-    (["--rho", "nan"], "finite"),
-    (["--rho", "-0.1"], "rho must lie in [0, 1]"),
-    (["--device", "meta"], "--device must be cpu, cuda or cuda:N"),
-    (["--device", "nonsense"], "unknown device"),
-    (["--device", "cuda:99"], "CUDA device"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--M", "3"], "square |M|"),
+        (["--M", "257"], "[2, 256]"),
+        (["--seed", "-1"], "argument --seed"),
+        (["--seed", "1.5"], "argument --seed"),
+        (["--spacing-std", "0.03", "--impairment-seed", "-1"], "argument --impairment-seed"),
+        (["--K", "100000000"], "[1, 4096]"),
+        (["--K", "4097"], "[1, 4096]"),
+        (["--snr-radar-db", "1e6"], "[-200, 200] dB"),
+        (["--snr-comm-db", "nan"], "finite"),
+        (["--snr-comm-db=-inf"], "finite"),
+        (["--spacing-std", "0.6"], "spacing_std"),
+        (["--spacing-std", "-0.1"], "spacing_std"),
+        (["--target-sector-deg", "10", "-10"], "must not exceed"),
+        (["--target-sector-deg", "-100", "0"], "[-90, 90]"),
+        (["--comm-sector-deg", "30", "nan"], "finite"),
+        (["--p-target", "0"], "p_target must lie in (0, 1)"),
+        (["--p-target", "1"], "p_target must lie in (0, 1)"),
+        (["--p-target", "1.5"], "p_target"),
+        (["--pfa", "0"], "Pfa"),
+        (["--pfa", "1e-9"], "too few for Pfa 1e-09"),
+        (["--samples", "999"], "at least 1000 H0 snapshots"),
+        (["--samples", "1000000000000"], "[1, 1e+09]"),
+        (["--samples", "1e6"], "argument --samples"),
+        (["--rho", "nan"], "finite"),
+        (["--rho", "-0.1"], "rho must lie in [0, 1]"),
+        (["--device", "meta"], "--device must be cpu, cuda or cuda:N"),
+        (["--device", "nonsense"], "unknown device"),
+        (["--device", "cuda:99"], "CUDA device"),
+    ],
+)
 def test_baseline(capsys, args, match):
-    _refused(capsys, ["baseline", "--samples", "1000", *args] if "--samples" not in args else ["baseline", *args],
-             match)
+    _refused(
+        capsys, ["baseline", "--samples", "1000", *args] if "--samples" not in args else ["baseline", *args], match
+    )
 
 
 def test_pfa_rule_is_checked_against_the_samples_given(capsys):
@@ -74,23 +77,27 @@ def test_an_evaluation_refusal_becomes_one_line(capsys, monkeypatch):
 
     def refuse(*args, **kwargs):
         raise ValueError("Pfa 0.01 needs at least 1000 H0 snapshots (10 expected false alarms), got 100")
+
     monkeypatch.setattr(evaluation, "evaluate", refuse)
     _refused(capsys, ["baseline", "--samples", "1000"], "needs at least 1000 H0 snapshots")
 
 
-@pytest.mark.parametrize("args, match", [
-    (["--rhos", ""], "one or more"),
-    (["--rhos", ","], "one or more"),
-    (["--rhos", "0.5,,1"], "empty value"),
-    (["--rhos", "0.5,0.5"], "duplicate"),
-    (["--rhos", "1.5"], "rho must lie in [0, 1]"),
-    (["--rhos", "inf"], "finite"),
-    (["--phi-steps", "1000000000"], "[1, 360]"),
-    (["--phi-steps", "0"], "[1, 360]"),
-    (["--M", "8"], "square |M|"),
-    (["--pfa", "1e-3", "--samples", "5000"], "too few for Pfa 0.001"),
-    (["--seed", "-3"], "argument --seed"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--rhos", ""], "one or more"),
+        (["--rhos", ","], "one or more"),
+        (["--rhos", "0.5,,1"], "empty value"),
+        (["--rhos", "0.5,0.5"], "duplicate"),
+        (["--rhos", "1.5"], "rho must lie in [0, 1]"),
+        (["--rhos", "inf"], "finite"),
+        (["--phi-steps", "1000000000"], "[1, 360]"),
+        (["--phi-steps", "0"], "[1, 360]"),
+        (["--M", "8"], "square |M|"),
+        (["--pfa", "1e-3", "--samples", "5000"], "too few for Pfa 0.001"),
+        (["--seed", "-3"], "argument --seed"),
+    ],
+)
 def test_baseline_sweep_writes_nothing(capsys, tmp_path, args, match):
     out = tmp_path / "sweep"
     _refused(capsys, ["baseline-sweep", "--out", str(out), "--samples", "5000", *args], match)
@@ -109,9 +116,11 @@ def _outputs(tmp_path, a_file):
     taken = tmp_path / "taken"
     (taken / "baseline_sweep.csv").mkdir(parents=True)
     (taken / "checkpoint.pt").mkdir()
-    return [(a_file, "exists and is not a directory"),
-            (a_file / "sub", "cannot write to output directory"),
-            (taken, "is a directory, but this command writes a file there")]
+    return [
+        (a_file, "exists and is not a directory"),
+        (a_file / "sub", "cannot write to output directory"),
+        (taken, "is a directory, but this command writes a file there"),
+    ]
 
 
 def test_outputs_are_checked_before_any_work(capsys, tmp_path, a_file, monkeypatch):
@@ -119,10 +128,13 @@ def test_outputs_are_checked_before_any_work(capsys, tmp_path, a_file, monkeypat
 
     def no_training(*args, **kwargs):
         raise AssertionError("training started")
+
     monkeypatch.setattr(Trainer, "run", no_training)
     for out, match in _outputs(tmp_path, a_file):
-        for argv in (["baseline-sweep", "--out", str(out), "--samples", "1000"],
-                     ["train", "--omega", "0.5", "--out", str(out)]):
+        for argv in (
+            ["baseline-sweep", "--out", str(out), "--samples", "1000"],
+            ["train", "--omega", "0.5", "--out", str(out)],
+        ):
             if out.name == "taken" and argv[0] == "train":
                 match_here = "checkpoint.pt is a directory"
             else:
@@ -151,26 +163,32 @@ def test_unwritable_output_is_refused(capsys, tmp_path):
 @pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux sysfs")
 def test_output_on_a_filesystem_that_takes_no_files_is_refused(capsys):
     # sysfs refuses new files even to root: the write test, not a permission bit, decides.
-    _refused(capsys, ["baseline-sweep", "--out", "/sys/kernel", "--samples", "1000"],
-             "cannot write to output directory /sys/kernel")
+    _refused(
+        capsys,
+        ["baseline-sweep", "--out", "/sys/kernel", "--samples", "1000"],
+        "cannot write to output directory /sys/kernel",
+    )
 
 
-@pytest.mark.parametrize("args, match", [
-    (["--lr", "0"], "learning rate must be positive"),
-    (["--lr", "-1"], "learning rate must be positive"),
-    (["--lr", "nan"], "finite"),
-    (["--batch-size", "10000000"], "[1, 1048576]"),
-    (["--batch-size", "5000", "--samples-per-stage", "1000"], "exceeds the 1000 samples per stage"),
-    (["--samples-per-stage", "0"], "argument --samples-per-stage"),
-    (["--p-target", "0"], "p_target must lie in (0, 1) for training"),
-    (["--seed", "-1"], "argument --seed"),
-    (["--omega", "nan"], "finite"),
-    (["--omega", "-0.1"], "omega_r must lie in [0, 1]"),
-    (["--omega", "0.1,,0.2"], "empty value"),
-    (["--omega", "0.1,0.1"], "duplicate"),
-    (["--K", "0"], "[1, 4096]"),
-    (["--device", "nonsense"], "unknown device"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--lr", "0"], "learning rate must be positive"),
+        (["--lr", "-1"], "learning rate must be positive"),
+        (["--lr", "nan"], "finite"),
+        (["--batch-size", "10000000"], "[1, 1048576]"),
+        (["--batch-size", "5000", "--samples-per-stage", "1000"], "exceeds the 1000 samples per stage"),
+        (["--samples-per-stage", "0"], "argument --samples-per-stage"),
+        (["--p-target", "0"], "p_target must lie in (0, 1) for training"),
+        (["--seed", "-1"], "argument --seed"),
+        (["--omega", "nan"], "finite"),
+        (["--omega", "-0.1"], "omega_r must lie in [0, 1]"),
+        (["--omega", "0.1,,0.2"], "empty value"),
+        (["--omega", "0.1,0.1"], "duplicate"),
+        (["--K", "0"], "[1, 4096]"),
+        (["--device", "nonsense"], "unknown device"),
+    ],
+)
 def test_train_trains_nothing(capsys, tmp_path, args, match):
     out = tmp_path / "models"
     argv = ["train", "--out", str(out), "--quiet", *args]
@@ -183,21 +201,40 @@ def test_train_trains_nothing(capsys, tmp_path, args, match):
 def test_diverging_training_is_refused_and_writes_no_model(capsys, tmp_path):
     out = tmp_path / "models"
     # lr 1e6: the weights turn non-finite at the second step; the check at the stage's end (step 4) stops it.
-    _refused(capsys, ["train", "--omega", "0.5", "--out", str(out), "--quiet", "--lr", "1e6",
-                      "--samples-per-stage", "2000", "--batch-size", "500"], "training diverged")
+    _refused(
+        capsys,
+        [
+            "train",
+            "--omega",
+            "0.5",
+            "--out",
+            str(out),
+            "--quiet",
+            "--lr",
+            "1e6",
+            "--samples-per-stage",
+            "2000",
+            "--batch-size",
+            "500",
+        ],
+        "training diverged",
+    )
     assert list(out.iterdir()) == []
 
 
 @pytest.fixture
 def model_file(tmp_path):
     torch.manual_seed(3)
-    return save_model(tmp_path / "m" / "omega_0.5.safetensors", Autoencoder(16, 4), Scenario(), 0.5, {"budget": "quick"})
+    return save_model(
+        tmp_path / "m" / "omega_0.5.safetensors", Autoencoder(16, 4), Scenario(), 0.5, {"budget": "quick"}
+    )
 
 
 def _doctor(model_file, out, edit):
     meta = read_metadata(model_file)
     edit(meta)
     from safetensors.torch import load_file
+
     save_file(load_file(str(model_file)), str(out), metadata={"isac_ae": json.dumps(meta)})
     return out
 
@@ -233,14 +270,17 @@ def test_models_with_a_bad_file(capsys, tmp_path, model_file):
     _refused(capsys, ["models", "--dir", str(tmp_path / "models")], "is not a readable model file")
 
 
-@pytest.mark.parametrize("args, match", [
-    (["--samples", "999"], "at least 1000 H0 snapshots"),
-    (["--impairments", "bogus"], "unknown impairment sweep(s) 'bogus'"),
-    (["--impairments", ""], "unknown impairment sweep(s) ''"),
-    (["--impairments", "spacing_l30,spacing_l30"], "duplicate impairment sweeps"),
-    (["--seed", "-1"], "argument --seed"),
-    (["--device", "meta"], "--device must be cpu"),
-])
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["--samples", "999"], "at least 1000 H0 snapshots"),
+        (["--impairments", "bogus"], "unknown impairment sweep(s) 'bogus'"),
+        (["--impairments", ""], "unknown impairment sweep(s) ''"),
+        (["--impairments", "spacing_l30,spacing_l30"], "duplicate impairment sweeps"),
+        (["--seed", "-1"], "argument --seed"),
+        (["--device", "meta"], "--device must be cpu"),
+    ],
+)
 def test_reproduce_writes_nothing(capsys, tmp_path, args, match):
     out = tmp_path / "paper"
     _refused(capsys, ["reproduce", "fig5", "--out", str(out), *args], match)

@@ -16,8 +16,7 @@ import torch
 from safetensors.torch import save_file
 
 from isac_ae import Scenario
-from isac_ae.autoencoder import Autoencoder
-from isac_ae.autoencoder import modelfile
+from isac_ae.autoencoder import Autoencoder, modelfile
 from isac_ae.autoencoder.modelfile import ModelFileError, load_model, read_metadata, save_model, source_commit
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,8 +30,9 @@ def model():
 
 @pytest.fixture
 def saved(tmp_path, model):
-    return save_model(tmp_path / "ok.safetensors", model, Scenario(spacing_std=1 / 30, impairment_seed=3), 0.09,
-                      {"budget": "quick"})
+    return save_model(
+        tmp_path / "ok.safetensors", model, Scenario(spacing_std=1 / 30, impairment_seed=3), 0.09, {"budget": "quick"}
+    )
 
 
 def _doctor(path: Path, out: Path, header_text: str = None, tensors: dict = None, edit=None) -> Path:
@@ -54,6 +54,7 @@ def _setter(*keys_and_value):
         for key in keys[:-1]:
             target = target[key]
         target[keys[-1]] = value
+
     return edit
 
 
@@ -61,13 +62,16 @@ def _deleter(key):
     return lambda meta: meta.pop(key)
 
 
-@pytest.mark.parametrize("header, message", [
-    ("[1, 2, 3]", "must be a JSON object, got list"),
-    ('"a string"', "must be a JSON object, got str"),
-    ("42", "must be a JSON object, got int"),
-    ("null", "must be a JSON object, got NoneType"),
-    ("{not json", "corrupt metadata"),
-])
+@pytest.mark.parametrize(
+    "header, message",
+    [
+        ("[1, 2, 3]", "must be a JSON object, got list"),
+        ('"a string"', "must be a JSON object, got str"),
+        ("42", "must be a JSON object, got int"),
+        ("null", "must be a JSON object, got NoneType"),
+        ("{not json", "corrupt metadata"),
+    ],
+)
 def test_metadata_that_is_not_an_object_is_refused(tmp_path, saved, header, message):
     bad = _doctor(saved, tmp_path / "bad.safetensors", header_text=header)
     for read in (read_metadata, load_model):
@@ -75,28 +79,31 @@ def test_metadata_that_is_not_an_object_is_refused(tmp_path, saved, header, mess
             read(bad)
 
 
-@pytest.mark.parametrize("edit, message", [
-    (_deleter("omega"), "lacks 'omega'"),
-    (_deleter("scenario"), "lacks 'scenario'"),
-    (_deleter("training"), "lacks 'training'"),
-    (_deleter("true_positions_wavelengths"), "lacks 'true_positions_wavelengths'"),
-    (_deleter("format_version"), "unsupported model format"),
-    (_setter("omega", "0.09"), "'omega' must be a number"),
-    (_setter("omega", True), "'omega' must be a number"),
-    (_setter("omega", 1.5), r"omega must lie in \[0, 1\]"),
-    (_setter("num_antennas", "16"), "'num_antennas' must be an integer"),
-    (_setter("num_messages", 4.0), "'num_messages' must be an integer"),
-    (_setter("scenario", [16, 4]), "'scenario' must be an object"),
-    (_setter("training", "quick"), "'training' must be an object"),
-    (_setter("true_positions_wavelengths", "0, 0.5"), "must be a list"),
-    (_setter("true_positions_wavelengths", [0.5 * k for k in range(15)]), "K=16 finite numbers"),
-    (_setter("git_commit", 12), "'git_commit' must be a string"),
-    (_setter("command", ["isac-ae"]), "'command' must be a string"),
-    (_setter("scenario", "snr_comm_db", "20"), "invalid scenario.*snr_comm_db must be a number"),
-    (_setter("scenario", "impairment_seed", -1), "invalid scenario.*impairment_seed"),
-    (_setter("scenario", "bogus", 1), "invalid scenario.*unknown"),
-    (_setter("num_antennas", 8), "metadata says K=8.*scenario has K=16"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (_deleter("omega"), "lacks 'omega'"),
+        (_deleter("scenario"), "lacks 'scenario'"),
+        (_deleter("training"), "lacks 'training'"),
+        (_deleter("true_positions_wavelengths"), "lacks 'true_positions_wavelengths'"),
+        (_deleter("format_version"), "unsupported model format"),
+        (_setter("omega", "0.09"), "'omega' must be a number"),
+        (_setter("omega", True), "'omega' must be a number"),
+        (_setter("omega", 1.5), r"omega must lie in \[0, 1\]"),
+        (_setter("num_antennas", "16"), "'num_antennas' must be an integer"),
+        (_setter("num_messages", 4.0), "'num_messages' must be an integer"),
+        (_setter("scenario", [16, 4]), "'scenario' must be an object"),
+        (_setter("training", "quick"), "'training' must be an object"),
+        (_setter("true_positions_wavelengths", "0, 0.5"), "must be a list"),
+        (_setter("true_positions_wavelengths", [0.5 * k for k in range(15)]), "K=16 finite numbers"),
+        (_setter("git_commit", 12), "'git_commit' must be a string"),
+        (_setter("command", ["isac-ae"]), "'command' must be a string"),
+        (_setter("scenario", "snr_comm_db", "20"), "invalid scenario.*snr_comm_db must be a number"),
+        (_setter("scenario", "impairment_seed", -1), "invalid scenario.*impairment_seed"),
+        (_setter("scenario", "bogus", 1), "invalid scenario.*unknown"),
+        (_setter("num_antennas", 8), "metadata says K=8.*scenario has K=16"),
+    ],
+)
 def test_metadata_with_a_missing_or_mistyped_field_is_refused(tmp_path, saved, edit, message):
     bad = _doctor(saved, tmp_path / "bad.safetensors", edit=edit)
     for read in (read_metadata, load_model):
@@ -107,12 +114,14 @@ def test_metadata_with_a_missing_or_mistyped_field_is_refused(tmp_path, saved, e
 def _refuse_reading_weights(monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("the weights were read before the header was checked")
+
     monkeypatch.setattr(modelfile, "load_file", fail)
 
 
 def test_huge_k_in_the_header_is_refused_before_anything_is_built(tmp_path, saved, monkeypatch):
     def huge(meta):
         meta["num_antennas"] = meta["scenario"]["num_antennas"] = 100_000_000
+
     bad = _doctor(saved, tmp_path / "huge.safetensors", edit=huge)
     _refuse_reading_weights(monkeypatch)
     with pytest.raises(ModelFileError, match=r"K \(num_antennas\) must be an integer in \[1, 4096\]"):
@@ -126,6 +135,7 @@ def test_shapes_from_the_header_are_checked_before_the_weights_are_read(tmp_path
         meta["num_antennas"] = meta["scenario"]["num_antennas"] = 4096
         meta["scenario"]["spacing_std"] = 0.0
         meta["true_positions_wavelengths"] = [0.5 * k for k in range(4096)]
+
     bad = _doctor(saved, tmp_path / "big.safetensors", edit=big)
     _refuse_reading_weights(monkeypatch)
     with pytest.raises(ModelFileError, match=r"weights do not fit K=4096, \|M\|=4: tensor .* has shape"):
@@ -147,6 +157,7 @@ def test_changed_position_draw_is_refused(tmp_path, saved):
 
     def shift(delta):
         return _setter("true_positions_wavelengths", [p + (delta if k == 5 else 0.0) for k, p in enumerate(recorded)])
+
     # A draw that moved one element by a micro-wavelength: the random stream changed.
     moved = _doctor(saved, tmp_path / "moved.safetensors", edit=shift(1e-6))
     for read in (read_metadata, load_model):
@@ -197,8 +208,13 @@ def _git_head():
 def test_provenance_is_recorded(tmp_path, saved, model):
     meta = read_metadata(saved)
     head = _git_head()
-    tracked = head is not None and subprocess.run(
-        ["git", "-C", str(REPO), "ls-files", "--error-unmatch", modelfile.__file__], capture_output=True).returncode == 0
+    tracked = (
+        head is not None
+        and subprocess.run(
+            ["git", "-C", str(REPO), "ls-files", "--error-unmatch", modelfile.__file__], capture_output=True
+        ).returncode
+        == 0
+    )
     if tracked:  # running from the checkout's source
         assert meta["git_commit"] in (head, head + "-dirty")
     else:
@@ -220,6 +236,7 @@ def test_files_without_provenance_still_load(tmp_path, saved):
     def legacy(meta):
         for key in ("git_commit", "command", "package_version"):
             meta.pop(key)
+
     old = _doctor(saved, tmp_path / "old.safetensors", edit=legacy)
     assert "git_commit" not in load_model(old).metadata
 

@@ -13,8 +13,9 @@ TINY = dict(samples_per_stage=2_000, batch_size=500, seed=7)  # 4 steps per stag
 def test_divergence_stops_training_and_keeps_the_last_finite_checkpoint(tmp_path):
     checkpoint = tmp_path / CHECKPOINT_NAME
     # Adam with lr 1e6 turns the weights non-finite at this seed's second step; step 1 is checkpointed.
-    trainer = Trainer(Scenario(), TrainingConfig(omegas=(0.5,), learning_rate=1e6, **TINY), checkpoint=checkpoint,
-                      checkpoint_every=1)
+    trainer = Trainer(
+        Scenario(), TrainingConfig(omegas=(0.5,), learning_rate=1e6, **TINY), checkpoint=checkpoint, checkpoint_every=1
+    )
     with pytest.raises(TrainingError, match=r"diverged: the weights of omega_r = 0.5 are no longer finite"):
         trainer.run()
     state = torch.load(checkpoint, weights_only=True)

@@ -50,7 +50,9 @@ def test_isac_beam_limits_and_norm():
 def test_qam_constellation():
     x = qam_constellation(4)
     assert np.mean(np.abs(x) ** 2) == pytest.approx(1.0)
-    np.testing.assert_allclose(np.sort_complex(x), np.sort_complex(np.array([-1 - 1j, -1 + 1j, 1 - 1j, 1 + 1j]) / np.sqrt(2)))
+    np.testing.assert_allclose(
+        np.sort_complex(x), np.sort_complex(np.array([-1 - 1j, -1 + 1j, 1 - 1j, 1 + 1j]) / np.sqrt(2))
+    )
     assert np.mean(np.abs(qam_constellation(16)) ** 2) == pytest.approx(1.0)
     with pytest.raises(ValueError, match="square"):
         qam_constellation(8)

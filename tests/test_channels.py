@@ -114,7 +114,9 @@ def test_comm_channel_statistics_and_csi(scenario, generator):
     draw = CommChannel(scenario)(x.unsqueeze(-1) * v, generator, v=v)
     residual = draw.z - draw.kappa * x  # = noise, since y = v x
     assert abs(residual.abs().square().mean().item() - scenario.noise_power) < Z / np.sqrt(N)
-    assert abs(draw.beta.abs().square().mean().item() - scenario.comm_gain_var) < Z * scenario.comm_gain_var / np.sqrt(N)
+    assert abs(draw.beta.abs().square().mean().item() - scenario.comm_gain_var) < Z * scenario.comm_gain_var / np.sqrt(
+        N
+    )
     lo, hi = scenario.comm_sector_rad
     assert draw.vartheta.min() >= lo and draw.vartheta.max() <= hi
 

@@ -55,14 +55,19 @@ def test_bad_input_is_one_line_exit_2(args):
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("command", [[], ["baseline"], ["baseline-sweep"], ["train"], ["evaluate"], ["models"], ["reproduce"]])
+@pytest.mark.parametrize(
+    "command", [[], ["baseline"], ["baseline-sweep"], ["train"], ["evaluate"], ["models"], ["reproduce"]]
+)
 def test_help(command):
     proc = _run(*command, "--help")
     assert proc.returncode == 0 and "usage:" in proc.stdout
 
 
 def test_sweep_writes_csv_front_and_plots(tmp_path):
-    assert main(["baseline-sweep", "--out", str(tmp_path), "--samples", "5000", "--rhos", "0,0.5,1", "--phi-steps", "2"]) == 0
+    assert (
+        main(["baseline-sweep", "--out", str(tmp_path), "--samples", "5000", "--rhos", "0,0.5,1", "--phi-steps", "2"])
+        == 0
+    )
     rows = read_csv(tmp_path / "baseline_sweep.csv")
     assert len(rows) == 4  # rho = 0 and 1 once, rho = 0.5 at two phases
     assert any(r["front_pd"] for r in rows) and any(r["front_rmse"] for r in rows)
@@ -93,7 +98,9 @@ def test_train_records_its_command_line(trained):
 
 
 def test_evaluate_json(trained, capsys):
-    assert main(["evaluate", str(trained / "omega_0.09.safetensors"), "--samples", "5000", "--seed", "1", "--json"]) == 0
+    assert (
+        main(["evaluate", str(trained / "omega_0.09.safetensors"), "--samples", "5000", "--seed", "1", "--json"]) == 0
+    )
     out = json.loads(capsys.readouterr().out)
     for key in ("pd", "pfa", "rmse_deg", "sigma_deg", "ser", "omega"):
         assert key in out

@@ -1,4 +1,3 @@
-import itertools
 import math
 
 import numpy as np
@@ -8,8 +7,15 @@ from scipy import stats
 
 from isac_ae import Scenario
 from isac_ae.baselines import BaselineSystem
-from isac_ae.evaluation import (clopper_pearson, evaluate, h0_scores, min_h0_samples, pareto_front, rmse_interval,
-                                threshold_for_pfa)
+from isac_ae.evaluation import (
+    clopper_pearson,
+    evaluate,
+    h0_scores,
+    min_h0_samples,
+    pareto_front,
+    rmse_interval,
+    threshold_for_pfa,
+)
 
 from .helpers import Z, proportion_tolerance
 
@@ -144,7 +150,7 @@ class _Broadside:
     scenario = Scenario()
 
     def transmit(self, messages):
-        v = torch.full((self.scenario.num_antennas,), self.scenario.num_antennas ** -0.5, dtype=torch.complex64)
+        v = torch.full((self.scenario.num_antennas,), self.scenario.num_antennas**-0.5, dtype=torch.complex64)
         return v.expand(len(messages), -1), v
 
     def radar_receive(self, z):
@@ -172,7 +178,8 @@ def test_pareto_front_against_brute_force(rng):
     for i in range(60):
         dominated = any(
             ser[j] <= ser[i] and pd[j] >= pd[i] and (ser[j] < ser[i] or pd[j] > pd[i])
-            for j in range(60) if not np.isnan(pd[j])
+            for j in range(60)
+            if not np.isnan(pd[j])
         )
         assert front[i] == (not dominated and not np.isnan(pd[i]))
     rmse_front = pareto_front(ser, -pd, larger_is_better=False)

@@ -44,8 +44,9 @@ def _env(**extra):
     env["GRC_BLOCKS_PATH"] = os.pathsep.join(filter(None, [str(REPO / "grc"), env.get("GRC_BLOCKS_PATH")]))
     # The flowgraphs run in other directories: give them the isac_ae this test imported (a relative
     # PYTHONPATH would silently fall back to an installed copy, maybe older than the built C++ part).
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(isac_ae.__file__).resolve().parents[1]),
-                                                      env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(isac_ae.__file__).resolve().parents[1]), env.get("PYTHONPATH")])
+    )
     env.setdefault("OMP_NUM_THREADS", "1")
     env.update(extra)
     return env
@@ -59,7 +60,9 @@ def compiled(tmp_path_factory):
         pytest.skip("grcc (GNU Radio Companion compiler) not installed")
     out = tmp_path_factory.mktemp("flowgraphs")
     cmd = [sys.executable, grcc, "-o", str(out)]
-    together = subprocess.run(cmd + [str(g) for g in GRC_FILES], capture_output=True, text=True, env=_env(), timeout=600)
+    together = subprocess.run(
+        cmd + [str(g) for g in GRC_FILES], capture_output=True, text=True, env=_env(), timeout=600
+    )
     results = {}
     for grc in GRC_FILES:
         if together.returncode == 0:  # one platform load for all; per file only to name a failure
@@ -89,12 +92,18 @@ def _run_no_gui(compiled, name, tmp_path, *args) -> tuple[str, dict]:
     prefix = tmp_path / name
     run = subprocess.run(
         [sys.executable, str(script), "--items", str(ITEMS), "--seed", str(SEED), "--metrics-json", str(prefix), *args],
-        capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=600,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
+        timeout=600,
     )
     output = run.stdout + run.stderr
     assert run.returncode == 0, output
     assert "Traceback" not in output, output
-    reports = {p.name[len(name) + 1 : -len(".json")]: json.loads(p.read_text()) for p in tmp_path.glob(f"{name}_*.json")}
+    reports = {
+        p.name[len(name) + 1 : -len(".json")]: json.loads(p.read_text()) for p in tmp_path.glob(f"{name}_*.json")
+    }
     return output, reports
 
 
@@ -161,8 +170,9 @@ def test_ae_no_gui_agrees_with_the_core(compiled, tmp_path, ae_core):
 
 
 def test_baseline_no_gui_agrees_with_the_core(compiled, tmp_path, baseline_core):
-    output, reports = _run_no_gui(compiled, "isac_baseline_sim_no_gui", tmp_path, *_h0_args(), "--rho", "0.5",
-                                  "--phi", "0")
+    output, reports = _run_no_gui(
+        compiled, "isac_baseline_sim_no_gui", tmp_path, *_h0_args(), "--rho", "0.5", "--phi", "0"
+    )
     # The C++ statistic equals the core's within 1e-6 relative: so does the calibrated threshold.
     assert _logged_threshold(output, "MAPRT") == pytest.approx(baseline_core.threshold, rel=1e-5)
     _agree(reports["baseline"], baseline_core, "baseline")
@@ -172,8 +182,23 @@ def test_baseline_no_gui_holds_pfa_at_another_k_and_sector(compiled, tmp_path):
     """K = 8 and [-10, 30] deg: the MAPRT calibrates its own threshold (no number from outside) and the
     flowgraph's false alarms are binomial at the target Pfa."""
     pfa, h0 = 0.01, 200_000
-    output, reports = _run_no_gui(compiled, "isac_baseline_sim_no_gui", tmp_path, "--K", "8", "--theta-min", "-10",
-                                  "--theta-max", "30", "--pfa", str(pfa), "--h0-samples", str(h0), "--h0-seed", "5")
+    output, reports = _run_no_gui(
+        compiled,
+        "isac_baseline_sim_no_gui",
+        tmp_path,
+        "--K",
+        "8",
+        "--theta-min",
+        "-10",
+        "--theta-max",
+        "30",
+        "--pfa",
+        str(pfa),
+        "--h0-samples",
+        str(h0),
+        "--h0-seed",
+        "5",
+    )
     assert "K = 8, sector [-10, 30] deg" in output  # what the MAPRT calibrated for
     fg = reports["baseline"]
     _assert_pfa_held(fg["false_alarms"], fg["absent"], pfa, h0)
@@ -222,8 +247,14 @@ def test_gui_flowgraph_starts_offscreen(compiled, tmp_path, name):
     log = tmp_path / "gui.log"
     tmp_path.chmod(0o700)  # Qt wants a private runtime directory
     with open(log, "w") as sink:
-        run = subprocess.Popen([sys.executable, str(script)], stdout=sink, stderr=subprocess.STDOUT,
-                               env=_qt_env(tmp_path), cwd=tmp_path, start_new_session=True)
+        run = subprocess.Popen(
+            [sys.executable, str(script)],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=_qt_env(tmp_path),
+            cwd=tmp_path,
+            start_new_session=True,
+        )
         try:
             # Built once a radar receiver has logged its threshold (calibration at build or start):
             # a generous deadline for a loaded machine, then a few seconds of running.
@@ -291,8 +322,14 @@ def test_gui_sector_sliders_keep_the_false_alarm_rate(compiled, tmp_path):
     driver = tmp_path / "drive_sliders.py"
     driver.write_text(_SLIDER_DRIVER)
     tmp_path.chmod(0o700)
-    run = subprocess.run([sys.executable, str(driver), str(script)], capture_output=True, text=True,
-                         env=_qt_env(tmp_path), cwd=tmp_path, timeout=600)
+    run = subprocess.run(
+        [sys.executable, str(driver), str(script)],
+        capture_output=True,
+        text=True,
+        env=_qt_env(tmp_path),
+        cwd=tmp_path,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     result = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("RESULT "))[7:])
     assert result["sector"] == [-60.0, 60.0]

@@ -49,8 +49,12 @@ def platform():
     old = os.environ.get("GRC_BLOCKS_PATH")
     os.environ["GRC_BLOCKS_PATH"] = str(GRC_DIR)
     try:
-        p = Platform(name="test", prefs=gr.prefs(), version=gr.version(),
-                     version_parts=(gr.major_version(), gr.api_version(), gr.minor_version()))
+        p = Platform(
+            name="test",
+            prefs=gr.prefs(),
+            version=gr.version(),
+            version_parts=(gr.major_version(), gr.api_version(), gr.minor_version()),
+        )
         p.build_library()
     finally:
         grc_logger.removeHandler(collect)
@@ -100,7 +104,10 @@ def test_ae_blocks_take_a_model_file_and_have_callbacks(platform):
         data = yaml.safe_load((GRC_DIR / f"{block_id}.block.yml").read_text())
         model = next(p for p in data["parameters"] if p["id"] == "model")
         assert model["dtype"] == "file_open"
-    for block_id, callback in (("isac_ae_ae_transmitter", "set_sectors"), ("isac_ae_ae_radar_receiver", "set_threshold_rule")):
+    for block_id, callback in (
+        ("isac_ae_ae_transmitter", "set_sectors"),
+        ("isac_ae_ae_radar_receiver", "set_threshold_rule"),
+    ):
         data = yaml.safe_load((GRC_DIR / f"{block_id}.block.yml").read_text())
         assert any(callback in c for c in data["templates"]["callbacks"])
 
@@ -134,11 +141,16 @@ def test_sector_callbacks_hand_degrees_to_the_blocks(platform):
         assert block.sector() == [5.0, 25.0], block_id
     maprt = _instantiate(platform, "isac_ae_maprt_detector", {"sector": "[-20, 20]", "h0_samples": "20000"}, changed)
     assert maprt.wait_calibrated(timeout=60) and maprt.sector_deg() == (5.0, 25.0)
-    baseline = _instantiate(platform, "isac_ae_baseline_transmitter", {}, {"target_sector": "[5, 25]",
-                                                                          "comm_sector": "[40, 60]"})
+    baseline = _instantiate(
+        platform, "isac_ae_baseline_transmitter", {}, {"target_sector": "[5, 25]", "comm_sector": "[40, 60]"}
+    )
     assert baseline.sectors_deg() == ((5.0, 25.0), (40.0, 60.0))
-    fixed = _instantiate(platform, "isac_ae_maprt_detector", {"mode": "statistic", "threshold": "90"},
-                         {"mode": "pfa", "h0_samples": "20000"})  # the threshold rule changes while running too
+    fixed = _instantiate(
+        platform,
+        "isac_ae_maprt_detector",
+        {"mode": "statistic", "threshold": "90"},
+        {"mode": "pfa", "h0_samples": "20000"},
+    )  # the threshold rule changes while running too
     assert fixed.wait_calibrated(timeout=60) and fixed.mode() == "pfa" and fixed.threshold() != 90.0
 
 
@@ -160,18 +172,36 @@ def test_gnuradio_companion_opens_the_ae_flowgraph_under_xvfb(tmp_path):
     xvfb_run, grc = shutil.which("xvfb-run"), shutil.which("gnuradio-companion")
     if xvfb_run is None or grc is None:
         pytest.skip("xvfb-run or gnuradio-companion not installed")
-    gtk = subprocess.run([sys.executable, "-c", "import gi; gi.require_version('Gtk', '3.0'); from gi.repository import Gtk"],
-                         capture_output=True)
+    gtk = subprocess.run(
+        [sys.executable, "-c", "import gi; gi.require_version('Gtk', '3.0'); from gi.repository import Gtk"],
+        capture_output=True,
+    )
     if gtk.returncode != 0:
         pytest.skip("GTK 3 introspection (gir1.2-gtk-3.0) not installed: gnuradio-companion cannot start")
-    env = dict(os.environ, GRC_BLOCKS_PATH=str(GRC_DIR), HOME=str(tmp_path), XDG_RUNTIME_DIR=str(tmp_path),
-               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    env = dict(
+        os.environ,
+        GRC_BLOCKS_PATH=str(GRC_DIR),
+        HOME=str(tmp_path),
+        XDG_RUNTIME_DIR=str(tmp_path),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+    )
     log = tmp_path / "grc.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [xvfb_run, "-a", "-s", "-screen 0 1600x1000x24", sys.executable, grc,
-             str(REPO / "examples" / "simulation" / "isac_ae_sim.grc")],
-            stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            [
+                xvfb_run,
+                "-a",
+                "-s",
+                "-screen 0 1600x1000x24",
+                sys.executable,
+                grc,
+                str(REPO / "examples" / "simulation" / "isac_ae_sim.grc"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
         try:
             deadline = time.monotonic() + 25

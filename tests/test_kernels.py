@@ -37,19 +37,22 @@ def test_ml_detect_rejects_bad_lengths(cpp):
 _HALF_PI = np.pi / 2
 
 
-@pytest.mark.parametrize("positions, sector, search", [
-    (np.arange(4) / 2, (0.3, 0.2), ()),  # reversed sector
-    (np.arange(4) / 2, (-_HALF_PI - 0.1, 0.0), ()),
-    (np.arange(4) / 2, (np.nan, 0.2), ()),
-    (np.arange(4) / 2, (0.0, 0.2), (0.0,)),  # fine_step_u
-    (np.arange(4) / 2, (0.0, 0.2), (np.nan,)),
-    (np.arange(4) / 2, (0.0, 0.2), (2e-4, 0)),  # refine_factor
-    (np.arange(4) / 2, (0.0, 0.2), (2e-4, 10, 9)),  # levels
-    (np.arange(4) / 2, (0.0, 0.2), (2e-4, 10, 2, 0)),  # candidates
-    (np.arange(4) / 2, (0.0, 0.2), (2e-4, 5000, 1)),  # refine_factor ** levels
-    (np.array([0.0, np.inf]), (0.0, 0.2), ()),
-    (np.arange(4096) / 2, (-_HALF_PI, _HALF_PI), (4e-8,)),  # 2^26 table entries
-])
+@pytest.mark.parametrize(
+    "positions, sector, search",
+    [
+        (np.arange(4) / 2, (0.3, 0.2), ()),  # reversed sector
+        (np.arange(4) / 2, (-_HALF_PI - 0.1, 0.0), ()),
+        (np.arange(4) / 2, (np.nan, 0.2), ()),
+        (np.arange(4) / 2, (0.0, 0.2), (0.0,)),  # fine_step_u
+        (np.arange(4) / 2, (0.0, 0.2), (np.nan,)),
+        (np.arange(4) / 2, (0.0, 0.2), (2e-4, 0)),  # refine_factor
+        (np.arange(4) / 2, (0.0, 0.2), (2e-4, 10, 9)),  # levels
+        (np.arange(4) / 2, (0.0, 0.2), (2e-4, 10, 2, 0)),  # candidates
+        (np.arange(4) / 2, (0.0, 0.2), (2e-4, 5000, 1)),  # refine_factor ** levels
+        (np.array([0.0, np.inf]), (0.0, 0.2), ()),
+        (np.arange(4096) / 2, (-_HALF_PI, _HALF_PI), (4e-8,)),  # 2^26 table entries
+    ],
+)
 def test_core_and_cpp_search_refuse_the_same_parameters(cpp, positions, sector, search):
     """MaprtDetector (core) and MaprtSearch (C++) are one search: both refuse, with a ValueError, before allocating."""
     from isac_ae.baselines import MaprtDetector

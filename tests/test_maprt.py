@@ -132,4 +132,5 @@ def test_crb_matches_numerical_fisher_information():
     assert angle_crb(p, theta, snr) == pytest.approx(1 / fisher, rel=1e-6)
     # Nominal ULA closed form: pi^2 cos^2 snr K (K^2 - 1) / 6.
     assert angle_crb(nominal_positions(16), theta, snr) == pytest.approx(
-        6 / (np.pi**2 * np.cos(theta) ** 2 * snr * 16 * 255))
+        6 / (np.pi**2 * np.cos(theta) ** 2 * snr * 16 * 255)
+    )

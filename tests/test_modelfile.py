@@ -62,7 +62,9 @@ def test_missing_corrupt_and_foreign_files_are_refused(tmp_path, model):
     meta = read_metadata(save_model(tmp_path / "ok.safetensors", model, Scenario(), 0.5, {}))
     meta["scenario"]["num_antennas"] = meta["num_antennas"] = 8
     meta["true_positions_wavelengths"] = [0.5 * k for k in range(8)]
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(wrong), metadata={"isac_ae": json.dumps(meta)})
+    save_file(
+        {k: v.contiguous() for k, v in model.state_dict().items()}, str(wrong), metadata={"isac_ae": json.dumps(meta)}
+    )
     with pytest.raises(ModelFileError, match=r"do not fit K=8.*has shape \[1, 4, 16\], expected \[1, 4, 8\]"):
         load_model(wrong)
 

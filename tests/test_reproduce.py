@@ -15,15 +15,30 @@ from isac_ae.tradeoff import baseline_sweep, default_phis, front_at_ser, mark_fr
 
 
 def _point(rho, phi_deg, ser, pd, rmse):
-    return dict(rho=rho, phi_deg=phi_deg, ser=ser, pd=pd, pd_ci_low=pd - 0.01, pd_ci_high=pd + 0.01,
-                rmse_deg=rmse, rmse_ci_low=rmse - 0.1, rmse_ci_high=rmse + 0.1)
+    return dict(
+        rho=rho,
+        phi_deg=phi_deg,
+        ser=ser,
+        pd=pd,
+        pd_ci_low=pd - 0.01,
+        pd_ci_high=pd + 0.01,
+        rmse_deg=rmse,
+        rmse_ci_low=rmse - 0.1,
+        rmse_ci_high=rmse + 0.1,
+    )
 
 
 @pytest.fixture
 def front():
     """Three front points at SER 0.001, 0.004, 0.016 (log-spaced) and one dominated point."""
-    return mark_fronts([_point(0.0, 0.0, 0.001, 0.2, 3.0), _point(0.2, 0.0, 0.004, 0.6, 2.0),
-                        _point(0.2, 45.0, 0.005, 0.55, 2.5), _point(1.0, 0.0, 0.016, 0.8, 1.0)])
+    return mark_fronts(
+        [
+            _point(0.0, 0.0, 0.001, 0.2, 3.0),
+            _point(0.2, 0.0, 0.004, 0.6, 2.0),
+            _point(0.2, 45.0, 0.005, 0.55, 2.5),
+            _point(1.0, 0.0, 0.016, 0.8, 1.0),
+        ]
+    )
 
 
 def test_front_is_interpolated_in_log_ser_not_stepped(front):
@@ -48,15 +63,30 @@ def test_refinement_splits_the_bracketing_rho_interval_around_the_front_phase(fr
     points = refine_points(front, [0.002], math.radians(45.0), rho_steps=4, phases=1)
     # rho 0 has no phase; rho 0.2 at phi 0 is already evaluated; the rest: 3 phases around phi = 0.
     expected = {(0.2, -11.25), (0.2, 11.25)} | {(rho, phi) for rho in (0.05, 0.1, 0.15) for phi in (-11.25, 0.0, 11.25)}
-    assert sorted((round(rho, 9), round((math.degrees(phi) + 180) % 360 - 180, 9)) for rho, phi in points) == \
-        sorted(expected)
+    assert sorted((round(rho, 9), round((math.degrees(phi) + 180) % 360 - 180, 9)) for rho, phi in points) == sorted(
+        expected
+    )
     assert refine_points(front, [0.5, 0.0001], math.radians(45.0)) == []  # outside the front: nothing to bracket
 
 
 def test_comparison_reports_ranges_and_unresolved_differences(front):
-    ae = dict(omega=0.1, pd=0.45, pd_ci_low=0.44, pd_ci_high=0.46, pfa=0.01, pfa_ci_low=0.009, pfa_ci_high=0.011,
-              rmse_deg=2.6, rmse_ci_low=2.4, rmse_ci_high=2.8, sigma_deg=1.6, sigma_rms_deg=2.0,
-              ser=0.002, ser_ci_low=0.002, ser_ci_high=0.002)
+    ae = dict(
+        omega=0.1,
+        pd=0.45,
+        pd_ci_low=0.44,
+        pd_ci_high=0.46,
+        pfa=0.01,
+        pfa_ci_low=0.009,
+        pfa_ci_high=0.011,
+        rmse_deg=2.6,
+        rmse_ci_low=2.4,
+        rmse_ci_high=2.8,
+        sigma_deg=1.6,
+        sigma_rms_deg=2.0,
+        ser=0.002,
+        ser_ci_low=0.002,
+        ser_ci_high=0.002,
+    )
     (row,) = comparison_table([ae], front)
     assert row["pd_gap"] == pytest.approx(0.05)
     assert (row["pd_gap_low"], row["pd_gap_high"]) == pytest.approx((0.03, 0.07))
@@ -71,21 +101,25 @@ def test_sweep_shares_the_test_draws_of_evaluate_with_the_same_seed():
     sc = Scenario()
     rows = baseline_sweep(sc, [0.3], default_phis(2), 3000, seed=5)
     for row in rows:
-        alone = evaluate(BaselineSystem(sc, row["rho"], math.radians(row["phi_deg"])), 3000, seed=5,
-                         threshold=row["threshold"])
-        assert {k: row[k] for k in ("pd", "rmse_deg", "ser", "targets", "detected")} == \
-            {k: getattr(alone, k) for k in ("pd", "rmse_deg", "ser", "targets", "detected")}
+        alone = evaluate(
+            BaselineSystem(sc, row["rho"], math.radians(row["phi_deg"])), 3000, seed=5, threshold=row["threshold"]
+        )
+        assert {k: row[k] for k in ("pd", "rmse_deg", "ser", "targets", "detected")} == {
+            k: getattr(alone, k) for k in ("pd", "rmse_deg", "ser", "targets", "detected")
+        }
 
 
 def test_reproduction_writes_figures_tables_and_summary(tmp_path, monkeypatch):
     models = tmp_path / "models"
-    train_sweep(Scenario(), TrainingConfig(omegas=(0.0, 0.09, 1.0), samples_per_stage=1000, batch_size=500),
-                models / "nominal")
+    train_sweep(
+        Scenario(), TrainingConfig(omegas=(0.0, 0.09, 1.0), samples_per_stage=1000, batch_size=500), models / "nominal"
+    )
     monkeypatch.setenv("ISAC_AE_MODELS", str(models))
     out = tmp_path / "out"
     logged = []
     written = Reproduction(out, samples=3000, seed=1, log=logged.append, rhos=(0.0, 0.3, 0.7, 1.0)).run(
-        ["fig2", "fig3", "fig4", "fig5"])
+        ["fig2", "fig3", "fig4", "fig5"]
+    )
     names = {p.name for p in written}
     for stem in ("fig2_ser_vs_pd", "fig2_ser_vs_rmse", "fig3_beampatterns", "fig4_rmse_vs_sigma"):
         assert {f"{stem}.png", f"{stem}.pdf"} <= names

@@ -53,8 +53,15 @@ def test_invalid_parameters_are_refused(changes, message):
 
 
 def test_bounds_are_inclusive_and_numpy_types_are_normalised():
-    sc = Scenario(num_antennas=np.int64(4096), num_messages=256, snr_comm_db=200.0, snr_radar_db=-200.0,
-                  spacing_std=0.5, impairment_seed=np.int64(3), target_sector_deg=np.array([-90.0, 90.0]))
+    sc = Scenario(
+        num_antennas=np.int64(4096),
+        num_messages=256,
+        snr_comm_db=200.0,
+        snr_radar_db=-200.0,
+        spacing_std=0.5,
+        impairment_seed=np.int64(3),
+        target_sector_deg=np.array([-90.0, 90.0]),
+    )
     assert type(sc.num_antennas) is int and type(sc.impairment_seed) is int
     assert sc.target_sector_deg == (-90.0, 90.0) and hash(sc) == hash(Scenario.from_dict(sc.to_dict()))
 

@@ -24,8 +24,16 @@ if sys.prefix == sys.base_prefix or not (VENV / "bin" / "activate").is_file():
     pytest.skip("not run from a venv (make test runs the tests with .venv/bin/python)", allow_module_level=True)
 BLOCKS = VENV / "share" / "gnuradio" / "grc" / "blocks"
 # What a venv activation or the test runner may have exported.
-INHERITED = ("GRC_BLOCKS_PATH", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "VIRTUAL_ENV_PROMPT",
-             "_OLD_VIRTUAL_PATH", "_OLD_GRC_BLOCKS_PATH", "_ISAC_AE_GRC_ACTIVE")
+INHERITED = (
+    "GRC_BLOCKS_PATH",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "VIRTUAL_ENV",
+    "VIRTUAL_ENV_PROMPT",
+    "_OLD_VIRTUAL_PATH",
+    "_OLD_GRC_BLOCKS_PATH",
+    "_ISAC_AE_GRC_ACTIVE",
+)
 
 
 def _bash(script: str, cwd: Path, grc_blocks_path: str | None = None) -> subprocess.CompletedProcess:
@@ -44,26 +52,34 @@ def test_activate_sets_grc_blocks_path_and_deactivate_restores_it(tmp_path, old)
     # Sourced twice, as a user re-activating does: the second must not stack a second copy.
     proc = _bash(
         'source "$ACTIVATE"; source "$ACTIVATE"\n'
-        'printf "%s\\n" "$GRC_BLOCKS_PATH" "$(command -v python)" "$(command -v grcc)" "$(command -v gnuradio-companion)"\n'
-        'deactivate\n'
+        'printf "%s\\n" "$GRC_BLOCKS_PATH" "$(command -v python)" "$(command -v grcc)" '
+        '"$(command -v gnuradio-companion)"\n'
+        "deactivate\n"
         'printf "%s\\n" "${GRC_BLOCKS_PATH-<unset>}" "$(command -v grcc)"\n',
-        tmp_path, old)
+        tmp_path,
+        old,
+    )
     assert proc.returncode == 0, proc.stderr
     active, python, grcc, grc, restored, grcc_after = proc.stdout.splitlines()
     entries = active.split(os.pathsep)
     assert entries[0] == str(BLOCKS)
     assert entries[1:] == (old.split(os.pathsep) if old else [])
     installed = sorted(p.name for p in BLOCKS.glob("isac_ae_*.block.yml"))
-    assert installed == sorted(p.name for p in (REPO / "grc").glob("*.block.yml")), \
+    assert installed == sorted(p.name for p in (REPO / "grc").glob("*.block.yml")), (
         f"{BLOCKS} does not hold every block of grc/ (run make setup)"
-    assert (python, grcc, grc) == (str(VENV / "bin" / "python"), str(VENV / "bin" / "grcc"),
-                                   str(VENV / "bin" / "gnuradio-companion"))
+    )
+    assert (python, grcc, grc) == (
+        str(VENV / "bin" / "python"),
+        str(VENV / "bin" / "grcc"),
+        str(VENV / "bin" / "gnuradio-companion"),
+    )
     assert restored == (old if old is not None else "<unset>")
     assert grcc_after != str(VENV / "bin" / "grcc")
 
 
 def test_grcc_of_the_activated_venv_compiles_and_runs_an_example(tmp_path):
-    """grcc -r runs the flowgraph with its own interpreter: the example's isac_ae blocks import only under the venv's."""
+    """grcc -r runs the flowgraph with its own interpreter: the example's isac_ae blocks import only under the
+    venv's."""
     example = REPO / "examples" / "simulation" / "isac_baseline_sim_no_gui.grc"
     proc = _bash(f'source "$ACTIVATE" && grcc -o out -r "{example}"', tmp_path)
     output = proc.stdout + proc.stderr

@@ -96,8 +96,16 @@ def test_a_checkpoint_of_another_run_is_refused(tmp_path):
         Trainer(Scenario(), TrainingConfig(omegas=(0.5,), **TINY), checkpoint=checkpoint).run()
 
 
-@pytest.mark.parametrize("bad", [dict(omegas=()), dict(omegas=(1.2,)), dict(omegas=(0.5,), schedule="x"),
-                                 dict(omegas=(0.5,), samples_per_stage=0), dict(omegas=(0.5,), learning_rate=0.0)])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        dict(omegas=()),
+        dict(omegas=(1.2,)),
+        dict(omegas=(0.5,), schedule="x"),
+        dict(omegas=(0.5,), samples_per_stage=0),
+        dict(omegas=(0.5,), learning_rate=0.0),
+    ],
+)
 def test_bad_configuration_is_refused(bad):
     with pytest.raises(TrainingError):
         TrainingConfig(**bad)
@@ -121,9 +129,10 @@ def test_quick_training_reaches_the_single_function_baselines():
     base_comm = evaluate(BaselineSystem(sc, rho=0.0, phi_rad=0.0), n, seed=2)
     base_radar = evaluate(BaselineSystem(sc, rho=1.0, phi_rad=0.0), n, seed=2)
     ser_sigma = math.hypot(proportion_tolerance(comm_only.ser, n), proportion_tolerance(base_comm.ser, n))
-    assert comm_only.ser <= 10 ** 0.1 * base_comm.ser + ser_sigma
-    pd_sigma = math.hypot(proportion_tolerance(radar_only.pd, radar_only.targets),
-                          proportion_tolerance(base_radar.pd, base_radar.targets))
+    assert comm_only.ser <= 10**0.1 * base_comm.ser + ser_sigma
+    pd_sigma = math.hypot(
+        proportion_tolerance(radar_only.pd, radar_only.targets), proportion_tolerance(base_radar.pd, base_radar.targets)
+    )
     assert radar_only.pd >= base_radar.pd - 0.03 - pd_sigma
     # Each is bad at the function it was not trained for.
     assert comm_only.pd < 0.5 * base_radar.pd and radar_only.ser > 10 * base_comm.ser

@@ -65,7 +65,10 @@ def main() -> None:
     maprt = evaluate(baseline, args.samples, seed=1)
     print(f"LS/ISAC beam rho = {args.rho}, phi = {args.phi_deg} deg, SER {maprt.ser:.5f}")
     for name, r in (("learned radar receivers", learned), ("MAPRT", maprt)):
-        print(f"  {name:24s} Pd {r.pd:.4f}  Pfa {r.pfa:.4f} [{r.pfa_ci_low:.4f}, {r.pfa_ci_high:.4f}]  RMSE {r.rmse_deg:.3f} deg")
+        print(
+            f"  {name:24s} Pd {r.pd:.4f}  Pfa {r.pfa:.4f} [{r.pfa_ci_low:.4f}, {r.pfa_ci_high:.4f}]  "
+            f"RMSE {r.rmse_deg:.3f} deg"
+        )
 
 
 if __name__ == "__main__":

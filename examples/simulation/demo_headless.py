@@ -40,8 +40,9 @@ def compile_flowgraph(out: Path, name: str = "isac_ae_sim_no_gui"):
         raise SystemExit("grcc not found: install Debian's gnuradio")
     env = dict(os.environ)
     env["GRC_BLOCKS_PATH"] = os.pathsep.join(filter(None, [str(REPO / "grc"), env.get("GRC_BLOCKS_PATH")]))
-    proc = subprocess.run([sys.executable, grcc, "-o", str(out), str(HERE / f"{name}.grc")], capture_output=True,
-                          text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, grcc, "-o", str(out), str(HERE / f"{name}.grc")], capture_output=True, text=True, env=env
+    )
     if proc.returncode != 0:
         raise SystemExit(f"grcc failed:\n{proc.stdout}{proc.stderr}")
     spec = importlib.util.spec_from_file_location(name, out / f"{name}.py")
@@ -64,8 +65,11 @@ def _tolerance(name: str, fg: dict, core: dict) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=1_000_000, help="snapshots to run (default %(default)s)")
-    parser.add_argument("--model", default="nominal/omega_0.09.safetensors",
-                        help="model file, or a name in the shipped models directory (default %(default)s)")
+    parser.add_argument(
+        "--model",
+        default="nominal/omega_0.09.safetensors",
+        help="model file, or a name in the shipped models directory (default %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the flowgraph and the core (default %(default)s)")
     parser.add_argument("--out", default=None, help="directory for the compiled flowgraph and metrics JSON")
     parser.add_argument("--no-core", action="store_true", help="skip the core's evaluation")
@@ -89,10 +93,20 @@ def main(argv=None) -> int:
     model = str(resolve_model_path(args.model))
     h0_seed = seed_streams(args.seed, 2)[0]  # the H0 stream of evaluate(seed): the same threshold
     h0_samples = min(args.items, MAX_H0_SAMPLES)
-    tb = top_block(items=args.items, model=model, seed=args.seed, pfa=PFA, h0_seed=h0_seed, h0_samples=h0_samples,
-                   metrics_json=str(out / "isac_ae_sim"))
-    print(f"flowgraph isac_ae_sim_no_gui: {args.items} snapshots, model {model}, "
-          f"{tb.ae_radar_receiver.describe_threshold()}", flush=True)
+    tb = top_block(
+        items=args.items,
+        model=model,
+        seed=args.seed,
+        pfa=PFA,
+        h0_seed=h0_seed,
+        h0_samples=h0_samples,
+        metrics_json=str(out / "isac_ae_sim"),
+    )
+    print(
+        f"flowgraph isac_ae_sim_no_gui: {args.items} snapshots, model {model}, "
+        f"{tb.ae_radar_receiver.describe_threshold()}",
+        flush=True,
+    )
     start = time.perf_counter()
     tb.start()
     waiter = threading.Thread(target=tb.wait)
@@ -111,10 +125,15 @@ def main(argv=None) -> int:
     loaded = load_model(model)
     t0 = time.perf_counter()
     same_h0 = h0_samples == args.items  # else the core uses the flowgraph's threshold
-    core = evaluate(AutoencoderSystem(loaded.model, loaded.scenario.replace(pfa=PFA)), samples=args.items,
-                    seed=args.seed, threshold=None if same_h0 else tb.ae_radar_receiver.threshold()).to_dict()
-    print(f"core evaluate: {args.items} snapshots in {time.perf_counter() - t0:.1f} s "
-          f"(threshold {core['threshold']!r})")
+    core = evaluate(
+        AutoencoderSystem(loaded.model, loaded.scenario.replace(pfa=PFA)),
+        samples=args.items,
+        seed=args.seed,
+        threshold=None if same_h0 else tb.ae_radar_receiver.threshold(),
+    ).to_dict()
+    print(
+        f"core evaluate: {args.items} snapshots in {time.perf_counter() - t0:.1f} s (threshold {core['threshold']!r})"
+    )
     print(f"\n{'metric':10s} {'flowgraph':>12s} {'core':>12s} {'5-sigma tol':>12s}  agree")
     agree_all = True
     for name in ("pd", "pfa", "rmse_deg", "ser"):

@@ -133,16 +133,61 @@ def scenario_variables(gui=False):
 def gui_controls(y, extra=()):
     """Sliders: SNRs, the target sector (Theta of the AE beamformer and the radar channel), the rate, extras."""
     blocks = [
-        block("snr_radar_db", "variable_qtgui_range", (0, 0), label="SNR_r (dB)", value="0", start="-20",
-              stop="20", step="0.5", gui_hint="0,0,1,1"),
-        block("snr_comm_db", "variable_qtgui_range", (0, 0), label="SNR_c (dB)", value="20", start="-10",
-              stop="40", step="0.5", gui_hint="0,1,1,1"),
-        block("theta_min", "variable_qtgui_range", (0, 0), label="Target sector min (deg)", value="-20",
-              start="-80", stop="0", step="1", gui_hint="0,2,1,1"),
-        block("theta_max", "variable_qtgui_range", (0, 0), label="Target sector max (deg)", value="20",
-              start="0", stop="80", step="1", gui_hint="0,3,1,1"),
-        block("rate", "variable_qtgui_range", (0, 0), label="Snapshots/s (throttle)", value="100e3", start="1e3",
-              stop="2e6", step="1e3", gui_hint="1,0,1,2"),
+        block(
+            "snr_radar_db",
+            "variable_qtgui_range",
+            (0, 0),
+            label="SNR_r (dB)",
+            value="0",
+            start="-20",
+            stop="20",
+            step="0.5",
+            gui_hint="0,0,1,1",
+        ),
+        block(
+            "snr_comm_db",
+            "variable_qtgui_range",
+            (0, 0),
+            label="SNR_c (dB)",
+            value="20",
+            start="-10",
+            stop="40",
+            step="0.5",
+            gui_hint="0,1,1,1",
+        ),
+        block(
+            "theta_min",
+            "variable_qtgui_range",
+            (0, 0),
+            label="Target sector min (deg)",
+            value="-20",
+            start="-80",
+            stop="0",
+            step="1",
+            gui_hint="0,2,1,1",
+        ),
+        block(
+            "theta_max",
+            "variable_qtgui_range",
+            (0, 0),
+            label="Target sector max (deg)",
+            value="20",
+            start="0",
+            stop="80",
+            step="1",
+            gui_hint="0,3,1,1",
+        ),
+        block(
+            "rate",
+            "variable_qtgui_range",
+            (0, 0),
+            label="Snapshots/s (throttle)",
+            value="100e3",
+            start="1e3",
+            stop="2e6",
+            step="1e3",
+            gui_hint="1,0,1,2",
+        ),
         *extra,
     ]
     return place(blocks, 8, y, 230)
@@ -151,26 +196,67 @@ def gui_controls(y, extra=()):
 def rho_phi(gui, label=""):
     if gui:
         return [
-            block("rho", "variable_qtgui_range", (0, 0), label=f"{label}rho (radar share)", value="0.5", start="0",
-                  stop="1", step="0.01", gui_hint="1,2,1,1"),
-            block("phi", "variable_qtgui_range", (0, 0), label=f"{label}phi (deg)", value="0", start="-180",
-                  stop="180", step="1", gui_hint="1,3,1,1"),
+            block(
+                "rho",
+                "variable_qtgui_range",
+                (0, 0),
+                label=f"{label}rho (radar share)",
+                value="0.5",
+                start="0",
+                stop="1",
+                step="0.01",
+                gui_hint="1,2,1,1",
+            ),
+            block(
+                "phi",
+                "variable_qtgui_range",
+                (0, 0),
+                label=f"{label}phi (deg)",
+                value="0",
+                start="-180",
+                stop="180",
+                step="1",
+                gui_hint="1,3,1,1",
+            ),
         ]
-    return [param("rho", (0, 0), "0.5", "eng_float", f"{label}rho (radar share)"),
-            param("phi", (0, 0), "0", "eng_float", f"{label}phi (deg)")]
+    return [
+        param("rho", (0, 0), "0.5", "eng_float", f"{label}rho (radar share)"),
+        param("phi", (0, 0), "0", "eng_float", f"{label}phi (deg)"),
+    ]
 
 
 def channels(prefix, x, y, tx, seed="seed", twin=False):
     """Radar and comm channels fed by transmitter ``tx`` (outputs y, v): the C++ ones on the ``positions``
     array, or (``twin``) the digital twin's, the same ports with the twin's parameters in place of positions."""
     rc, cc = f"{prefix}radar_channel", f"{prefix}comm_channel"
-    kind, array = ("isac_ae_twin_", dict(device="device", twin_seed="twin_seed", truth_json="truth_json")) if twin \
+    kind, array = (
+        ("isac_ae_twin_", dict(device="device", twin_seed="twin_seed", truth_json="truth_json"))
+        if twin
         else ("isac_ae_", dict(positions="positions"))
+    )
     blocks = [
-        block(rc, f"{kind}radar_channel", (x, y), K="K", snr_db="snr_radar_db", sector="target_sector",
-              p_target="0.5", seed=seed, minoutbuf="buf", **array),
-        block(cc, f"{kind}comm_channel", (x, y + 240), K="K", snr_db="snr_comm_db", sector="comm_sector",
-              seed=seed, **array),
+        block(
+            rc,
+            f"{kind}radar_channel",
+            (x, y),
+            K="K",
+            snr_db="snr_radar_db",
+            sector="target_sector",
+            p_target="0.5",
+            seed=seed,
+            minoutbuf="buf",
+            **array,
+        ),
+        block(
+            cc,
+            f"{kind}comm_channel",
+            (x, y + 240),
+            K="K",
+            snr_db="snr_comm_db",
+            sector="comm_sector",
+            seed=seed,
+            **array,
+        ),
     ]
     conns = [c(tx, 0, rc, 0), c(tx, 0, cc, 0), c(tx, 1, cc, 1)]
     return blocks, conns, rc, cc
@@ -178,28 +264,50 @@ def channels(prefix, x, y, tx, seed="seed", twin=False):
 
 def metrics_block(name, xy, label, gui):
     json = f"(metrics_json + '_{label.lower()}.json') if metrics_json else ''" if not gui else "''"
-    return block(name, "isac_ae_isac_metrics", xy, label=repr(label), report_every="100000", json_path=json,
-                 log_at_stop="True")
+    return block(
+        name, "isac_ae_isac_metrics", xy, label=repr(label), report_every="100000", json_path=json, log_at_stop="True"
+    )
 
 
 def ae_chain(y, src, gui, prefix="", twin=False):
     """AE transmitter, channels (``twin``: the digital twin's), AE receivers, metrics. ``src``: the message
     stream (block, port)."""
-    tx, rrx, crx, met = (f"{prefix}ae_transmitter", f"{prefix}ae_radar_receiver", f"{prefix}ae_comm_receiver",
-                         f"{prefix}ae_metrics")
+    tx, rrx, crx, met = (
+        f"{prefix}ae_transmitter",
+        f"{prefix}ae_radar_receiver",
+        f"{prefix}ae_comm_receiver",
+        f"{prefix}ae_metrics",
+    )
     blocks = [
-        block(tx, "isac_ae_ae_transmitter", (230, y + 150), model="model", K="K", M="M",
-              target_sector="target_sector", comm_sector="comm_sector"),
+        block(
+            tx,
+            "isac_ae_ae_transmitter",
+            (230, y + 150),
+            model="model",
+            K="K",
+            M="M",
+            target_sector="target_sector",
+            comm_sector="comm_sector",
+        ),
     ]
     conns = [c(*src, tx, 0)]
     ch, cc_conns, rc, cc = channels(prefix, 500, y, tx, twin=twin)
     blocks += ch
     conns += cc_conns
     blocks += [
-        block(rrx, "isac_ae_ae_radar_receiver", (790, y), model="model", K="K", mode="pfa",
-              pfa="pfa", threshold="0", h0_samples="h0_samples", seed="h0_seed"),
-        block(crx, "isac_ae_ae_comm_receiver", (790, y + 260), model="model", K="K", M="M",
-              probabilities="False"),
+        block(
+            rrx,
+            "isac_ae_ae_radar_receiver",
+            (790, y),
+            model="model",
+            K="K",
+            mode="pfa",
+            pfa="pfa",
+            threshold="0",
+            h0_samples="h0_samples",
+            seed="h0_seed",
+        ),
+        block(crx, "isac_ae_ae_comm_receiver", (790, y + 260), model="model", K="K", M="M", probabilities="False"),
         metrics_block(met, (1090, y + 130), "AE", gui),
         null_sink(f"{prefix}null_q", (1090, y)),
         null_sink(f"{prefix}null_sigma", (1090, y + 60)),
@@ -207,10 +315,17 @@ def ae_chain(y, src, gui, prefix="", twin=False):
     ]
     conns += [
         c(rc, 0, rrx, 0),
-        c(cc, 0, crx, 0), c(cc, 1, crx, 1), c(cc, 2, f"{prefix}null_vartheta", 0),
-        c(rrx, 0, f"{prefix}null_q", 0), c(rrx, 2, f"{prefix}null_sigma", 0),
-        c(rc, 1, met, 0), c(rc, 2, met, 1), c(rrx, 3, met, 2), c(rrx, 1, met, 3),
-        c(*src, met, 4), c(crx, 0, met, 5),
+        c(cc, 0, crx, 0),
+        c(cc, 1, crx, 1),
+        c(cc, 2, f"{prefix}null_vartheta", 0),
+        c(rrx, 0, f"{prefix}null_q", 0),
+        c(rrx, 2, f"{prefix}null_sigma", 0),
+        c(rc, 1, met, 0),
+        c(rc, 2, met, 1),
+        c(rrx, 3, met, 2),
+        c(rrx, 1, met, 3),
+        c(*src, met, 4),
+        c(crx, 0, met, 5),
     ]
     return blocks, conns, {"tx": tx, "radar_channel": rc, "comm_channel": cc, "comm_rx": crx, "metrics": met}
 
@@ -219,16 +334,35 @@ def baseline_chain(y, src, gui, prefix="bl_"):
     """Baseline transmitter (rho, phi), channels, MAPRT and ML detectors, metrics."""
     tx, maprt, ml, met = f"{prefix}transmitter", f"{prefix}maprt_detector", f"{prefix}ml_detector", f"{prefix}metrics"
     blocks = [
-        block(tx, "isac_ae_baseline_transmitter", (230, y + 150), K="K", M="M", rho="rho", phi="phi",
-              target_sector="target_sector", comm_sector="comm_sector"),
+        block(
+            tx,
+            "isac_ae_baseline_transmitter",
+            (230, y + 150),
+            K="K",
+            M="M",
+            rho="rho",
+            phi="phi",
+            target_sector="target_sector",
+            comm_sector="comm_sector",
+        ),
     ]
     conns = [c(*src, tx, 0)]
     ch, cc_conns, rc, cc = channels(prefix, 500, y, tx)
     blocks += ch
     conns += cc_conns
     blocks += [
-        block(maprt, "isac_ae_maprt_detector", (790, y), K="K", positions="[]", sector="target_sector",
-              mode="pfa", pfa="pfa", h0_samples="h0_samples", seed="h0_seed"),
+        block(
+            maprt,
+            "isac_ae_maprt_detector",
+            (790, y),
+            K="K",
+            positions="[]",
+            sector="target_sector",
+            mode="pfa",
+            pfa="pfa",
+            h0_samples="h0_samples",
+            seed="h0_seed",
+        ),
         block(ml, "isac_ae_ml_detector", (790, y + 260)),  # default constellation: the 4-QAM of |M| = 4
         metrics_block(met, (1090, y + 130), "Baseline", gui),
         null_sink(f"{prefix}null_statistic", (1090, y)),
@@ -236,21 +370,37 @@ def baseline_chain(y, src, gui, prefix="bl_"):
     ]
     conns += [
         c(rc, 0, maprt, 0),
-        c(cc, 0, ml, 0), c(cc, 1, ml, 1), c(cc, 2, f"{prefix}null_vartheta", 0),
+        c(cc, 0, ml, 0),
+        c(cc, 1, ml, 1),
+        c(cc, 2, f"{prefix}null_vartheta", 0),
         c(maprt, 0, f"{prefix}null_statistic", 0),
-        c(rc, 1, met, 0), c(rc, 2, met, 1), c(maprt, 2, met, 2), c(maprt, 1, met, 3),
-        c(*src, met, 4), c(ml, 0, met, 5),
+        c(rc, 1, met, 0),
+        c(rc, 2, met, 1),
+        c(maprt, 2, met, 2),
+        c(maprt, 1, met, 3),
+        c(*src, met, 4),
+        c(ml, 0, met, 5),
     ]
     return blocks, conns, {"tx": tx, "radar_channel": rc, "comm_channel": cc, "metrics": met}
 
 
 def message_source(y, gui):
     """Random messages (0..M-1), then a throttle (GUI) or a head of ``items`` (no_gui)."""
-    blocks = [block("messages", "analog_random_uniform_source_x", (24, y), type="byte", minimum="0", maximum="M",
-                    seed="seed")]
+    blocks = [
+        block("messages", "analog_random_uniform_source_x", (24, y), type="byte", minimum="0", maximum="M", seed="seed")
+    ]
     if gui:
-        blocks.append(block("throttle", "blocks_throttle", (24, y + 140), type="byte", samples_per_second="rate",
-                            vlen="1", ignoretag="True"))
+        blocks.append(
+            block(
+                "throttle",
+                "blocks_throttle",
+                (24, y + 140),
+                type="byte",
+                samples_per_second="rate",
+                vlen="1",
+                ignoretag="True",
+            )
+        )
         return blocks, [c("messages", 0, "throttle", 0)], ("throttle", 0)
     blocks.append(block("head", "blocks_head", (24, y + 140), type="byte", num_items="items", vlen="1"))
     return blocks, [c("messages", 0, "head", 0)], ("head", 0)
@@ -260,15 +410,38 @@ def gui_metrics(prefix, met, row, title, y):
     """Function probes polling the metrics getters (one row), shown as Qt labels (the row below)."""
     blocks = []
     for i, (getter, label, fmt) in enumerate(
-        [("pd", "Pd", "{:.4f}"), ("pfa", "Pfa", "{:.4f}"), ("rmse_deg", "RMSE (deg)", "{:.3f}"),
-         ("ser", "SER", "{:.5f}")]
+        [
+            ("pd", "Pd", "{:.4f}"),
+            ("pfa", "Pfa", "{:.4f}"),
+            ("rmse_deg", "RMSE (deg)", "{:.3f}"),
+            ("ser", "SER", "{:.5f}"),
+        ]
     ):
         probe, lab = f"{prefix}probe_{getter}", f"{prefix}label_{getter}"
-        blocks.append(block(probe, "variable_function_probe", (8 + 230 * i, y), block_id=met, function_name=getter,
-                            function_args="", poll_rate="2", value="float('nan')"))
-        blocks.append(block(lab, "variable_qtgui_label", (8 + 230 * i, y + 130), label=f"{title} {label}",
-                            type="real", value=probe, formatter=f"lambda x: '{fmt}'.format(x)",
-                            gui_hint=f"{row},{i},1,1"))
+        blocks.append(
+            block(
+                probe,
+                "variable_function_probe",
+                (8 + 230 * i, y),
+                block_id=met,
+                function_name=getter,
+                function_args="",
+                poll_rate="2",
+                value="float('nan')",
+            )
+        )
+        blocks.append(
+            block(
+                lab,
+                "variable_qtgui_label",
+                (8 + 230 * i, y + 130),
+                label=f"{title} {label}",
+                type="real",
+                value=probe,
+                formatter=f"lambda x: '{fmt}'.format(x)",
+                gui_hint=f"{row},{i},1,1",
+            )
+        )
     return blocks
 
 
@@ -279,13 +452,39 @@ def beampattern_gui(name, xy, sources, labels, gui_hint):
     sink = f"{name}_sink"
     for i, src in enumerate(sources):
         bp = f"{name}_{i}"
-        blocks.append(block(bp, "isac_ae_beampattern", (x, y + 200 * i), K="K", positions="positions", points="256",
-                            angle_range="[-90, 90]", decimation="10000", db="False"))
+        blocks.append(
+            block(
+                bp,
+                "isac_ae_beampattern",
+                (x, y + 200 * i),
+                K="K",
+                positions="positions",
+                points="256",
+                angle_range="[-90, 90]",
+                decimation="10000",
+                db="False",
+            )
+        )
         conns += [c(*src, bp, 0), c(bp, 0, sink, i)]
-    params = dict(name="'Transmit beampattern E(phi)'", vlen="256", x_start="-90", x_step="180 / 255",
-                  x_axis_label="'Angle'", x_units="'deg'", y_axis_label="'E(phi)'", y_units="''", ymin="0",
-                  ymax="16", autoscale="True", nconnections=str(len(sources)), update_time="0.5",
-                  gui_hint=gui_hint, average="1.0", ref_level="0", grid="True")
+    params = dict(
+        name="'Transmit beampattern E(phi)'",
+        vlen="256",
+        x_start="-90",
+        x_step="180 / 255",
+        x_axis_label="'Angle'",
+        x_units="'deg'",
+        y_axis_label="'E(phi)'",
+        y_units="''",
+        ymin="0",
+        ymax="16",
+        autoscale="True",
+        nconnections=str(len(sources)),
+        update_time="0.5",
+        gui_hint=gui_hint,
+        average="1.0",
+        ref_level="0",
+        grid="True",
+    )
     for i, lab in enumerate(labels):
         params[f"label{i + 1}"] = repr(lab)
     blocks.append(block(sink, "qtgui_vector_sink_f", (x + 290, y), **params))
@@ -301,9 +500,20 @@ def constellation_gui(name, xy, comm_channels, labels, gui_hint):
         div = f"{name}_divide_{i}"
         blocks.append(block(div, "blocks_divide_xx", (x, y + 100 * i), type="complex", num_inputs="2", vlen="1"))
         conns += [c(cc, 0, div, 0), c(cc, 1, div, 1), c(div, 0, sink, i)]
-    params = dict(type="complex", name="'Equalised comm symbols z_c / kappa'", size="1024", xmin="-2", xmax="2",
-                  ymin="-2", ymax="2", autoscale="False", nconnections=str(len(comm_channels)), update_time="0.2",
-                  gui_hint=gui_hint, grid="True")
+    params = dict(
+        type="complex",
+        name="'Equalised comm symbols z_c / kappa'",
+        size="1024",
+        xmin="-2",
+        xmax="2",
+        ymin="-2",
+        ymax="2",
+        autoscale="False",
+        nconnections=str(len(comm_channels)),
+        update_time="0.2",
+        gui_hint=gui_hint,
+        grid="True",
+    )
     for i, lab in enumerate(labels):
         params[f"label{i + 1}"] = repr(lab)
     blocks.append(block(sink, "qtgui_const_sink_x", (x + 200, y), **params))
@@ -331,12 +541,14 @@ def _assemble(fid, title, desc, gui, chains, with_model, extra_controls, metric_
     y = CHAIN_Y + CHAIN_H * len(chains)
     if gui:
         labels = ["AE" if k == "ae" else "Baseline" for k, _ in built]
-        b, cn = beampattern_gui("beampattern", (500, y), [(n["tx"], 1) for _, n in built], labels,
-                                f"{2 + len(built)},0,2,2")
+        b, cn = beampattern_gui(
+            "beampattern", (500, y), [(n["tx"], 1) for _, n in built], labels, f"{2 + len(built)},0,2,2"
+        )
         blocks += b
         conns += cn
-        b, cn = constellation_gui("constellation", (1090, y), [n["comm_channel"] for _, n in built], labels,
-                                  f"{2 + len(built)},2,2,2")
+        b, cn = constellation_gui(
+            "constellation", (1090, y), [n["comm_channel"] for _, n in built], labels, f"{2 + len(built)},2,2,2"
+        )
         blocks += b
         conns += cn
         y += 200 * len(built) + 60
@@ -355,33 +567,59 @@ def _assemble(fid, title, desc, gui, chains, with_model, extra_controls, metric_
 
 def isac_ae_sim(gui: bool):
     return _assemble(
-        "isac_ae_sim" + ("" if gui else "_no_gui"), "ISAC autoencoder simulation",
+        "isac_ae_sim" + ("" if gui else "_no_gui"),
+        "ISAC autoencoder simulation",
         "Learned ISAC: random messages -> AE transmitter -> radar and comm channels -> AE receivers -> "
-        "Pd, Pfa, RMSE, SER", gui, [("ae", "")], True, [], [("", "AE")])
+        "Pd, Pfa, RMSE, SER",
+        gui,
+        [("ae", "")],
+        True,
+        [],
+        [("", "AE")],
+    )
 
 
 def isac_ae_twin_sim(gui: bool):
     return _assemble(
-        "isac_ae_twin_sim" + ("" if gui else "_no_gui"), "ISAC autoencoder through a board's digital twin",
+        "isac_ae_twin_sim" + ("" if gui else "_no_gui"),
+        "ISAC autoencoder through a board's digital twin",
         "isac_ae_sim with the channels of a board's digital twin (hidden TX/RX gains, coupling, positions): "
         "random messages -> AE transmitter -> twin radar and comm channels -> AE receivers -> Pd, Pfa, RMSE, SER",
-        gui, [("ae", "")], True, [], [("", "AE")], twin=True)
+        gui,
+        [("ae", "")],
+        True,
+        [],
+        [("", "AE")],
+        twin=True,
+    )
 
 
 def isac_baseline_sim(gui: bool):
     return _assemble(
-        "isac_baseline_sim" + ("" if gui else "_no_gui"), "ISAC baseline simulation",
+        "isac_baseline_sim" + ("" if gui else "_no_gui"),
+        "ISAC baseline simulation",
         "Model-based ISAC baseline: ISAC beam (rho, phi) + 4-QAM -> radar and comm channels -> MAPRT and ML "
-        "detectors -> Pd, Pfa, RMSE, SER", gui, [("baseline", "")], False, rho_phi(gui),
-        [("", "Baseline")])
+        "detectors -> Pd, Pfa, RMSE, SER",
+        gui,
+        [("baseline", "")],
+        False,
+        rho_phi(gui),
+        [("", "Baseline")],
+    )
 
 
 def isac_compare_sim(gui: bool):
     return _assemble(
-        "isac_compare_sim" + ("" if gui else "_no_gui"), "ISAC: autoencoder vs baseline",
+        "isac_compare_sim" + ("" if gui else "_no_gui"),
+        "ISAC: autoencoder vs baseline",
         "AE and baseline side by side: the same messages and the same channel draws (equal channel seeds; the "
-        "C++ channels draw per item independently of their input)", gui, [("ae", ""), ("baseline", "bl_")],
-        True, rho_phi(gui, "Baseline "), [("ae_", "AE"), ("bl_", "Baseline")])
+        "C++ channels draw per item independently of their input)",
+        gui,
+        [("ae", ""), ("baseline", "bl_")],
+        True,
+        rho_phi(gui, "Baseline "),
+        [("ae_", "AE"), ("bl_", "Baseline")],
+    )
 
 
 FLOWGRAPHS = [isac_ae_sim, isac_ae_twin_sim, isac_baseline_sim, isac_compare_sim]
@@ -391,8 +629,12 @@ def platform():
     from gnuradio import gr
     from gnuradio.grc.core.platform import Platform
 
-    p = Platform(name="isac_ae examples", prefs=gr.prefs(), version=gr.version(),
-                 version_parts=(gr.major_version(), gr.api_version(), gr.minor_version()))
+    p = Platform(
+        name="isac_ae examples",
+        prefs=gr.prefs(),
+        version=gr.version(),
+        version_parts=(gr.major_version(), gr.api_version(), gr.minor_version()),
+    )
     p.build_library()
     return p
 
@@ -405,8 +647,10 @@ def check(p, path) -> list[str]:
     fg.rewrite()
     fg.validate()
     missing = [f"{b.name}: block {b.key!r} not found" for b in fg.blocks if b.is_dummy_block]
-    return missing + [f"{getattr(getattr(e, 'parent_block', None), 'name', '')} {getattr(e, 'name', e)}: {m}"
-            for e, m in fg.iter_error_messages()]
+    return missing + [
+        f"{getattr(getattr(e, 'parent_block', None), 'name', '')} {getattr(e, 'name', e)}: {m}"
+        for e, m in fg.iter_error_messages()
+    ]
 
 
 def main(out_dir: Path = HERE) -> int:
@@ -418,8 +662,12 @@ def main(out_dir: Path = HERE) -> int:
     for make in FLOWGRAPHS:
         for gui in (True, False):
             fid, opts, blocks, conns = make(gui)
-            data = {"options": opts, "blocks": blocks, "connections": conns,
-                    "metadata": {"file_format": 1, "grc_version": p.config.version}}
+            data = {
+                "options": opts,
+                "blocks": blocks,
+                "connections": conns,
+                "metadata": {"file_format": 1, "grc_version": p.config.version},
+            }
             fg = p.make_flow_graph()
             if fg.import_data(data):
                 print(f"{fid}: connection errors", file=sys.stderr)

@@ -17,9 +17,7 @@ def nominal_positions(num_antennas: int) -> np.ndarray:
     return 0.5 * np.arange(num_antennas, dtype=np.float64)
 
 
-def impaired_positions(
-    num_antennas: int, spacing_std: float, seed: int, model: str = "cumulative"
-) -> np.ndarray:
+def impaired_positions(num_antennas: int, spacing_std: float, seed: int, model: str = "cumulative") -> np.ndarray:
     """Element positions under the spacing impairment of Sec. IV-E, wavelengths, shape (K,).
 
     The K-1 spacings are drawn once, ``d_k ~ N(1/2, spacing_std^2)`` with a

@@ -9,8 +9,9 @@ Shapes: ``y`` is (..., N, K) complex (one snapshot per row), or a
 :class:`Beamformed` signal that stands for it; ``v`` is broadcastable to it
 ((K,), (N, K), or (E, 1, K) for an ensemble). The random
 variables are drawn once per snapshot, shape (N,), and shared by the leading
-dimensions: an ensemble of transmitters sees the same channel realisations. A channel object is the seam behind which a hardware digital
-twin or captured over-the-air data can later stand: anything with the same
+dimensions: an ensemble of transmitters sees the same channel realisations.
+A channel object is the seam behind which a hardware digital twin, a board
+(:mod:`isac_ae.hw.link`) or captured over-the-air data stand: anything with the same
 call signature and return type plugs into training and evaluation.
 """
 
@@ -135,7 +136,9 @@ class _ArrayChannel:
             pos = scenario.true_positions() if positions is None else positions
             array = ArrayModel.from_positions(pos, device=device)
         if array.num_elements != scenario.num_antennas:
-            raise ValueError(f"the array model has {array.num_elements} elements, the scenario K = {scenario.num_antennas}")
+            raise ValueError(
+                f"the array model has {array.num_elements} elements, the scenario K = {scenario.num_antennas}"
+            )
         self.scenario = scenario
         self.device = torch.device(device)
         self.array = array.to(self.device)
@@ -191,8 +194,9 @@ def grouped(radar, y, generator: torch.Generator) -> RadarDraw:
         return radar.draw_grouped(y, generator)
     draw = radar(y, generator)
     order = torch.argsort((~draw.target).to(torch.int8), stable=True)
-    return RadarDraw(z=draw.z.index_select(-2, order), target=draw.target[order], theta=draw.theta[order],
-                     alpha=draw.alpha[order])
+    return RadarDraw(
+        z=draw.z.index_select(-2, order), target=draw.target[order], theta=draw.theta[order], alpha=draw.alpha[order]
+    )
 
 
 class CommChannel(_ArrayChannel):
@@ -246,4 +250,6 @@ class Channels:
     @classmethod
     def simulated(cls, scenario: Scenario, device="cpu", array: Optional[ArrayModel] = None) -> "Channels":
         """Eq. (1) and (2) through ``array`` (default: the scenario's true array)."""
-        return cls(RadarChannel(scenario, device=device, array=array), CommChannel(scenario, device=device, array=array))
+        return cls(
+            RadarChannel(scenario, device=device, array=array), CommChannel(scenario, device=device, array=array)
+        )

@@ -18,8 +18,15 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from .scenario import (MAX_ABS_SNR_DB, MAX_ANTENNAS, MAX_MESSAGES, MAX_SPACING_STD, POSITION_MODELS, Scenario,
-                       ScenarioError)
+from .scenario import (
+    MAX_ABS_SNR_DB,
+    MAX_ANTENNAS,
+    MAX_MESSAGES,
+    MAX_SPACING_STD,
+    POSITION_MODELS,
+    Scenario,
+    ScenarioError,
+)
 
 EXIT_USAGE = 2
 #: Seeds are non-negative and fit torch's and NumPy's generators (the trainer also seeds with seed + 1).
@@ -43,6 +50,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _int_in(low: int, high: Optional[int], what: str):
     """An argparse type: an integer in [low, high] (no upper bound when ``high`` is None)."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -52,6 +60,7 @@ def _int_in(low: int, high: Optional[int], what: str):
             bounds = f">= {low}" if high is None else f"in [{low}, {high if high < 10**7 else format(high, '.3g')}]"
             raise argparse.ArgumentTypeError(f"must be {what} {bounds}, got {value}")
         return value
+
     return parse
 
 
@@ -86,22 +95,76 @@ def _float_list(text: str) -> list[float]:
 def _add_scenario_options(parser: argparse.ArgumentParser) -> None:
     d = Scenario()
     g = parser.add_argument_group("scenario (paper defaults)")
-    g.add_argument("--K", dest="num_antennas", type=int, default=d.num_antennas, help=f"number of antennas K, at most {MAX_ANTENNAS} (default %(default)s)")
-    g.add_argument("--M", dest="num_messages", type=int, default=d.num_messages, help=f"number of messages |M|, at most {MAX_MESSAGES}; the baseline's QAM needs a square (default %(default)s)")
-    g.add_argument("--snr-comm-db", type=_finite_float, default=d.snr_comm_db, help=f"SNR_c in dB, within +-{MAX_ABS_SNR_DB:g} (default %(default)s)")
-    g.add_argument("--snr-radar-db", type=_finite_float, default=d.snr_radar_db, help=f"SNR_r in dB, within +-{MAX_ABS_SNR_DB:g} (default %(default)s)")
-    g.add_argument("--target-sector-deg", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=d.target_sector_deg,
-                   help="prior target sector in degrees (default %(default)s)")
-    g.add_argument("--comm-sector-deg", type=_finite_float, nargs=2, metavar=("MIN", "MAX"), default=d.comm_sector_deg,
-                   help="comm receiver sector in degrees (default %(default)s)")
-    g.add_argument("--p-target", type=_finite_float, default=d.p_target, help="prior probability of a target, in (0, 1) (default %(default)s)")
-    g.add_argument("--pfa", type=_finite_float, default=d.pfa, help="target false-alarm probability (default %(default)s)")
-    g.add_argument("--spacing-std", type=_finite_float, default=d.spacing_std,
-                   help=f"std of the inter-element spacing in wavelengths, at most {MAX_SPACING_STD:g}, e.g. 0.0333 for "
-                        "lambda/30 (default %(default)s)")
-    g.add_argument("--impairment-seed", type=_seed, default=d.impairment_seed, help="seed of the spacing realisation (default %(default)s)")
-    g.add_argument("--position-model", choices=POSITION_MODELS, default=d.position_model,
-                   help="how spacings become positions (default %(default)s)")
+    g.add_argument(
+        "--K",
+        dest="num_antennas",
+        type=int,
+        default=d.num_antennas,
+        help=f"number of antennas K, at most {MAX_ANTENNAS} (default %(default)s)",
+    )
+    g.add_argument(
+        "--M",
+        dest="num_messages",
+        type=int,
+        default=d.num_messages,
+        help=f"number of messages |M|, at most {MAX_MESSAGES}; the baseline's QAM needs a square (default %(default)s)",
+    )
+    g.add_argument(
+        "--snr-comm-db",
+        type=_finite_float,
+        default=d.snr_comm_db,
+        help=f"SNR_c in dB, within +-{MAX_ABS_SNR_DB:g} (default %(default)s)",
+    )
+    g.add_argument(
+        "--snr-radar-db",
+        type=_finite_float,
+        default=d.snr_radar_db,
+        help=f"SNR_r in dB, within +-{MAX_ABS_SNR_DB:g} (default %(default)s)",
+    )
+    g.add_argument(
+        "--target-sector-deg",
+        type=_finite_float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=d.target_sector_deg,
+        help="prior target sector in degrees (default %(default)s)",
+    )
+    g.add_argument(
+        "--comm-sector-deg",
+        type=_finite_float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        default=d.comm_sector_deg,
+        help="comm receiver sector in degrees (default %(default)s)",
+    )
+    g.add_argument(
+        "--p-target",
+        type=_finite_float,
+        default=d.p_target,
+        help="prior probability of a target, in (0, 1) (default %(default)s)",
+    )
+    g.add_argument(
+        "--pfa", type=_finite_float, default=d.pfa, help="target false-alarm probability (default %(default)s)"
+    )
+    g.add_argument(
+        "--spacing-std",
+        type=_finite_float,
+        default=d.spacing_std,
+        help=f"std of the inter-element spacing in wavelengths, at most {MAX_SPACING_STD:g}, e.g. 0.0333 for "
+        "lambda/30 (default %(default)s)",
+    )
+    g.add_argument(
+        "--impairment-seed",
+        type=_seed,
+        default=d.impairment_seed,
+        help="seed of the spacing realisation (default %(default)s)",
+    )
+    g.add_argument(
+        "--position-model",
+        choices=POSITION_MODELS,
+        default=d.position_model,
+        help="how spacings become positions (default %(default)s)",
+    )
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default %(default)s)")
 
 
@@ -139,15 +202,19 @@ def _check_samples_for_pfa(samples: int, pfa: float) -> None:
 
     needed = min_h0_samples(pfa)
     if samples < needed:
-        raise UsageError(f"--samples {samples} is too few for Pfa {pfa:g}: the threshold needs at least {needed} "
-                         f"H0 snapshots ({MIN_EXCEEDANCES} expected false alarms); raise --samples or --pfa")
+        raise UsageError(
+            f"--samples {samples} is too few for Pfa {pfa:g}: the threshold needs at least {needed} "
+            f"H0 snapshots ({MIN_EXCEEDANCES} expected false alarms); raise --samples or --pfa"
+        )
 
 
 def _check_evaluable(scenario: Scenario, samples: int) -> None:
     """What an evaluation at a fixed Pfa needs from the scenario and the sample size."""
     if not 0.0 < scenario.p_target < 1.0:
-        raise UsageError(f"p_target must lie in (0, 1) here, got {scenario.p_target:g}: Pd needs snapshots with a "
-                         "target and Pfa snapshots without one")
+        raise UsageError(
+            f"p_target must lie in (0, 1) here, got {scenario.p_target:g}: Pd needs snapshots with a "
+            "target and Pfa snapshots without one"
+        )
     _check_samples_for_pfa(samples, scenario.pfa)
 
 
@@ -203,8 +270,9 @@ def _progress(total: int, desc: str, enabled: bool):
 
     # Logs (no terminal) get an update every 10 s instead of a carriage-return stream.
     interval = 0.2 if sys.stderr.isatty() else 10.0
-    return tqdm(total=total, desc=desc, unit="snap", unit_scale=True, disable=not enabled, file=sys.stderr,
-                mininterval=interval)
+    return tqdm(
+        total=total, desc=desc, unit="snap", unit_scale=True, disable=not enabled, file=sys.stderr, mininterval=interval
+    )
 
 
 def cmd_baseline(args) -> int:
@@ -237,10 +305,14 @@ def _evaluate_and_report(args, system, device, identity: dict, channels=None) ->
         return 0
     print("  ".join(f"{k} = {v}" for k, v in identity.items()))
     print(f"Pd     = {result.pd:.4f}  (95% CI [{result.pd_ci_low:.4f}, {result.pd_ci_high:.4f}])")
-    print(f"Pfa    = {result.pfa:.4g}  (95% CI [{result.pfa_ci_low:.4g}, {result.pfa_ci_high:.4g}], "
-          f"target {system.scenario.pfa:g})")
-    print(f"RMSE   = {result.rmse_deg:.3f} deg  (95% CI [{result.rmse_ci_low:.3f}, {result.rmse_ci_high:.3f}]) "
-          f"over {result.detected} detected targets")
+    print(
+        f"Pfa    = {result.pfa:.4g}  (95% CI [{result.pfa_ci_low:.4g}, {result.pfa_ci_high:.4g}], "
+        f"target {system.scenario.pfa:g})"
+    )
+    print(
+        f"RMSE   = {result.rmse_deg:.3f} deg  (95% CI [{result.rmse_ci_low:.3f}, {result.rmse_ci_high:.3f}]) "
+        f"over {result.detected} detected targets"
+    )
     if result.sigma_deg is not None:
         print(f"sigma^ = {result.sigma_deg:.3f} deg mean, {result.sigma_rms_deg:.3f} deg RMS over the same targets")
     print(f"SER    = {result.ser:.4g}  (95% CI [{result.ser_ci_low:.4g}, {result.ser_ci_high:.4g}])")
@@ -274,7 +346,9 @@ def cmd_baseline_sweep(args) -> int:
             raise UsageError(str(exc)) from None
     write_csv(rows, csv_path)
     front = {key: [r for r in rows if r[key]] for key in ("front_pd", "front_rmse")}
-    front_path.write_text(json.dumps({"scenario": scenario.to_dict(), "samples": args.samples, "seed": args.seed, **front}, indent=1))
+    front_path.write_text(
+        json.dumps({"scenario": scenario.to_dict(), "samples": args.samples, "seed": args.seed, **front}, indent=1)
+    )
     figures = plot_tradeoff(rows, out)
     best = max(rows, key=lambda r: r["pd"])
     print(f"{len(rows)} points x {args.samples} snapshots in {time.perf_counter() - start:.1f} s")
@@ -296,13 +370,22 @@ def _training_progress(total_steps: int, done: int, enabled: bool):
     """A tqdm bar over training steps and the callback that feeds it stage and mean losses."""
     from tqdm import tqdm
 
-    bar = tqdm(total=total_steps, initial=done, desc="training", unit="step", disable=not enabled, file=sys.stderr,
-               mininterval=0.5 if sys.stderr.isatty() else 30.0)
+    bar = tqdm(
+        total=total_steps,
+        initial=done,
+        desc="training",
+        unit="step",
+        disable=not enabled,
+        file=sys.stderr,
+        mininterval=0.5 if sys.stderr.isatty() else 30.0,
+    )
 
     def update(report) -> None:
-        bar.set_postfix_str(f"stage {report.stage_index + 1} {report.stage} {report.step}/{report.steps} "
-                            f"J_radar {float(report.radar_loss.mean()):.4g} J_CE {float(report.comm_loss.mean()):.4g}",
-                            refresh=False)
+        bar.set_postfix_str(
+            f"stage {report.stage_index + 1} {report.stage} {report.step}/{report.steps} "
+            f"J_radar {float(report.radar_loss.mean()):.4g} J_CE {float(report.comm_loss.mean()):.4g}",
+            refresh=False,
+        )
         bar.update(1)
 
     return bar, update
@@ -315,15 +398,23 @@ def cmd_train(args) -> int:
 
     scenario = _scenario(args)
     if not 0.0 < scenario.p_target < 1.0:
-        raise UsageError(f"p_target must lie in (0, 1) for training, got {scenario.p_target:g}: the detector "
-                         "learns from snapshots with and without a target")
+        raise UsageError(
+            f"p_target must lie in (0, 1) for training, got {scenario.p_target:g}: the detector "
+            "learns from snapshots with and without a target"
+        )
     samples = args.samples_per_stage or BUDGETS[args.budget]
     if args.batch_size > samples:
         raise UsageError(f"--batch-size {args.batch_size} exceeds the {samples} samples per stage")
     try:
-        config = TrainingConfig(omegas=tuple(args.omega), samples_per_stage=samples, batch_size=args.batch_size,
-                                learning_rate=args.lr, schedule=args.schedule, seed=args.seed,
-                                budget=args.budget if not args.samples_per_stage else "custom")
+        config = TrainingConfig(
+            omegas=tuple(args.omega),
+            samples_per_stage=samples,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            schedule=args.schedule,
+            seed=args.seed,
+            budget=args.budget if not args.samples_per_stage else "custom",
+        )
     except TrainingError as exc:
         raise UsageError(str(exc)) from None
     device = _device(args.device)
@@ -334,8 +425,9 @@ def cmd_train(args) -> int:
             trainer.load_checkpoint()
         except TrainingError as exc:
             raise UsageError(str(exc)) from None
-        print(f"resuming from {out / CHECKPOINT_NAME} at step {trainer.steps_done}/{trainer.total_steps}",
-              file=sys.stderr)
+        print(
+            f"resuming from {out / CHECKPOINT_NAME} at step {trainer.steps_done}/{trainer.total_steps}", file=sys.stderr
+        )
     start, first_step = time.perf_counter(), trainer.steps_done
     bar, update = _training_progress(trainer.total_steps, first_step, not args.quiet)
     with bar:
@@ -403,21 +495,32 @@ def cmd_models(args) -> int:
         except ModelFileError as exc:
             raise UsageError(str(exc)) from None
         sc = meta["scenario"]
-        entries.append({
-            "path": str(path), "sweep": path.parent.name, "omega": meta["omega"],
-            "spacing_std": sc["spacing_std"], "impairment_seed": sc["impairment_seed"],
-            "position_model": sc["position_model"], "num_antennas": meta["num_antennas"],
-            "num_messages": meta["num_messages"], "true_positions_wavelengths": meta["true_positions_wavelengths"],
-            "training": meta["training"], "git_commit": meta.get("git_commit"), "command": meta.get("command"),
-        })
+        entries.append(
+            {
+                "path": str(path),
+                "sweep": path.parent.name,
+                "omega": meta["omega"],
+                "spacing_std": sc["spacing_std"],
+                "impairment_seed": sc["impairment_seed"],
+                "position_model": sc["position_model"],
+                "num_antennas": meta["num_antennas"],
+                "num_messages": meta["num_messages"],
+                "true_positions_wavelengths": meta["true_positions_wavelengths"],
+                "training": meta["training"],
+                "git_commit": meta.get("git_commit"),
+                "command": meta.get("command"),
+            }
+        )
     entries.sort(key=lambda e: (e["sweep"], e["omega"]))
     if args.json:
         print(json.dumps(entries))
     else:
         for e in entries:
             t = e["training"]
-            print(f"{e['path']}  omega_r={e['omega']:<8g} spacing_std={e['spacing_std']:<8.4g} "
-                  f"budget={t.get('budget')} ({t.get('samples_per_stage')} samples/stage, {t.get('schedule')})")
+            print(
+                f"{e['path']}  omega_r={e['omega']:<8g} spacing_std={e['spacing_std']:<8.4g} "
+                f"budget={t.get('budget')} ({t.get('samples_per_stage')} samples/stage, {t.get('schedule')})"
+            )
     return 0
 
 
@@ -440,10 +543,16 @@ def cmd_reproduce(args) -> int:
     out = _output_dir(args.out)
     start = time.perf_counter()
     with _progress(None, "reproduce", sys.stderr.isatty()) as bar:
-        repro = Reproduction(out, args.samples, args.seed, device,
-                             retrain=args.budget if args.retrain else None,
-                             log=lambda msg: bar.write(msg, file=sys.stdout), progress=bar.update,
-                             impaired=[known[n] for n in names])
+        repro = Reproduction(
+            out,
+            args.samples,
+            args.seed,
+            device,
+            retrain=args.budget if args.retrain else None,
+            log=lambda msg: bar.write(msg, file=sys.stdout),
+            progress=bar.update,
+            impaired=[known[n] for n in names],
+        )
         try:
             written = repro.run(figures)
         except (ModelFileError, FileNotFoundError) as exc:
@@ -454,8 +563,10 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
-SAMPLES_HELP = ("test snapshots, and as many H0 snapshots for the threshold: at least 10 / Pfa (10 expected false "
-                f"alarms), at most {MAX_SAMPLES:.0e} (default %(default)s)")
+SAMPLES_HELP = (
+    "test snapshots, and as many H0 snapshots for the threshold: at least 10 / Pfa (10 expected false "
+    f"alarms), at most {MAX_SAMPLES:.0e} (default %(default)s)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -463,40 +574,83 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    p = sub.add_parser("baseline", help="evaluate one (rho, phi) point of the model-based baseline",
-                       description="Evaluate the LS/ISAC beam + MAPRT + ML baseline at one (rho, phi) at a fixed Pfa.")
-    p.add_argument("--rho", type=_finite_float, default=0.5, help="radar share of the ISAC beam, [0, 1] (default %(default)s)")
-    p.add_argument("--phi-deg", type=_finite_float, default=0.0, help="relative phase of the comm beam, degrees (default %(default)s)")
+    p = sub.add_parser(
+        "baseline",
+        help="evaluate one (rho, phi) point of the model-based baseline",
+        description="Evaluate the LS/ISAC beam + MAPRT + ML baseline at one (rho, phi) at a fixed Pfa.",
+    )
+    p.add_argument(
+        "--rho", type=_finite_float, default=0.5, help="radar share of the ISAC beam, [0, 1] (default %(default)s)"
+    )
+    p.add_argument(
+        "--phi-deg",
+        type=_finite_float,
+        default=0.0,
+        help="relative phase of the comm beam, degrees (default %(default)s)",
+    )
     p.add_argument("--samples", type=_samples, default=100_000, help=SAMPLES_HELP)
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_scenario_options(p)
     p.set_defaults(func=cmd_baseline)
 
-    p = sub.add_parser("baseline-sweep", help="sweep (rho, phi), write the CSV, Pareto fronts and plots",
-                       description="Sweep the ISAC beam of eq. (10) over (rho, phi) and extract the Pareto fronts.")
+    p = sub.add_parser(
+        "baseline-sweep",
+        help="sweep (rho, phi), write the CSV, Pareto fronts and plots",
+        description="Sweep the ISAC beam of eq. (10) over (rho, phi) and extract the Pareto fronts.",
+    )
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--samples", type=_samples, default=100_000, help="test snapshots per point, and as many H0 "
-                   f"snapshots for the threshold, at least 10 / Pfa, at most {MAX_SAMPLES:.0e} (default %(default)s)")
+    p.add_argument(
+        "--samples",
+        type=_samples,
+        default=100_000,
+        help="test snapshots per point, and as many H0 "
+        f"snapshots for the threshold, at least 10 / Pfa, at most {MAX_SAMPLES:.0e} (default %(default)s)",
+    )
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default %(default)s)")
-    p.add_argument("--rhos", type=_float_list, default=None, help="comma-separated rho values (default: a grid dense near 0 and 1)")
-    p.add_argument("--phi-steps", type=_int_in(1, MAX_PHI_STEPS, "a number of phases"), default=8,
-                   help=f"phases phi = 2 pi i / steps, at most {MAX_PHI_STEPS} (default %(default)s)")
+    p.add_argument(
+        "--rhos", type=_float_list, default=None, help="comma-separated rho values (default: a grid dense near 0 and 1)"
+    )
+    p.add_argument(
+        "--phi-steps",
+        type=_int_in(1, MAX_PHI_STEPS, "a number of phases"),
+        default=8,
+        help=f"phases phi = 2 pi i / steps, at most {MAX_PHI_STEPS} (default %(default)s)",
+    )
     _add_scenario_options(p)
     p.set_defaults(func=cmd_baseline_sweep)
 
-    p = sub.add_parser("train", help="train the autoencoder for one or more omega_r (one model file each)",
-                       description="Train the autoencoder (Sec. III-C); several omega_r train together as one ensemble. "
-                                   "Resumes from OUT/checkpoint.pt if an earlier run was interrupted.")
-    p.add_argument("--omega", type=_omega_list, required=True, help="omega_r, one value or a comma-separated list in [0, 1]")
-    p.add_argument("--budget", choices=("quick", "paper"), default="quick",
-                   help="samples per stage: quick = 2e6, paper = 2e7 (default %(default)s)")
-    p.add_argument("--samples-per-stage", type=_positive_int, default=None, help="override the budget's samples per stage")
-    p.add_argument("--schedule", choices=("staged", "paper", "joint"), default="staged",
-                   help="staged = the paper's three stages + receiver fine-tuning (default); paper = the three stages only; "
-                        "joint = all six networks at once")
-    p.add_argument("--batch-size", type=_int_in(1, MAX_BATCH, "a batch size"), default=10_000,
-                   help=f"samples per step, at most {MAX_BATCH} and the samples per stage (default %(default)s)")
+    p = sub.add_parser(
+        "train",
+        help="train the autoencoder for one or more omega_r (one model file each)",
+        description="Train the autoencoder (Sec. III-C); several omega_r train together as one ensemble. "
+        "Resumes from OUT/checkpoint.pt if an earlier run was interrupted.",
+    )
+    p.add_argument(
+        "--omega", type=_omega_list, required=True, help="omega_r, one value or a comma-separated list in [0, 1]"
+    )
+    p.add_argument(
+        "--budget",
+        choices=("quick", "paper"),
+        default="quick",
+        help="samples per stage: quick = 2e6, paper = 2e7 (default %(default)s)",
+    )
+    p.add_argument(
+        "--samples-per-stage", type=_positive_int, default=None, help="override the budget's samples per stage"
+    )
+    p.add_argument(
+        "--schedule",
+        choices=("staged", "paper", "joint"),
+        default="staged",
+        help="staged = the paper's three stages + receiver fine-tuning (default); paper = the three stages only; "
+        "joint = all six networks at once",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=_int_in(1, MAX_BATCH, "a batch size"),
+        default=10_000,
+        help=f"samples per step, at most {MAX_BATCH} and the samples per stage (default %(default)s)",
+    )
     p.add_argument("--lr", type=_finite_float, default=0.01, help="Adam learning rate (default %(default)s)")
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default %(default)s)")
     p.add_argument("--out", required=True, help="output directory (model files, checkpoint)")
@@ -504,9 +658,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scenario_options(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="evaluate a model file at the fixed Pfa",
-                       description="Evaluate a trained model: Pd, empirical Pfa, RMSE, mean sigma, SER. "
-                                   "The scenario is the model's; scenario options given here must agree with it.")
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate a model file at the fixed Pfa",
+        description="Evaluate a trained model: Pd, empirical Pfa, RMSE, mean sigma, SER. "
+        "The scenario is the model's; scenario options given here must agree with it.",
+    )
     p.add_argument("model", help="model file (.safetensors)")
     p.add_argument("--samples", type=_samples, default=100_000, help=SAMPLES_HELP)
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default %(default)s)")
@@ -519,18 +676,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON array")
     p.set_defaults(func=cmd_models)
 
-    p = sub.add_parser("reproduce", help="reproduce Fig. 2-5 of the paper (figures, CSV, tables)",
-                       description="Evaluate the shipped pretrained models (or retrain them) against the baseline "
-                                   "and write the paper's figures as PNG and PDF with their tables.")
+    p = sub.add_parser(
+        "reproduce",
+        help="reproduce Fig. 2-5 of the paper (figures, CSV, tables)",
+        description="Evaluate the shipped pretrained models (or retrain them) against the baseline "
+        "and write the paper's figures as PNG and PDF with their tables.",
+    )
     p.add_argument("figure", choices=("fig2", "fig3", "fig4", "fig5", "all"), help="which figure")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--samples", type=_samples, default=1_000_000, help=SAMPLES_HELP.replace("test snapshots", "test snapshots per point"))
+    p.add_argument(
+        "--samples",
+        type=_samples,
+        default=1_000_000,
+        help=SAMPLES_HELP.replace("test snapshots", "test snapshots per point"),
+    )
     p.add_argument("--seed", type=_seed, default=1, help="random seed (default %(default)s)")
-    p.add_argument("--impairments", default=None,
-                   help="Fig. 5 sweeps, comma-separated (default: all of spacing_l30, spacing_l15, spacing_l30_scaled, "
-                        "spacing_l15_scaled that exist)")
-    p.add_argument("--retrain", action="store_true", help="train the model sweeps into OUT/models instead of using the shipped ones")
-    p.add_argument("--budget", choices=("quick", "paper"), default="paper", help="training budget with --retrain (default %(default)s)")
+    p.add_argument(
+        "--impairments",
+        default=None,
+        help="Fig. 5 sweeps, comma-separated (default: all of spacing_l30, spacing_l15, spacing_l30_scaled, "
+        "spacing_l15_scaled that exist)",
+    )
+    p.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train the model sweeps into OUT/models instead of using the shipped ones",
+    )
+    p.add_argument(
+        "--budget",
+        choices=("quick", "paper"),
+        default="paper",
+        help="training budget with --retrain (default %(default)s)",
+    )
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default %(default)s)")
     p.set_defaults(func=cmd_reproduce)
 

@@ -86,8 +86,7 @@ def clopper_pearson(successes: int, trials: int, confidence: float = CONFIDENCE)
     return float(low), float(high)
 
 
-def rmse_interval(sum_sq: float, sum_fourth: float, count: int,
-                  confidence: float = CONFIDENCE) -> tuple[float, float]:
+def rmse_interval(sum_sq: float, sum_fourth: float, count: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
     """Confidence interval of the RMSE sqrt(sum_sq / count) of ``count`` independent errors e_i.
 
     sum_sq = sum e_i^2, sum_fourth = sum e_i^4 (any unit; the interval is in
@@ -141,8 +140,14 @@ def _factored(y: torch.Tensor, v: torch.Tensor):
 
 
 @torch.inference_mode()
-def h0_scores(system: IsacSystem, samples: int, seed: int, device="cpu", chunk: Optional[int] = None,
-              channels: Optional[Channels] = None) -> np.ndarray:
+def h0_scores(
+    system: IsacSystem,
+    samples: int,
+    seed: int,
+    device="cpu",
+    chunk: Optional[int] = None,
+    channels: Optional[Channels] = None,
+) -> np.ndarray:
     """Detection scores of ``samples`` target-free snapshots, shape (samples,).
 
     ``channels``: what the snapshots go through (default: the scenario's simulated channels).
@@ -173,8 +178,9 @@ def min_h0_samples(pfa: float) -> int:
 def _check_h0_samples(samples: int, pfa: float) -> None:
     needed = min_h0_samples(pfa)
     if samples < needed:
-        raise ValueError(f"Pfa {pfa:g} needs at least {needed} H0 snapshots "
-                         f"({MIN_EXCEEDANCES} expected false alarms), got {samples}")
+        raise ValueError(
+            f"Pfa {pfa:g} needs at least {needed} H0 snapshots ({MIN_EXCEEDANCES} expected false alarms), got {samples}"
+        )
 
 
 def threshold_for_pfa(h0: np.ndarray, pfa: float) -> float:

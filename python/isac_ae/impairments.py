@@ -103,9 +103,7 @@ class ImpairmentMagnitudes:
     def __post_init__(self):
         if not 0.0 < self.gain_min <= 1.0:
             raise ValueError(f"gain_min must lie in (0, 1], got {self.gain_min}")
-        if self.phase_std_deg is not None and not (
-            math.isfinite(self.phase_std_deg) and self.phase_std_deg >= 0.0
-        ):
+        if self.phase_std_deg is not None and not (math.isfinite(self.phase_std_deg) and self.phase_std_deg >= 0.0):
             raise ValueError(f"phase_std_deg must be None (uniform) or a finite value >= 0, got {self.phase_std_deg}")
         if self.coupling_db is not None:
             coupling = _as_range(self.coupling_db, "coupling_db")
@@ -207,8 +205,8 @@ class ArrayModel:
         rng = np.random.default_rng([seed, _DRAW_STREAM])
 
         mean_spacing = rng.uniform(*m.spacing_wavelengths)
-        positions = 2.0 * mean_spacing * impaired_positions(
-            k, m.spacing_std / (2.0 * mean_spacing), seed, m.position_model
+        positions = (
+            2.0 * mean_spacing * impaired_positions(k, m.spacing_std / (2.0 * mean_spacing), seed, m.position_model)
         )
 
         def element_gains():

@@ -44,18 +44,35 @@ def plot_tradeoff(rows, out_dir: Path, title: str = "", extra_series=(), prefix:
     ):
         front_key, _, low, high = FRONTS[metric]
         fig, ax = plt.subplots(figsize=(5.5, 4.0))
-        ax.scatter([r[metric] for r in rows], [r["ser"] for r in rows], s=10, color="0.7", label="baseline (all rho, phi)")
+        ax.scatter(
+            [r[metric] for r in rows], [r["ser"] for r in rows], s=10, color="0.7", label="baseline (all rho, phi)"
+        )
         front = sorted((r for r in rows if r[front_key]), key=lambda r: r["ser"])
-        ax.errorbar([r[metric] for r in front], [r["ser"] for r in front], xerr=_error(front, metric, low, high),
-                    fmt="k-o", ms=3, elinewidth=0.8, label="baseline Pareto front (95 % CI)")
+        ax.errorbar(
+            [r[metric] for r in front],
+            [r["ser"] for r in front],
+            xerr=_error(front, metric, low, high),
+            fmt="k-o",
+            ms=3,
+            elinewidth=0.8,
+            label="baseline Pareto front (95 % CI)",
+        )
         for label, series in extra_series:
-            ax.errorbar([r[metric] for r in series], [r["ser"] for r in series],
-                        xerr=_error(series, metric, low, high), yerr=_error(series, "ser", "ser_ci_low", "ser_ci_high"),
-                        fmt="s", ms=4, elinewidth=0.8, label=label)
+            ax.errorbar(
+                [r[metric] for r in series],
+                [r["ser"] for r in series],
+                xerr=_error(series, metric, low, high),
+                yerr=_error(series, "ser", "ser_ci_low", "ser_ci_high"),
+                fmt="s",
+                ms=4,
+                elinewidth=0.8,
+                label=label,
+            )
             for r in series:
                 if "omega" in r:
-                    ax.annotate(f"{r['omega']:g}", (r[metric], r["ser"]), fontsize=6, xytext=(3, 3),
-                                textcoords="offset points")
+                    ax.annotate(
+                        f"{r['omega']:g}", (r[metric], r["ser"]), fontsize=6, xytext=(3, 3), textcoords="offset points"
+                    )
         ax.set_yscale("log")
         ax.set_xlabel(xlabel)
         ax.set_ylabel("symbol error rate")
@@ -99,11 +116,14 @@ def plot_rmse_vs_sigma(rows, out_dir: Path, stem: str = "fig4_rmse_vs_sigma") ->
     ax.errorbar(sigma, rmse, yerr=yerr, fmt="o", elinewidth=0.8, label=r"autoencoder, mean $\hat\sigma$")
     if all(r.get("sigma_rms_deg") is not None for r in rows):
         rms = [r["sigma_rms_deg"] for r in rows]
-        ax.errorbar(rms, rmse, yerr=yerr, fmt="x", color="tab:orange", elinewidth=0.8,
-                    label=r"autoencoder, RMS $\hat\sigma$")
+        ax.errorbar(
+            rms, rmse, yerr=yerr, fmt="x", color="tab:orange", elinewidth=0.8, label=r"autoencoder, RMS $\hat\sigma$"
+        )
         sigma = sigma + rms
     for r in rows:
-        ax.annotate(f"{r['omega']:g}", (r["sigma_deg"], r["rmse_deg"]), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        ax.annotate(
+            f"{r['omega']:g}", (r["sigma_deg"], r["rmse_deg"]), fontsize=6, xytext=(3, 3), textcoords="offset points"
+        )
     top = 1.1 * max(sigma + [r["rmse_ci_high"] for r in rows])
     ax.plot([0, top], [0, top], "k--", lw=1, label=r"RMSE = $\hat\sigma$")
     ax.set_xlim(0, top)

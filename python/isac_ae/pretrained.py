@@ -35,17 +35,32 @@ class PretrainedSweep:
 #: Every shipped sweep, by name (the directory under models/). Fig. 5 has the
 #: paper's sigma = lambda/30 and lambda/15 under both position models:
 #: cumulative p_k = d_0 + ... + d_{k-1} (the paper's text) and scaled p_k = k d_k.
-SWEEPS = {s.name: s for s in (
-    PretrainedSweep("nominal", Scenario(), FIG2_OMEGAS, "nominal array", "fig2"),
-    PretrainedSweep("spacing_l30", Scenario(spacing_std=LAMBDA_30), FIG5_OMEGAS,
-                    "spacing std lambda/30, cumulative", "fig5"),
-    PretrainedSweep("spacing_l15", Scenario(spacing_std=LAMBDA_15), FIG5_OMEGAS,
-                    "spacing std lambda/15, cumulative", "fig5"),
-    PretrainedSweep("spacing_l30_scaled", Scenario(spacing_std=LAMBDA_30, position_model="scaled"), FIG5_OMEGAS,
-                    "spacing std lambda/30, scaled (p_k = k d_k)", "fig5"),
-    PretrainedSweep("spacing_l15_scaled", Scenario(spacing_std=LAMBDA_15, position_model="scaled"), FIG5_OMEGAS,
-                    "spacing std lambda/15, scaled (p_k = k d_k)", "fig5"),
-)}
+SWEEPS = {
+    s.name: s
+    for s in (
+        PretrainedSweep("nominal", Scenario(), FIG2_OMEGAS, "nominal array", "fig2"),
+        PretrainedSweep(
+            "spacing_l30", Scenario(spacing_std=LAMBDA_30), FIG5_OMEGAS, "spacing std lambda/30, cumulative", "fig5"
+        ),
+        PretrainedSweep(
+            "spacing_l15", Scenario(spacing_std=LAMBDA_15), FIG5_OMEGAS, "spacing std lambda/15, cumulative", "fig5"
+        ),
+        PretrainedSweep(
+            "spacing_l30_scaled",
+            Scenario(spacing_std=LAMBDA_30, position_model="scaled"),
+            FIG5_OMEGAS,
+            "spacing std lambda/30, scaled (p_k = k d_k)",
+            "fig5",
+        ),
+        PretrainedSweep(
+            "spacing_l15_scaled",
+            Scenario(spacing_std=LAMBDA_15, position_model="scaled"),
+            FIG5_OMEGAS,
+            "spacing std lambda/15, scaled (p_k = k d_k)",
+            "fig5",
+        ),
+    )
+}
 
 
 def sweeps_of(figure: str) -> tuple[PretrainedSweep, ...]:

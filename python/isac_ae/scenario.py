@@ -79,13 +79,17 @@ class Scenario:
         if not 1 <= self.num_antennas <= MAX_ANTENNAS:
             raise ScenarioError(f"K (num_antennas) must be an integer in [1, {MAX_ANTENNAS}], got {self.num_antennas}")
         if not 2 <= self.num_messages <= MAX_MESSAGES:
-            raise ScenarioError(f"|M| (num_messages) must be an integer in [2, {MAX_MESSAGES}], got {self.num_messages}")
+            raise ScenarioError(
+                f"|M| (num_messages) must be an integer in [2, {MAX_MESSAGES}], got {self.num_messages}"
+            )
         for name in ("snr_comm_db", "snr_radar_db", "spacing_std"):
             if not math.isfinite(getattr(self, name)):
                 raise ScenarioError(f"{name} must be finite, got {getattr(self, name)}")
         for name in ("snr_comm_db", "snr_radar_db"):
             if abs(getattr(self, name)) > MAX_ABS_SNR_DB:
-                raise ScenarioError(f"{name} must lie in [-{MAX_ABS_SNR_DB:g}, {MAX_ABS_SNR_DB:g}] dB, got {getattr(self, name)}")
+                raise ScenarioError(
+                    f"{name} must lie in [-{MAX_ABS_SNR_DB:g}, {MAX_ABS_SNR_DB:g}] dB, got {getattr(self, name)}"
+                )
         for name in ("target_sector_deg", "comm_sector_deg"):
             lo, hi = getattr(self, name)
             if not (-90.0 <= lo <= 90.0 and -90.0 <= hi <= 90.0):
@@ -101,9 +105,7 @@ class Scenario:
         if self.impairment_seed < 0:
             raise ScenarioError(f"impairment_seed must be a non-negative integer, got {self.impairment_seed}")
         if self.position_model not in POSITION_MODELS:
-            raise ScenarioError(
-                f"position_model must be one of {POSITION_MODELS}, got {self.position_model!r}"
-            )
+            raise ScenarioError(f"position_model must be one of {POSITION_MODELS}, got {self.position_model!r}")
 
     # --- derived quantities -------------------------------------------------
     @property
@@ -144,9 +146,7 @@ class Scenario:
         """Element positions of the (possibly impaired) physical array, wavelengths, shape (K,)."""
         from .array import impaired_positions
 
-        return impaired_positions(
-            self.num_antennas, self.spacing_std, self.impairment_seed, self.position_model
-        )
+        return impaired_positions(self.num_antennas, self.spacing_std, self.impairment_seed, self.position_model)
 
     # --- (de)serialisation for model files and JSON output -------------------
     def to_dict(self) -> dict:

@@ -22,12 +22,31 @@ DEFAULT_PHI_STEPS = 8
 REFINE_RHO_STEPS = 2
 REFINE_PHASES = 1
 
-CSV_FIELDS = ("rho", "phi_deg", "pd", "pd_ci_low", "pd_ci_high", "pfa", "pfa_ci_low", "pfa_ci_high",
-              "rmse_deg", "rmse_ci_low", "rmse_ci_high", "ser", "ser_ci_low", "ser_ci_high",
-              "threshold", "samples", "front_pd", "front_rmse")
+CSV_FIELDS = (
+    "rho",
+    "phi_deg",
+    "pd",
+    "pd_ci_low",
+    "pd_ci_high",
+    "pfa",
+    "pfa_ci_low",
+    "pfa_ci_high",
+    "rmse_deg",
+    "rmse_ci_low",
+    "rmse_ci_high",
+    "ser",
+    "ser_ci_low",
+    "ser_ci_high",
+    "threshold",
+    "samples",
+    "front_pd",
+    "front_rmse",
+)
 #: The two fronts, by metric: (row key of the front flag, larger is better, keys of the 95 % interval).
-FRONTS = {"pd": ("front_pd", True, "pd_ci_low", "pd_ci_high"),
-          "rmse_deg": ("front_rmse", False, "rmse_ci_low", "rmse_ci_high")}
+FRONTS = {
+    "pd": ("front_pd", True, "pd_ci_low", "pd_ci_high"),
+    "rmse_deg": ("front_rmse", False, "rmse_ci_low", "rmse_ci_high"),
+}
 
 
 def baseline_sweep(scenario: Scenario, rhos, phis_rad, samples: int, seed: int, device="cpu", progress=None):
@@ -118,13 +137,13 @@ def front_at_ser(rows, ser: float, ser_low: float, ser_high: float, metric: str)
     low = min(_interpolate(front, log_ser, ci_low, s) for s in sers)
     high = max(_interpolate(front, log_ser, ci_high, s) for s in sers)
     upper = int(np.searchsorted([r["ser"] for r in front], ser, side="right"))
-    around = front[max(upper - 1, 0):upper + 1]
-    return {"value": value, "low": low, "high": high,
-            "points": [(r["rho"], r["phi_deg"]) for r in around]}
+    around = front[max(upper - 1, 0) : upper + 1]
+    return {"value": value, "low": low, "high": high, "points": [(r["rho"], r["phi_deg"]) for r in around]}
 
 
-def refine_points(rows, sers, phase_step_rad: float, rho_steps: int = REFINE_RHO_STEPS,
-                  phases: int = REFINE_PHASES) -> list[tuple[float, float]]:
+def refine_points(
+    rows, sers, phase_step_rad: float, rho_steps: int = REFINE_RHO_STEPS, phases: int = REFINE_PHASES
+) -> list[tuple[float, float]]:
     """(rho, phi radians) points that refine both fronts around each SER of ``sers``; none already in ``rows``.
 
     The two adjacent front points around a SER span a rho interval, split in
@@ -143,7 +162,7 @@ def refine_points(rows, sers, phase_step_rad: float, rho_steps: int = REFINE_RHO
             upper = int(np.searchsorted(front_ser, ser, side="right"))
             if upper == 0 or upper == len(front):
                 continue
-            pair = front[upper - 1:upper + 1]
+            pair = front[upper - 1 : upper + 1]
             a, b = sorted(r["rho"] for r in pair)
             centres = {math.radians(r["phi_deg"]) for r in pair}
             for rho in np.linspace(a, b, rho_steps + 1):

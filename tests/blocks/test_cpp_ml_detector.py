@@ -50,7 +50,9 @@ def test_non_finite_input_gives_index_0_and_one_warning(run, capfd):
 def test_set_constellation(run):
     det = cpp_receivers.ml_detector()
     det.set_constellation([1, -1])
-    (m,) = run(det, [(np.array([0.9, -2.0, 0.1], np.complex64), "c", 1), (np.ones(3, np.complex64), "c", 1)], [("b", 1)])
+    (m,) = run(
+        det, [(np.array([0.9, -2.0, 0.1], np.complex64), "c", 1), (np.ones(3, np.complex64), "c", 1)], [("b", 1)]
+    )
     np.testing.assert_array_equal(m, [0, 1, 0])
     with pytest.raises(ValueError, match="1 to 256"):
         det.set_constellation(np.ones(300))

@@ -37,7 +37,9 @@ def test_kernel_matches_core(cpp, rng, positions):
     alpha = 3 * _crandn(rng, n)
     alpha[::5] = 0  # no target
     noise = _crandn(rng, n, K)
-    ref = radar_response(torch.from_numpy(y), torch.from_numpy(theta), torch.from_numpy(alpha), ArrayModel.from_positions(pos))
+    ref = radar_response(
+        torch.from_numpy(y), torch.from_numpy(theta), torch.from_numpy(alpha), ArrayModel.from_positions(pos)
+    )
     ref = ref.numpy()
     scale = (np.abs(alpha) * math.sqrt(K))[:, None]  # typical size of an echo sample
     echo = cpp.radar_echo(y, theta, alpha, pos)
@@ -65,7 +67,8 @@ def test_kernel_rejects_bad_shapes(cpp):
 
 
 def test_block_draws_follow_the_model(run_rep):
-    """y = e_0 (a(theta)^T y = 1): z = t alpha a(theta) + n; checks t, theta, alpha, n and that theta is the angle used."""
+    """y = e_0 (a(theta)^T y = 1): z = t alpha a(theta) + n; checks t, theta, alpha, n and that theta is the
+    angle used."""
     n, snr_db, p, sector = 100_000, 3.0, 0.3, (-20.0, 20.0)
     block = cpp_channels.radar_channel(K, (), snr_db, sector, p, seed=21)
     e0 = np.zeros(K, np.complex64)

@@ -71,8 +71,9 @@ def test_baseline_set_sectors_redesigns_both_beams(run):
     tx = cpp_transmitters.baseline_transmitter(K, 4, 0.3, 20.0)
     tx.set_sectors((-10.0, 30.0), (40.0, 60.0))
     assert tx.sectors_deg() == ((-10.0, 30.0), (40.0, 60.0)) and (tx.rho(), tx.phi()) == (0.3, 20.0)
-    core = BaselineSystem(Scenario(target_sector_deg=(-10.0, 30.0), comm_sector_deg=(40.0, 60.0)), 0.3,
-                          math.radians(20.0))
+    core = BaselineSystem(
+        Scenario(target_sector_deg=(-10.0, 30.0), comm_sector_deg=(40.0, 60.0)), 0.3, math.radians(20.0)
+    )
     _, v = run(tx, [(np.zeros(3, np.uint8), "b", 1)], OUT)
     np.testing.assert_allclose(v[0], core.beam.numpy(), rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="target_sector_deg must satisfy"):
@@ -80,18 +81,21 @@ def test_baseline_set_sectors_redesigns_both_beams(run):
     assert tx.sectors_deg() == ((-10.0, 30.0), (40.0, 60.0))  # refused: the beam stays
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(K=10**6), r"K \(num_antennas\) must be an integer in \[1, 4096\]"),  # was a 5 GiB beam design
-    (dict(K=16.5), "K must be an integer"),
-    (dict(M=3), "square"),
-    (dict(M=1024), r"\|M\| \(num_messages\) must be an integer in \[2, 256\]"),
-    (dict(rho=float("nan")), "rho"),
-    (dict(phi_deg=float("nan")), "phi_deg must be a finite number"),  # was "the weights must be finite"
-    (dict(target_sector_deg=(20.0, -20.0)), "target_sector_deg must satisfy"),  # was accepted
-    (dict(target_sector_deg=(-100.0, 20.0)), "target_sector_deg must satisfy"),  # was accepted
-    (dict(target_sector_deg=(float("nan"), 20.0)), "target_sector_deg must satisfy"),  # was a SystemError
-    (dict(comm_sector_deg=(30.0,)), r"comm_sector_deg must be \(min, max\)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(K=10**6), r"K \(num_antennas\) must be an integer in \[1, 4096\]"),  # was a 5 GiB beam design
+        (dict(K=16.5), "K must be an integer"),
+        (dict(M=3), "square"),
+        (dict(M=1024), r"\|M\| \(num_messages\) must be an integer in \[2, 256\]"),
+        (dict(rho=float("nan")), "rho"),
+        (dict(phi_deg=float("nan")), "phi_deg must be a finite number"),  # was "the weights must be finite"
+        (dict(target_sector_deg=(20.0, -20.0)), "target_sector_deg must satisfy"),  # was accepted
+        (dict(target_sector_deg=(-100.0, 20.0)), "target_sector_deg must satisfy"),  # was accepted
+        (dict(target_sector_deg=(float("nan"), 20.0)), "target_sector_deg must satisfy"),  # was a SystemError
+        (dict(comm_sector_deg=(30.0,)), r"comm_sector_deg must be \(min, max\)"),
+    ],
+)
 def test_baseline_bad_parameters_are_clear_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         cpp_transmitters.baseline_transmitter(**kwargs)

@@ -14,7 +14,6 @@ from isac_ae.blocks import ae_receivers  # noqa: E402
 from isac_ae.channels import CommChannel  # noqa: E402
 
 
-
 @pytest.fixture(scope="module")
 def received(core):
     """(messages, z_c, kappa) from the core's comm channel at SNR_c = 20 dB."""

@@ -20,7 +20,6 @@ from isac_ae.evaluation import h0_scores, threshold_for_pfa  # noqa: E402
 K = 16
 
 
-
 @pytest.fixture(scope="module")
 def snapshots(core):
     """Radar snapshots of the core's channel: half with a target."""
@@ -108,17 +107,20 @@ def test_bad_parameters_are_clear_errors(model_path, tmp_path):
         ae_receivers.ae_radar_receiver(str(model_path), mode="pfa", h0_samples=0)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(h0_samples=10**10), r"h0_samples must be an integer in \[1, 2000000\]"),  # calibrated for an hour
-    (dict(h0_samples=100), r"h0_samples \(for pfa 0.01\) must be an integer in \[1000, 2000000\]"),
-    (dict(pfa=1e-9), "more than the 2000000 a block calibrates on"),
-    (dict(pfa=float("nan")), r"pfa must lie in \(0, 1\)"),
-    (dict(seed=-1), r"seed must be an integer in \[0, "),
-    (dict(seed=2**70), r"seed must be an integer in \[0, "),  # was "Overflow when unpacking long long"
-    (dict(h0_samples=1e5), "h0_samples must be an integer"),
-    (dict(K=16.5), r"K must be an integer >= 1 \(or 0 to take the model's\)"),  # was silently 16
-    (dict(mode="logit", threshold=float("nan")), "threshold must not be NaN"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(h0_samples=10**10), r"h0_samples must be an integer in \[1, 2000000\]"),  # calibrated for an hour
+        (dict(h0_samples=100), r"h0_samples \(for pfa 0.01\) must be an integer in \[1000, 2000000\]"),
+        (dict(pfa=1e-9), "more than the 2000000 a block calibrates on"),
+        (dict(pfa=float("nan")), r"pfa must lie in \(0, 1\)"),
+        (dict(seed=-1), r"seed must be an integer in \[0, "),
+        (dict(seed=2**70), r"seed must be an integer in \[0, "),  # was "Overflow when unpacking long long"
+        (dict(h0_samples=1e5), "h0_samples must be an integer"),
+        (dict(K=16.5), r"K must be an integer >= 1 \(or 0 to take the model's\)"),  # was silently 16
+        (dict(mode="logit", threshold=float("nan")), "threshold must not be NaN"),
+    ],
+)
 def test_hostile_parameters_are_refused_before_any_calibration(model_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         ae_receivers.ae_radar_receiver(str(model_path), **kwargs)
@@ -130,8 +132,12 @@ def test_threshold_needs_no_recalibration_when_the_scenario_changes(model_path):
 
     loaded = load_model(model_path)
     reference = h0_scores(AutoencoderSystem(loaded.model, loaded.scenario), 5000, 8)
-    for change in [dict(target_sector_deg=(-10.0, 30.0)), dict(comm_sector_deg=(0.0, 80.0)),
-                   dict(snr_radar_db=10.0), dict(spacing_std=1 / 30, impairment_seed=3)]:
+    for change in [
+        dict(target_sector_deg=(-10.0, 30.0)),
+        dict(comm_sector_deg=(0.0, 80.0)),
+        dict(snr_radar_db=10.0),
+        dict(spacing_std=1 / 30, impairment_seed=3),
+    ]:
         other = AutoencoderSystem(loaded.model, loaded.scenario.replace(**change))
         np.testing.assert_array_equal(h0_scores(other, 5000, 8), reference)
 

@@ -17,7 +17,6 @@ from isac_ae.blocks import ae_transmitters  # noqa: E402
 from .conftest import AE_MODEL as MODEL  # noqa: E402
 
 
-
 def test_outputs_equal_the_core_transmit(run, rng, model_path, core):
     m = rng.integers(0, 4, 20_000).astype(np.uint8)
     tx = ae_transmitters.ae_transmitter(str(model_path), K=16, M=4)
@@ -105,14 +104,17 @@ def test_missing_or_unreadable_model_file_is_a_clear_error(tmp_path):
             ae_transmitters.ae_transmitter(not_a_file)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(K=16.5), r"K must be an integer >= 1 \(or 0"),  # was silently K = 16
-    (dict(M="4"), r"\|M\| must be an integer >= 1 \(or 0"),
-    (dict(K=-1), r"K must be an integer >= 1 \(or 0"),
-    (dict(target_sector_deg=(20.0, -20.0)), "must not exceed"),
-    (dict(target_sector_deg=(float("nan"), 20.0)), r"must lie in \[-90, 90\]"),
-    (dict(comm_sector_deg=(30.0, 95.0)), r"must lie in \[-90, 90\]"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(K=16.5), r"K must be an integer >= 1 \(or 0"),  # was silently K = 16
+        (dict(M="4"), r"\|M\| must be an integer >= 1 \(or 0"),
+        (dict(K=-1), r"K must be an integer >= 1 \(or 0"),
+        (dict(target_sector_deg=(20.0, -20.0)), "must not exceed"),
+        (dict(target_sector_deg=(float("nan"), 20.0)), r"must lie in \[-90, 90\]"),
+        (dict(comm_sector_deg=(30.0, 95.0)), r"must lie in \[-90, 90\]"),
+    ],
+)
 def test_hostile_parameters_are_clear_errors(model_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
         ae_transmitters.ae_transmitter(str(model_path), **kwargs)

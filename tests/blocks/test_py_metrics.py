@@ -49,8 +49,14 @@ def _numpy_metrics(t, theta, det, theta_hat, m, m_hat):
 
 def _flowgraph(block, streams):
     tb = gr.top_block()
-    kinds = [blocks.vector_source_b, blocks.vector_source_f, blocks.vector_source_b,
-             blocks.vector_source_f, blocks.vector_source_b, blocks.vector_source_b]
+    kinds = [
+        blocks.vector_source_b,
+        blocks.vector_source_f,
+        blocks.vector_source_b,
+        blocks.vector_source_f,
+        blocks.vector_source_b,
+        blocks.vector_source_b,
+    ]
     for port, (make, data) in enumerate(zip(kinds, streams)):
         tb.connect(make(data.tolist(), False), (block, port))
     return tb

@@ -239,16 +239,21 @@ def _bad_inputs(tmp_path):
         (dict(device="phaser", K=8), "the phaser profile cannot run a live ISAC loop"),
         (dict(K=8), "device quadmxfe has K = 16 elements, the block K = 8"),
         (dict(K=16.5), "K must be an integer"),
-        (dict(twin_seed=None, truth_json=_truth_file(tmp_path, "fm.json", other_device)),
-         "holds a fmcomms5 twin, not a quadmxfe one"),
-        (dict(twin_seed=None, truth_json=_truth_file(tmp_path, "k4.json", other_k)),
-         "holds an array of K = 4 elements, the block K = 16"),
-        (dict(twin_seed=0, truth_json=_truth_file(tmp_path, "both.json", other_device)),
-         "give the twin's twin_seed or its truth_json, not both"),
+        (
+            dict(twin_seed=None, truth_json=_truth_file(tmp_path, "fm.json", other_device)),
+            "holds a fmcomms5 twin, not a quadmxfe one",
+        ),
+        (
+            dict(twin_seed=None, truth_json=_truth_file(tmp_path, "k4.json", other_k)),
+            "holds an array of K = 4 elements, the block K = 16",
+        ),
+        (
+            dict(twin_seed=0, truth_json=_truth_file(tmp_path, "both.json", other_device)),
+            "give the twin's twin_seed or its truth_json, not both",
+        ),
         (dict(twin_seed=None, truth_json=str(tmp_path / "absent.json")), "cannot read truth_json"),
         (dict(twin_seed=None, truth_json=_truth_file(tmp_path, "text.json", "not json")), "is not a twin truth"),
-        (dict(twin_seed=None, truth_json=_truth_file(tmp_path, "other.json", {"format": "x"})),
-         "is not a twin truth"),
+        (dict(twin_seed=None, truth_json=_truth_file(tmp_path, "other.json", {"format": "x"})), "is not a twin truth"),
         (dict(twin_seed=-1), r"twin_seed must be an integer in \[0, "),
         (dict(seed=1.5), "seed must be an integer"),
         (dict(sector_deg=(20.0, -20.0)), r"sector must satisfy -90 <= min <= max <= 90 \(degrees\)"),
@@ -256,8 +261,9 @@ def _bad_inputs(tmp_path):
     ]
 
 
-@pytest.mark.parametrize("block", [twin_channels.twin_radar_channel, twin_channels.twin_comm_channel],
-                         ids=["radar", "comm"])
+@pytest.mark.parametrize(
+    "block", [twin_channels.twin_radar_channel, twin_channels.twin_comm_channel], ids=["radar", "comm"]
+)
 def test_bad_input_is_refused_with_one_clear_error(block, tmp_path):
     for kwargs, message in _bad_inputs(tmp_path):
         args = kwargs.pop("device", DEVICE), kwargs.pop("K", K)
@@ -295,8 +301,13 @@ def twin_compiled(tmp_path_factory):
         pytest.skip("grcc (GNU Radio Companion compiler) not installed")
     out = tmp_path_factory.mktemp("twin_flowgraphs")
     names = ("isac_ae_twin_sim", "isac_ae_twin_sim_no_gui")
-    proc = subprocess.run([sys.executable, grcc, "-o", str(out)] + [str(EXAMPLES / f"{n}.grc") for n in names],
-                          capture_output=True, text=True, env=_env(), timeout=600)
+    proc = subprocess.run(
+        [sys.executable, grcc, "-o", str(out)] + [str(EXAMPLES / f"{n}.grc") for n in names],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=600,
+    )
     return {name: (proc, out / f"{name}.py") for name in names}
 
 
@@ -321,8 +332,18 @@ def test_twin_flowgraph_agrees_with_the_core_over_the_same_twin(twin_compiled, t
 
     path = tmp_path / "truth.json"
     truth.write_json(path)
-    output, reports = _run_no_gui(twin_compiled, "isac_ae_twin_sim_no_gui", tmp_path, "--model", MODEL,
-                                  "--device", DEVICE, "--truth-json", str(path), *_h0_args())
+    output, reports = _run_no_gui(
+        twin_compiled,
+        "isac_ae_twin_sim_no_gui",
+        tmp_path,
+        "--model",
+        MODEL,
+        "--device",
+        DEVICE,
+        "--truth-json",
+        str(path),
+        *_h0_args(),
+    )
     loaded = load_model(models_dir() / MODEL)
     system = AutoencoderSystem(loaded.model, loaded.scenario)
     twin = DigitalTwin(DEVICE, truth=truth)
@@ -332,8 +353,9 @@ def test_twin_flowgraph_agrees_with_the_core_over_the_same_twin(twin_compiled, t
     fg = reports["ae"]
     _agree(fg, core, "AE over the twin")
     nominal = evaluate(system, samples=ITEMS, seed=SEED)
-    assert abs(fg["pd"] - nominal.pd) > _binomial_tol(nominal.pd, fg["targets"], nominal.targets), \
+    assert abs(fg["pd"] - nominal.pd) > _binomial_tol(nominal.pd, fg["targets"], nominal.targets), (
         "the twin flowgraph's Pd is the nominal channels' one: the twin is not in the loop"
+    )
 
 
 def test_twin_gui_flowgraph_starts_offscreen(twin_compiled, tmp_path):

@@ -1,6 +1,7 @@
 """Fixtures of the emulator tests: an emulator per test on free ports."""
 
 import pytest
+
 from isac_ae.hw.emulator import Emulator, LoopbackSource
 
 

@@ -55,8 +55,9 @@ def _plan(count=4, seed=SEED, scenes=None, device=DEVICE, scenario=SCENARIO) -> 
     """The baseline's ISAC beam and 4-QAM; scenes drawn at the scenario's SNRs on the twin unless given."""
     k = scenario.num_antennas
     positions = scenario.nominal_positions()
-    beam = isac_beam(ls_beam(positions, scenario.target_sector_rad), ls_beam(positions, scenario.comm_sector_rad),
-                     0.5, 0.0)
+    beam = isac_beam(
+        ls_beam(positions, scenario.target_sector_rad), ls_beam(positions, scenario.comm_sector_rad), 0.5, 0.0
+    )
     if scenes is None:
         amplitudes = twin_amplitudes(scenario, LAYOUT, DigitalTwin(device, TWIN_SEED).truth.noise_power)
         scenes = draw_scenes(scenario, count, seed, *amplitudes)
@@ -96,9 +97,11 @@ def _never_connect():
 def test_recordings_validate_with_sigmf_and_their_labels_are_the_samples_truth(tmp_path):
     # Given scenes (the other way to plan a session): strong targets, so each label can be checked on its samples.
     target_amp, comm_amp = twin_amplitudes(SCENARIO.replace(snr_radar_db=20.0), LAYOUT, 1e-5)
-    scenes = (Scene((Target(12.0, target_amp),), comm_angle_deg=35.0, comm_amplitude=comm_amp),
-              Scene((), comm_angle_deg=45.0, comm_amplitude=comm_amp),
-              Scene((Target(-15.0, target_amp),), comm_angle_deg=40.0, comm_amplitude=comm_amp))
+    scenes = (
+        Scene((Target(12.0, target_amp),), comm_angle_deg=35.0, comm_amplitude=comm_amp),
+        Scene((), comm_angle_deg=45.0, comm_amplitude=comm_amp),
+        Scene((Target(-15.0, target_amp),), comm_angle_deg=40.0, comm_amplitude=comm_amp),
+    )
     plan = _plan(scenes=scenes)
     paths = _run(tmp_path, plan)
     assert [p.name for p in paths] == [f"capture_{i:06d}.sigmf-meta" for i in range(3)]
@@ -170,11 +173,14 @@ def test_a_rerun_skips_complete_captures_and_extends_a_session(tmp_path):
     assert capture_session(tmp_path, _plan(4), _never_connect) == paths
 
 
-@pytest.mark.parametrize("change, difference", [
-    (dict(seed=8), "seed is 7 there, 8 here"),
-    (dict(scenario=SCENARIO.replace(snr_comm_db=10.0)), "scenario.snr_comm_db is 20.0 there, 10.0 here"),
-    (dict(device="fmcomms5", scenario=Scenario(num_antennas=4)), 'device is "pluto2" there, "fmcomms5" here'),
-])
+@pytest.mark.parametrize(
+    "change, difference",
+    [
+        (dict(seed=8), "seed is 7 there, 8 here"),
+        (dict(scenario=SCENARIO.replace(snr_comm_db=10.0)), "scenario.snr_comm_db is 20.0 there, 10.0 here"),
+        (dict(device="fmcomms5", scenario=Scenario(num_antennas=4)), 'device is "pluto2" there, "fmcomms5" here'),
+    ],
+)
 def test_a_directory_of_another_session_is_refused_before_connecting(tmp_path, change, difference):
     _run(tmp_path, _plan(1))
     with pytest.raises(CaptureError, match=f"another session: {difference} [(]use another directory[)]$"):
@@ -233,10 +239,17 @@ def test_an_exception_between_data_and_meta_leaves_no_partial_recording(tmp_path
 def test_a_session_killed_with_sigkill_leaves_only_complete_recordings_and_resumes(tmp_path):
     count = 12
     child = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from tests.hw.test_capture import _plan, _run; "
-                               f"_run(sys.argv[1], _plan({count}))", str(tmp_path)],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python"), str(ROOT)])),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-c",
+            f"import sys; from tests.hw.test_capture import _plan, _run; _run(sys.argv[1], _plan({count}))",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "python"), str(ROOT)])),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while not captures_in(tmp_path) and child.poll() is None and time.monotonic() < deadline:
@@ -320,8 +333,11 @@ def test_a_bench_that_stays_down_fails_with_one_clear_error_and_no_partial_file(
         return bench
 
     try:
-        with pytest.raises(CaptureError, match=r"^capture_000001: the bench failed 3 times \(last: .*\); the "
-                                               "captures before it are complete"):
+        with pytest.raises(
+            CaptureError,
+            match=r"^capture_000001: the bench failed 3 times \(last: .*\); the "
+            "captures before it are complete",
+        ):
             capture_session(tmp_path, _plan(3), connect, retries=2, retry_delay_s=0.05)
     finally:
         emulator.stop()
@@ -329,7 +345,7 @@ def test_a_bench_that_stays_down_fails_with_one_clear_error_and_no_partial_file(
 
 
 def test_loading_refuses_another_device_or_k_and_a_damaged_recording(tmp_path):
-    path, = _run(tmp_path, _plan(1))
+    (path,) = _run(tmp_path, _plan(1))
     with pytest.raises(CaptureError, match="capture of pluto2 with K = 2, not device = fmcomms5"):
         load_capture(path, device="fmcomms5")
     with pytest.raises(CaptureError, match="not num_antennas = 4"):
@@ -364,19 +380,29 @@ def test_drawn_scenes_follow_the_scenario_and_depend_only_on_seed_and_index():
     assert all(t.amplitude == 0.5 for s in scenes for t in s.targets) and all(s.comm_amplitude == 0.25 for s in scenes)
 
 
-@pytest.mark.parametrize("change, message", [
-    (dict(scenes=()), "at least one scene"),
-    (dict(scenes=(Scene((Target(0.0), Target(5.0)), comm_angle_deg=40.0),)), "at most one target"),
-    (dict(scenes=(Scene((Target(0.0),)),)), "comm receiver's angle"),
-    (dict(scenes=(Scene((Target(95.0),), comm_angle_deg=40.0),)), "angle_deg"),
-    (dict(beam=np.ones(3)), "2 finite complex weights"),
-    (dict(constellation=np.ones(2)), "4 finite complex points"),
-    (dict(seed=-1), "non-negative integer"),
-    (dict(calibration={"file": object()}), "JSON-able"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(scenes=()), "at least one scene"),
+        (dict(scenes=(Scene((Target(0.0), Target(5.0)), comm_angle_deg=40.0),)), "at most one target"),
+        (dict(scenes=(Scene((Target(0.0),)),)), "comm receiver's angle"),
+        (dict(scenes=(Scene((Target(95.0),), comm_angle_deg=40.0),)), "angle_deg"),
+        (dict(beam=np.ones(3)), "2 finite complex weights"),
+        (dict(constellation=np.ones(2)), "4 finite complex points"),
+        (dict(seed=-1), "non-negative integer"),
+        (dict(calibration={"file": object()}), "JSON-able"),
+    ],
+)
 def test_a_bad_plan_is_refused_with_one_clear_message(change, message):
     plan = _plan(1)
-    fields = dict(device=plan.device, scenario=plan.scenario, scenes=plan.scenes, beam=plan.beam,
-                  constellation=plan.constellation, seed=plan.seed, layout=plan.layout)
+    fields = dict(
+        device=plan.device,
+        scenario=plan.scenario,
+        scenes=plan.scenes,
+        beam=plan.beam,
+        constellation=plan.constellation,
+        seed=plan.seed,
+        layout=plan.layout,
+    )
     with pytest.raises(ValueError, match=message):
         CapturePlan(**{**fields, **change})

@@ -13,7 +13,6 @@ from isac_ae.hw.emulator import (
     SCENE_ATTR,
     LoopbackSource,
 )
-
 from tests.helpers import Z
 
 

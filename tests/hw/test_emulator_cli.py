@@ -10,14 +10,17 @@ from isac_ae.hw.emulator.__main__ import main
 from isac_ae.hw.emulator.process import EmulatorProcess
 
 
-@pytest.mark.parametrize("argv", [
-    ["--device", "pluto3"],
-    ["--port", "1"],
-    ["--device", "pluto2", "--port", "70000"],
-    ["--device", "pluto2", "--seed", "-1"],
-    ["--device", "pluto2", "--noise-std", "nan"],
-    ["--device", "pluto2", "--bogus"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--device", "pluto3"],
+        ["--port", "1"],
+        ["--device", "pluto2", "--port", "70000"],
+        ["--device", "pluto2", "--seed", "-1"],
+        ["--device", "pluto2", "--noise-std", "nan"],
+        ["--device", "pluto2", "--bogus"],
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err

@@ -48,13 +48,18 @@ os._exit(0)
 def test_fmcomms2_sink_and_source_through_the_loopback(emulate):
     noise_std, gain, n = 0.01, 0.5, 200_000
     emulator = emulate("pluto2", noise_std=noise_std, gain=gain)
-    child = subprocess.run([sys.executable, "-c", FLOWGRAPHS, emulator.uri, str(n)], capture_output=True,
-                           text=True, timeout=120, check=False)
+    child = subprocess.run(
+        [sys.executable, "-c", FLOWGRAPHS, emulator.uri, str(n)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert child.returncode == 0, child.stderr[-2000:]
     result = json.loads(child.stdout.strip().splitlines()[-1])
     assert result["n"] == [n, n]
     # gr-iio scales the 12-bit codes by 1/2048: back to full scale 1; RX2 hears noise and the code rounding
-    noise = 2 * (noise_std ** 2 + 1 / 12 / 2048 ** 2)
+    noise = 2 * (noise_std**2 + 1 / 12 / 2048**2)
     assert abs(result["power"][1] - noise) < Z * noise / np.sqrt(n)
     # RX1 hears TX1's tone (amplitude 0.5 x gain) on top: at bin 65536/64 of an FFT of 65536 samples
     assert result["peak_bin"] == 65536 // 64
@@ -62,9 +67,9 @@ def test_fmcomms2_sink_and_source_through_the_loopback(emulate):
     # the DAC drops up to one 12-bit code per part (times the gain), the ADC rounds to half a code:
     # |e| <= sqrt(2) (gain + 0.5) / 2048, which moves |s|^2 by at most 2 |s| |e| + |e|^2
     error = np.sqrt(2) * (gain + 0.5) / 2048
-    quantisation = 2 * np.sqrt(tone) * error + error ** 2
+    quantisation = 2 * np.sqrt(tone) * error + error**2
     # |s + w|^2 has mean |s|^2 + E|w|^2 and variance 2 |s|^2 E|w|^2 + (E|w|^2)^2 (w circular Gaussian)
-    spread = np.sqrt(2 * tone * noise + noise ** 2) / np.sqrt(n)
+    spread = np.sqrt(2 * tone * noise + noise**2) / np.sqrt(n)
     assert abs(result["power"][0] - tone - noise) < Z * spread + quantisation
     state = emulator.state()
     assert state.value("ad9361-phy", "sampling_frequency", "voltage0") == "4000000"

@@ -9,7 +9,6 @@ iio = pytest.importorskip("iio", reason="pylibiio is not installed (pip install 
 adi = pytest.importorskip("adi", reason="pyadi-iio is not installed (pip install pylibiio==0.25 pyadi-iio)")
 
 from isac_ae.hw.emulator import SCENE_ATTR
-
 from tests.helpers import Z
 
 #: RF PLL resolution of the AD9361 at the highest LO divider: 40 MHz / 8388593 / 2, in Hz.
@@ -116,7 +115,7 @@ def test_one_shot_tx_bursts_play_once_in_order(emulate):
         sdr.tx(burst)
     rx = sdr.rx()
     expected = np.zeros(4 * n, complex)
-    expected[latency:latency + 2 * n] = np.concatenate(bursts) / 16
+    expected[latency : latency + 2 * n] = np.concatenate(bursts) / 16
     assert np.max(np.abs(rx - expected)) <= 0.5 * np.sqrt(2)
     del sdr
 
@@ -130,8 +129,15 @@ def test_scene_is_a_json_debug_attribute(emulate):
     attr.value = json.dumps(scene)
     assert json.loads(attr.value) == scene
     assert emulator.state().scene["targets"][0]["angle_deg"] == -12.5
-    for bad in ("not json", "[1]", '{"targets": [{"angle_deg": 120}]}', '{"target": []}',
-                '{"targets": [{"angle_deg": 1, "rcs": 2}]}', '{"comm_amplitude": -1}', '{"comm_angle_deg": "30"}'):
+    for bad in (
+        "not json",
+        "[1]",
+        '{"targets": [{"angle_deg": 120}]}',
+        '{"target": []}',
+        '{"targets": [{"angle_deg": 1, "rcs": 2}]}',
+        '{"comm_amplitude": -1}',
+        '{"comm_angle_deg": "30"}',
+    ):
         with pytest.raises(OSError):
             attr.value = bad
     assert emulator.state().scene["comm_angle_deg"] == 30

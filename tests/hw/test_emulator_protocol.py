@@ -13,7 +13,6 @@ iio = pytest.importorskip("iio", reason="pylibiio is not installed (pip install 
 adi = pytest.importorskip("adi", reason="pyadi-iio is not installed (pip install pylibiio==0.25 pyadi-iio)")
 
 from isac_ae.hw.emulator import Emulator
-
 from tests.helpers import Z
 
 
@@ -150,8 +149,12 @@ def test_libiios_own_tools(emulate):
     emulator = emulate("fmcomms5", noise_std=0.01)
     info = subprocess.run(["iio_info", "-u", emulator.uri], capture_output=True, text=True, timeout=60, check=False)
     assert info.returncode == 0 and "ad9361-phy-B" in info.stdout and "le:S12/16>>0" in info.stdout
-    read = subprocess.run(["iio_readdev", "-u", emulator.uri, "-b", "1024", "-s", "4096", "cf-ad9361-A",
-                           "voltage0", "voltage1"], capture_output=True, timeout=60, check=False)
+    read = subprocess.run(
+        ["iio_readdev", "-u", emulator.uri, "-b", "1024", "-s", "4096", "cf-ad9361-A", "voltage0", "voltage1"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert read.returncode == 0
     words = np.frombuffer(read.stdout, "<i2")
     assert words.size == 2 * 4096 and np.all(np.abs(words) <= 2048)

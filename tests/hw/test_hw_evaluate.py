@@ -61,23 +61,43 @@ def _run(capsys, *argv):
 
 def test_hw_evaluate_runs_the_baseline_on_the_emulated_board(pluto_twin, capsys):
     _, emulator = pluto_twin
-    code, out, err = _run(capsys, "hw", "evaluate", "--device", "pluto2", "--uri", emulator.uris[0], "--baseline",
-                          "--samples", "4096", "--block", "256", "--seed", "2", "--json")
+    code, out, err = _run(
+        capsys,
+        "hw",
+        "evaluate",
+        "--device",
+        "pluto2",
+        "--uri",
+        emulator.uris[0],
+        "--baseline",
+        "--samples",
+        "4096",
+        "--block",
+        "256",
+        "--seed",
+        "2",
+        "--json",
+    )
     assert code == 0, err
     result = json.loads(out)
     assert result["device"] == "pluto2" and result["samples"] == 4096 and 0.0 <= result["pd"] <= 1.0
     assert "8192 snapshots in 32 scenes" in err  # the H0 set and the test set, 256 snapshots per scene
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--device", "pluto2", "--uri", "nope", "--baseline"], "not a libiio URI"),
-    (["--device", "pluto2", "--uri", "ip:127.0.0.1:1", "--baseline"], "nothing answers at ip:127.0.0.1:1"),
-    (["--device", "pluto9", "--uri", "ip:127.0.0.1:1", "--baseline"], "invalid choice"),
-    (["--device", "phaser", "--uri", "ip:127.0.0.1:1", "--baseline"], "cannot run a live ISAC loop"),
-    (["--device", "pluto2", "--uri", "ip:127.0.0.1:1", "--model", "nominal/omega_0.09.safetensors"],
-     "has K = 2 elements; the scenario has K = 16"),
-    (["--device", "pluto2", "--uri", "ip:127.0.0.1:1", "--baseline", "--samples", "10"], "too few for Pfa"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--device", "pluto2", "--uri", "nope", "--baseline"], "not a libiio URI"),
+        (["--device", "pluto2", "--uri", "ip:127.0.0.1:1", "--baseline"], "nothing answers at ip:127.0.0.1:1"),
+        (["--device", "pluto9", "--uri", "ip:127.0.0.1:1", "--baseline"], "invalid choice"),
+        (["--device", "phaser", "--uri", "ip:127.0.0.1:1", "--baseline"], "cannot run a live ISAC loop"),
+        (
+            ["--device", "pluto2", "--uri", "ip:127.0.0.1:1", "--model", "nominal/omega_0.09.safetensors"],
+            "has K = 2 elements; the scenario has K = 16",
+        ),
+        (["--device", "pluto2", "--uri", "ip:127.0.0.1:1", "--baseline", "--samples", "10"], "too few for Pfa"),
+    ],
+)
 def test_hw_evaluate_refuses_bad_input_in_one_line(capsys, argv, message, monkeypatch):
     from isac_ae.pretrained import models_dir
 
@@ -93,8 +113,24 @@ def test_hw_capture_writes_recordings_and_resumes(pluto_twin, capsys, tmp_path):
     _, emulator = pluto_twin
 
     def capture(captures, seed):
-        return _run(capsys, "hw", "capture", "--device", "pluto2", "--uri", emulator.uris[0], "--baseline", "--out",
-                    str(tmp_path), "--captures", str(captures), "--data-samples", "512", "--seed", str(seed))
+        return _run(
+            capsys,
+            "hw",
+            "capture",
+            "--device",
+            "pluto2",
+            "--uri",
+            emulator.uris[0],
+            "--baseline",
+            "--out",
+            str(tmp_path),
+            "--captures",
+            str(captures),
+            "--data-samples",
+            "512",
+            "--seed",
+            str(seed),
+        )
 
     code, out, err = capture(3, 4)
     assert code == 0, err
@@ -116,16 +152,52 @@ def test_hw_calibrate_and_measure_manifold_write_their_files(pluto_twin, capsys,
 
     _, emulator = pluto_twin
     cal = tmp_path / "cal.json"
-    code, out, err = _run(capsys, "hw", "calibrate", "--device", "pluto2", "--uri", emulator.uris[0], "--out", str(cal),
-                          "--samples", "1024")
+    code, out, err = _run(
+        capsys,
+        "hw",
+        "calibrate",
+        "--device",
+        "pluto2",
+        "--uri",
+        emulator.uris[0],
+        "--out",
+        str(cal),
+        "--samples",
+        "1024",
+    )
     assert code == 0, err
     assert Calibration.load(cal, "pluto2", 2).rx_correction[0] == 1
     man = tmp_path / "manifold.npz"
-    code, out, err = _run(capsys, "hw", "measure-manifold", "--device", "pluto2", "--uri", emulator.uris[0],
-                          "--out", str(man), "--angles-deg", "-30", "30", "15", "--samples", "1024")
+    code, out, err = _run(
+        capsys,
+        "hw",
+        "measure-manifold",
+        "--device",
+        "pluto2",
+        "--uri",
+        emulator.uris[0],
+        "--out",
+        str(man),
+        "--angles-deg",
+        "-30",
+        "30",
+        "15",
+        "--samples",
+        "1024",
+    )
     assert code == 0, err
     assert Manifold.load(man, device="pluto2").response.shape == (5, 2)
     # A calibration of another device is refused by hw evaluate in one line.
-    code, out, err = _run(capsys, "hw", "evaluate", "--device", "fmcomms5", "--uri", emulator.uris[0], "--baseline",
-                          "--calibration", str(cal))
+    code, out, err = _run(
+        capsys,
+        "hw",
+        "evaluate",
+        "--device",
+        "fmcomms5",
+        "--uri",
+        emulator.uris[0],
+        "--baseline",
+        "--calibration",
+        str(cal),
+    )
     assert code == 2 and len(err.strip().splitlines()) == 1 and "pluto2" in err

@@ -68,8 +68,9 @@ def test_the_frame_is_found_at_any_latency_and_not_without_a_transmitter(twin):
         offset = find_frame(LAYOUT, rx, K)
         # The frame starts where the twin's clock puts TX sample 0 of a period (latency included).
         assert (start + offset - twin.truth.latency - 1000) % LAYOUT.length == 0
-    silent = twin.source().receive(RxRequest("quadmxfe", "rx", tuple(range(K)), 0, 2 * LAYOUT.length,
-                                             _state({"targets": []})))
+    silent = twin.source().receive(
+        RxRequest("quadmxfe", "rx", tuple(range(K)), 0, 2 * LAYOUT.length, _state({"targets": []}))
+    )
     with pytest.raises(FrameError, match="no preamble"):
         find_frame(LAYOUT, silent, K)
     with pytest.raises(FrameError, match="cannot hold"):

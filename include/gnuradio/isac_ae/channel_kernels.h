@@ -20,7 +20,8 @@ namespace isac_ae {
  * positions: K element positions in wavelengths; theta in radians.
  * The phase is reduced in turns, so its error does not grow with p_k.
  */
-ISAC_AE_API void steering_vector(const float* positions, std::size_t K, float theta, gr_complex* a);
+ISAC_AE_API void
+steering_vector(const float* positions, std::size_t K, float theta, gr_complex* a);
 
 /*!
  * \brief Radar channel of eq. (1) for given draws:
@@ -41,7 +42,8 @@ ISAC_AE_API void radar_observation(const gr_complex* y,
 
 /*!
  * \brief Comm channel of eq. (2) for given draws, with the receiver's CSI:
- * z[i] = beta[i] a(vartheta[i])^T y[i] + noise[i],  kappa[i] = beta[i] a(vartheta[i])^T v[i].
+ * z[i] = beta[i] a(vartheta[i])^T y[i] + noise[i],  kappa[i] = beta[i] a(vartheta[i])^T
+ * v[i].
  *
  * y, v: n x K; vartheta, beta, noise, z, kappa: n. noise may be nullptr.
  */

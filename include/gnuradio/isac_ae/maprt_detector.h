@@ -42,8 +42,9 @@ public:
      *        values; empty: nominal k/2
      * \param min_deg, max_deg prior sector, degrees, -90 <= min <= max <= 90
      * \param threshold detection threshold on the statistic (not NaN)
-     * \param fine_step_u, refine_factor, levels, candidates: the search (see maprt_search)
-     * Throws std::invalid_argument (ValueError in Python) on bad parameters.
+     * \param fine_step_u, refine_factor, levels, candidates: the search (see
+     * maprt_search) Throws std::invalid_argument (ValueError in Python) on bad
+     * parameters.
      */
     static sptr make(int K,
                      const std::vector<float>& positions,
@@ -57,9 +58,11 @@ public:
 
     virtual void set_threshold(float threshold) = 0;
     virtual float threshold() const = 0;
-    /*! New prior sector, degrees; keeps the threshold. Rebuilds the search tables in the caller's thread. */
+    /*! New prior sector, degrees; keeps the threshold. Rebuilds the search tables in the
+     * caller's thread. */
     virtual void set_sector(double min_deg, double max_deg) = 0;
-    /*! New prior sector (degrees) and the threshold that goes with it, swapped in together. */
+    /*! New prior sector (degrees) and the threshold that goes with it, swapped in
+     * together. */
     virtual void set_sector(double min_deg, double max_deg, float threshold) = 0;
     /*! {min, max} in degrees, as set. */
     virtual std::vector<double> sector() const = 0;

@@ -79,10 +79,17 @@ public:
      * sample (or whose energy overflows) gets statistic 0 and index -1.
      * Returns the number of such snapshots.
      */
-    std::size_t search(const gr_complex* z, std::size_t n, float* statistic, std::int32_t* index) const;
+    std::size_t search(const gr_complex* z,
+                       std::size_t n,
+                       float* statistic,
+                       std::int32_t* index) const;
 
-    /*! Reference: exhaustive search of the fine grid (slow; for tests). Same non-finite rule. */
-    std::size_t fine_search(const gr_complex* z, std::size_t n, float* statistic, std::int32_t* index) const;
+    /*! Reference: exhaustive search of the fine grid (slow; for tests). Same non-finite
+     * rule. */
+    std::size_t fine_search(const gr_complex* z,
+                            std::size_t n,
+                            float* statistic,
+                            std::int32_t* index) const;
 
 private:
     std::size_t d_K;

@@ -34,7 +34,9 @@ public:
      * \param constellation x(m), m = 0..|M|-1, 1 <= |M| <= 256
      * \param weights the beam w, K complex
      */
-    static sptr make(int K, const std::vector<gr_complex>& constellation, const std::vector<gr_complex>& weights);
+    static sptr make(int K,
+                     const std::vector<gr_complex>& constellation,
+                     const std::vector<gr_complex>& weights);
 
     /*! New beam, K values (else std::invalid_argument). */
     virtual void set_weights(const std::vector<gr_complex>& weights) = 0;

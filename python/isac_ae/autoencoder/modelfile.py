@@ -58,8 +58,9 @@ class LoadedModel:
         return float(self.metadata["omega"])
 
 
-def save_model(path: Path, model: Autoencoder, scenario: Scenario, omega: float, training: dict,
-               command: Optional[str] = None) -> Path:
+def save_model(
+    path: Path, model: Autoencoder, scenario: Scenario, omega: float, training: dict, command: Optional[str] = None
+) -> Path:
     """Write a one-member ``model`` trained on ``scenario`` with ``omega`` to ``path`` (.safetensors).
 
     ``command``: how the model was trained, recorded as given (the CLI passes
@@ -164,6 +165,7 @@ def load_model(path: Path, scenario: Optional[Scenario] = None, device="cpu") ->
 
 # --- checks -------------------------------------------------------------------------------------
 
+
 def _header(path: Path) -> tuple[dict, dict[str, tuple[int, ...]]]:
     """The safetensors header's metadata map and every tensor's shape, without reading the weights."""
     if path.is_dir():
@@ -267,5 +269,7 @@ def _check_shapes(path: Path, shapes: dict[str, tuple[int, ...]], scenario: Scen
         raise ModelFileError(f"{path}: tensors do not fit K={k}, |M|={m}: missing {missing}, unexpected {extra}")
     for name, shape in expected.items():
         if shapes[name] != shape:
-            raise ModelFileError(f"{path}: weights do not fit K={k}, |M|={m}: tensor {name} has shape "
-                                 f"{list(shapes[name])}, expected {list(shape)}")
+            raise ModelFileError(
+                f"{path}: weights do not fit K={k}, |M|={m}: tensor {name} has shape "
+                f"{list(shapes[name])}, expected {list(shape)}"
+            )

@@ -21,13 +21,15 @@ def model_filename(omega: float) -> str:
     return f"omega_{float(omega)!r}.safetensors"
 
 
-def sweep_trainer(scenario: Scenario, config: TrainingConfig, out_dir: Path, device="cpu",
-                  checkpoint_every: int = 100) -> Trainer:
+def sweep_trainer(
+    scenario: Scenario, config: TrainingConfig, out_dir: Path, device="cpu", checkpoint_every: int = 100
+) -> Trainer:
     """The trainer of a sweep: one ensemble member per omega_r, checkpointing to ``out_dir/checkpoint.pt``."""
     if len(set(config.omegas)) != len(config.omegas):
         raise ValueError(f"duplicate omega_r values in {list(config.omegas)}")
-    return Trainer(scenario, config, device=device, checkpoint=Path(out_dir) / CHECKPOINT_NAME,
-                   checkpoint_every=checkpoint_every)
+    return Trainer(
+        scenario, config, device=device, checkpoint=Path(out_dir) / CHECKPOINT_NAME, checkpoint_every=checkpoint_every
+    )
 
 
 def write_sweep(trainer: Trainer, out_dir: Path, command: Optional[str] = None) -> list[Path]:
@@ -40,9 +42,16 @@ def write_sweep(trainer: Trainer, out_dir: Path, command: Optional[str] = None) 
     training = {k: v for k, v in config.to_dict().items() if k != "omegas"}
     paths = []
     for i, omega in enumerate(config.omegas):
-        paths.append(save_model(out_dir / model_filename(omega), trainer.model.member(i), trainer.scenario, omega,
-                                {**training, "ensemble_member": i, "ensemble_omegas": list(config.omegas)},
-                                command))
+        paths.append(
+            save_model(
+                out_dir / model_filename(omega),
+                trainer.model.member(i),
+                trainer.scenario,
+                omega,
+                {**training, "ensemble_member": i, "ensemble_omegas": list(config.omegas)},
+                command,
+            )
+        )
     (out_dir / CHECKPOINT_NAME).unlink(missing_ok=True)
     return paths
 

@@ -158,7 +158,9 @@ class Trainer:
         channels: Optional[Channels] = None,
     ):
         if not 0.0 < scenario.p_target < 1.0:
-            raise TrainingError(f"training needs 0 < p_target < 1 (targets present and absent), got {scenario.p_target}")
+            raise TrainingError(
+                f"training needs 0 < p_target < 1 (targets present and absent), got {scenario.p_target}"
+            )
         self.scenario = scenario
         self.config = config
         self.device = torch.device(device)
@@ -199,7 +201,9 @@ class Trainer:
     # -- one step ---------------------------------------------------------
     def losses(self, stage: Stage, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Radar and comm losses of every member on one fresh batch, each (E,)."""
-        messages = torch.randint(self.scenario.num_messages, (batch_size,), generator=self.generator, device=self.device)
+        messages = torch.randint(
+            self.scenario.num_messages, (batch_size,), generator=self.generator, device=self.device
+        )
         points, v = self.model.transmitter(self.sectors)
         y = Beamformed(points[:, messages], v)
         rd = grouped(self.radar, y, self.generator)
@@ -231,8 +235,15 @@ class Trainer:
         if stage.anneal and self.step == (3 * self.config.steps_per_stage) // 4:
             for group in self.optimizer.param_groups:
                 group["lr"] = 0.1 * self.config.learning_rate
-        report = StepReport(stage.name, self.stage_index, self.step, self.config.steps_per_stage,
-                            radar.detach(), comm.detach(), loss.detach())
+        report = StepReport(
+            stage.name,
+            self.stage_index,
+            self.step,
+            self.config.steps_per_stage,
+            radar.detach(),
+            comm.detach(),
+            loss.detach(),
+        )
         if self.step >= self.config.steps_per_stage:
             self._check_finite(stage)
             self.stage_index += 1
@@ -257,7 +268,9 @@ class Trainer:
                 "high?); the last checkpoint, if any, holds earlier finite weights"
             )
 
-    def run(self, progress: Optional[Callable[[StepReport], None]] = None, max_steps: Optional[int] = None) -> Autoencoder:
+    def run(
+        self, progress: Optional[Callable[[StepReport], None]] = None, max_steps: Optional[int] = None
+    ) -> Autoencoder:
         """Train to the end of the schedule (or ``max_steps`` more steps), resuming from the checkpoint if any."""
         if self.checkpoint is not None and self.checkpoint.exists() and not self._resumed:
             self.load_checkpoint()

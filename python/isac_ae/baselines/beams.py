@@ -43,9 +43,7 @@ def isac_beam(radar_beam, comm_beam, rho: float, phi_rad: float, energy: float =
         raise ValueError(f"rho must lie in [0, 1], got {rho}")
     if not math.isfinite(phi_rad):  # exp(j inf) is NaN: the whole beam would be
         raise ValueError(f"phi must be finite, got {phi_rad}")
-    mix = math.sqrt(rho) * np.asarray(radar_beam) + math.sqrt(1.0 - rho) * np.exp(1j * phi_rad) * np.asarray(
-        comm_beam
-    )
+    mix = math.sqrt(rho) * np.asarray(radar_beam) + math.sqrt(1.0 - rho) * np.exp(1j * phi_rad) * np.asarray(comm_beam)
     norm = np.linalg.norm(mix)
     if norm == 0.0:
         raise ValueError("the radar and comm beams cancel for this (rho, phi); pick another phase")

@@ -42,14 +42,18 @@ def _check(positions: np.ndarray, sector_rad, fine_step_u, refine_factor, levels
     if not (fine_step_u > 0 and math.isfinite(fine_step_u)):
         raise ValueError(f"fine_step_u must be a positive number, got {fine_step_u}")
     if refine_factor < 1 or not 0 <= levels <= 8 or candidates < 1:
-        raise ValueError("need refine_factor >= 1, 0 <= levels <= 8 and candidates >= 1, got "
-                         f"{refine_factor}, {levels}, {candidates}")
+        raise ValueError(
+            "need refine_factor >= 1, 0 <= levels <= 8 and candidates >= 1, got "
+            f"{refine_factor}, {levels}, {candidates}"
+        )
     if refine_factor > 4096 or float(refine_factor) ** levels > 1e9:
         raise ValueError(f"refine_factor ** levels is too large ({refine_factor} ** {levels})")
     points = (math.sin(hi) - math.sin(lo)) / fine_step_u + 1
     if points * positions.size > MAX_TABLE_ENTRIES:
-        raise ValueError(f"the fine grid ({points:.0f} points x K = {positions.size}) would exceed 2^26 table "
-                         "entries; increase fine_step_u or narrow the sector")
+        raise ValueError(
+            f"the fine grid ({points:.0f} points x K = {positions.size}) would exceed 2^26 table "
+            "entries; increase fine_step_u or narrow the sector"
+        )
 
 
 def _power(x: torch.Tensor) -> torch.Tensor:

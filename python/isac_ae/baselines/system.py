@@ -51,4 +51,3 @@ class BaselineSystem:
     def comm_receive(self, z: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
         """z, kappa: (N,) complex -> message estimates (N,) int64."""
         return ml_detect(z, kappa, self.constellation)
-

@@ -143,8 +143,10 @@ class ae_radar_receiver(gr.sync_block):
 
     def describe_threshold(self) -> str:
         if self._mode == "pfa":
-            return (f"logit threshold {self._threshold!r} (Pfa {self._pfa:g} calibrated on {self._h0_samples} "
-                    f"H0 snapshots, seed {self._seed})")
+            return (
+                f"logit threshold {self._threshold!r} (Pfa {self._pfa:g} calibrated on {self._h0_samples} "
+                f"H0 snapshots, seed {self._seed})"
+            )
         return f"logit threshold {self._threshold!r} (given)"
 
     # --- streaming ----------------------------------------------------------

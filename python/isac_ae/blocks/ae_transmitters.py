@@ -8,8 +8,8 @@ import numpy as np
 import torch
 from gnuradio import gr
 
-from .ae_common import BATCH_ITEMS, DEFAULT_MODEL, OnceWarning, TorchThread, load_system
 from ..autoencoder import AutoencoderSystem
+from .ae_common import BATCH_ITEMS, DEFAULT_MODEL, OnceWarning, TorchThread, load_system
 
 
 def _sector(value, current, trained, name):
@@ -67,10 +67,12 @@ class ae_transmitter(gr.sync_block):
         """
         current, trained = self._system.scenario, self._loaded.scenario
         scenario = current.replace(
-            target_sector_deg=_sector(target_sector_deg, current.target_sector_deg, trained.target_sector_deg,
-                                      "target_sector_deg"),
-            comm_sector_deg=_sector(comm_sector_deg, current.comm_sector_deg, trained.comm_sector_deg,
-                                    "comm_sector_deg"),
+            target_sector_deg=_sector(
+                target_sector_deg, current.target_sector_deg, trained.target_sector_deg, "target_sector_deg"
+            ),
+            comm_sector_deg=_sector(
+                comm_sector_deg, current.comm_sector_deg, trained.comm_sector_deg, "comm_sector_deg"
+            ),
         )
         if scenario == current:
             return

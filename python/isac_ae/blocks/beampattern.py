@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from gnuradio import gr
 
 from ..array import beampattern as array_beampattern
@@ -17,7 +16,8 @@ MAX_DECIMATION_BYTES = 2**28
 
 
 class beampattern(gr.decim_block):
-    """In: v (vlen K complex). Out: E(phi) = |a(phi)^T v|^2 on ``points`` angles (vlen P float), one per ``decimation`` inputs.
+    """In: v (vlen K complex). Out: E(phi) = |a(phi)^T v|^2 on ``points`` angles (vlen P float), one output
+    per ``decimation`` inputs.
 
     The angles are ``points`` values evenly spaced over ``angle_range_deg``
     (degrees, both ends included), the x axis of a Qt vector sink with
@@ -28,8 +28,15 @@ class beampattern(gr.decim_block):
     :func:`isac_ae.array.beampattern`.
     """
 
-    def __init__(self, K: int = 16, positions=(), points: int = 256, angle_range_deg=(-90.0, 90.0),
-                 decimation: int = 10000, db: bool = False):
+    def __init__(
+        self,
+        K: int = 16,
+        positions=(),
+        points: int = 256,
+        angle_range_deg=(-90.0, 90.0),
+        decimation: int = 10000,
+        db: bool = False,
+    ):
         K = checks.integer(K, "K", 1, checks.MAX_ANTENNAS)
         points = checks.integer(points, "points", 2, MAX_POINTS)
         decimation = checks.integer(decimation, f"decimation (for K = {K})", 1, MAX_DECIMATION_BYTES // (8 * K))
@@ -66,4 +73,3 @@ class beampattern(gr.decim_block):
                     pattern = 10.0 * np.log10(pattern)
             out[:] = pattern
         return n
-

@@ -26,8 +26,19 @@ MAX_ABS_POSITION = 1e4
 #: Seeds travel as int64 to the C++ blocks and to torch.
 _INT64 = 2**63
 
-__all__ = ["MAX_ABS_POSITION", "MAX_ANTENNAS", "MAX_H0_SAMPLES", "finite_real", "flag", "h0_samples", "h0_seed",
-           "integer", "positions", "sector_deg", "stream_seed"]
+__all__ = [
+    "MAX_ABS_POSITION",
+    "MAX_ANTENNAS",
+    "MAX_H0_SAMPLES",
+    "finite_real",
+    "flag",
+    "h0_samples",
+    "h0_seed",
+    "integer",
+    "positions",
+    "sector_deg",
+    "stream_seed",
+]
 
 
 def integer(value, name: str, low: int | None = None, high: int | None = None) -> int:
@@ -91,8 +102,10 @@ def h0_samples(value, pfa: float, name: str = "h0_samples") -> int:
         raise ValueError(f"pfa must lie in (0, 1), got {pfa}")
     low = min_h0_samples(pfa)
     if low > MAX_H0_SAMPLES:
-        raise ValueError(f"pfa {pfa:g} needs {low} H0 snapshots, more than the {MAX_H0_SAMPLES} a block calibrates on "
-                         f"(pfa >= {MIN_EXCEEDANCES / MAX_H0_SAMPLES:g})")
+        raise ValueError(
+            f"pfa {pfa:g} needs {low} H0 snapshots, more than the {MAX_H0_SAMPLES} a block calibrates on "
+            f"(pfa >= {MIN_EXCEEDANCES / MAX_H0_SAMPLES:g})"
+        )
     return integer(value, f"{name} (for pfa {pfa:g})", low, MAX_H0_SAMPLES)
 
 

@@ -18,8 +18,14 @@ def comm_channel(K: int = 16, positions=(), snr_db: float = 20.0, sector_deg=(30
     Runtime setters on the returned block: ``set_snr_db(dB)``, ``set_sector(min_deg, max_deg)``.
     """
     lo, hi = checks.sector_deg(sector_deg, "sector_deg")
-    return module().comm_channel(checks.integer(K, "K", 1, checks.MAX_ANTENNAS), positions_list(positions),
-                                 float(snr_db), lo, hi, checks.stream_seed(seed))
+    return module().comm_channel(
+        checks.integer(K, "K", 1, checks.MAX_ANTENNAS),
+        positions_list(positions),
+        float(snr_db),
+        lo,
+        hi,
+        checks.stream_seed(seed),
+    )
 
 
 def radar_channel(
@@ -35,5 +41,12 @@ def radar_channel(
     Runtime setters: ``set_snr_db``, ``set_sector(min_deg, max_deg)``, ``set_p_target``.
     """
     lo, hi = checks.sector_deg(sector_deg, "sector_deg")
-    return module().radar_channel(checks.integer(K, "K", 1, checks.MAX_ANTENNAS), positions_list(positions),
-                                  float(snr_db), lo, hi, float(p_target), checks.stream_seed(seed))
+    return module().radar_channel(
+        checks.integer(K, "K", 1, checks.MAX_ANTENNAS),
+        positions_list(positions),
+        float(snr_db),
+        lo,
+        hi,
+        float(p_target),
+        checks.stream_seed(seed),
+    )

@@ -93,8 +93,7 @@ def h0_threshold(
     K = checks.integer(K, "K", 1, checks.MAX_ANTENNAS)
     pos = checks.positions(positions, K)
     samples = checks.h0_samples(samples, pfa, "samples")
-    system = MaprtH0(pos, checks.sector_deg(sector_deg, "sector_deg"),
-                     (fine_step_u, refine_factor, levels, candidates))
+    system = MaprtH0(pos, checks.sector_deg(sector_deg, "sector_deg"), (fine_step_u, refine_factor, levels, candidates))
     return threshold_for_pfa(h0_scores(system, samples, checks.h0_seed(seed)), pfa)
 
 
@@ -151,8 +150,12 @@ class maprt_detector(gr.hier_block2):
     ):
         K = checks.integer(K, "K", 1, checks.MAX_ANTENNAS)
         sector = checks.sector_deg(sector_deg, "sector_deg")
-        self._search_args = (float(fine_step_u), checks.integer(refine_factor, "refine_factor"),
-                             checks.integer(levels, "levels"), checks.integer(candidates, "candidates"))
+        self._search_args = (
+            float(fine_step_u),
+            checks.integer(refine_factor, "refine_factor"),
+            checks.integer(levels, "levels"),
+            checks.integer(candidates, "candidates"),
+        )
         self._h0_samples = checks.integer(h0_samples, "h0_samples", 1, checks.MAX_H0_SAMPLES)
         self._seed = checks.h0_seed(seed)
         # Built first: the C++ block checks positions and search parameters; +inf until calibrated.
@@ -223,8 +226,7 @@ class maprt_detector(gr.hier_block2):
                 return
             if not wait:
                 if self._worker is None:
-                    self._worker = threading.Thread(target=self._recalibrate, name="maprt_detector H0",
-                                                    daemon=True)
+                    self._worker = threading.Thread(target=self._recalibrate, name="maprt_detector H0", daemon=True)
                     self._worker.start()
                 self._changed.notify_all()
                 return
@@ -298,8 +300,10 @@ class maprt_detector(gr.hier_block2):
     def _describe(self, rule: _Rule) -> str:
         lo, hi = rule.sector
         if rule.mode == "pfa":
-            return (f"MAPRT threshold {rule.threshold!r} (Pfa {rule.pfa:g} calibrated on {self._h0_samples} H0 "
-                    f"snapshots, seed {self._seed}, K = {len(self._positions)}, sector [{lo:g}, {hi:g}] deg)")
+            return (
+                f"MAPRT threshold {rule.threshold!r} (Pfa {rule.pfa:g} calibrated on {self._h0_samples} H0 "
+                f"snapshots, seed {self._seed}, K = {len(self._positions)}, sector [{lo:g}, {hi:g}] deg)"
+            )
         return f"MAPRT threshold {rule.threshold!r} (given), sector [{lo:g}, {hi:g}] deg"
 
     def describe_threshold(self) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-
 from gnuradio import gr
 
 from ..baselines import isac_beam, ls_beam, qam_constellation
@@ -25,8 +24,9 @@ def weights_transmitter(K: int, constellation, weights):
     An index >= len(constellation) gives y = 0 and one logged warning.
     """
     return module().weights_transmitter(
-        checks.integer(K, "K", 1, checks.MAX_ANTENNAS), complex_list(constellation, "constellation"),
-        complex_list(weights, "weights")
+        checks.integer(K, "K", 1, checks.MAX_ANTENNAS),
+        complex_list(constellation, "constellation"),
+        complex_list(weights, "weights"),
     )
 
 
@@ -54,9 +54,12 @@ class baseline_transmitter(gr.hier_block2):
         comm_sector_deg=(30.0, 50.0),
     ):
         # The core's scenario checks K (before a K-sized beam design), |M| and both sectors.
-        self._scenario = Scenario(num_antennas=checks.integer(K, "K"), num_messages=checks.integer(M, "M"),
-                                  target_sector_deg=checks.sector_deg(target_sector_deg, "target_sector_deg"),
-                                  comm_sector_deg=checks.sector_deg(comm_sector_deg, "comm_sector_deg"))
+        self._scenario = Scenario(
+            num_antennas=checks.integer(K, "K"),
+            num_messages=checks.integer(M, "M"),
+            target_sector_deg=checks.sector_deg(target_sector_deg, "target_sector_deg"),
+            comm_sector_deg=checks.sector_deg(comm_sector_deg, "comm_sector_deg"),
+        )
         K = self._scenario.num_antennas
         constellation = qam_constellation(self._scenario.num_messages)
         self._radar_beam, self._comm_beam = self._design_beams(self._scenario)
@@ -100,7 +103,8 @@ class baseline_transmitter(gr.hier_block2):
         """New target and comm sectors, degrees: redesign both LS beams, keep rho and phi."""
         scenario = self._scenario.replace(
             target_sector_deg=checks.sector_deg(target_sector_deg, "target_sector_deg"),
-            comm_sector_deg=checks.sector_deg(comm_sector_deg, "comm_sector_deg"))
+            comm_sector_deg=checks.sector_deg(comm_sector_deg, "comm_sector_deg"),
+        )
         if scenario == self._scenario:
             return
         beams = self._design_beams(scenario)

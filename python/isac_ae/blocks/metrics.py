@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 
 import numpy as np
-
 import pmt
 from gnuradio import gr
 

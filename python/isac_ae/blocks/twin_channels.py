@@ -72,8 +72,10 @@ def _read_truth(truth_json) -> TwinTruth:
         return TwinTruth.from_dict(json.loads(text))
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         detail = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise ValueError(f"truth_json {str(truth_json)!r} is not a twin truth as `isac-ae hw emulate --truth-json` "
-                         f"writes it ({detail})") from None
+        raise ValueError(
+            f"truth_json {str(truth_json)!r} is not a twin truth as `isac-ae hw emulate --truth-json` "
+            f"writes it ({detail})"
+        ) from None
 
 
 def load_twin(device: str = DEFAULT_DEVICE, K: int = 16, twin_seed=None, truth_json=None) -> DigitalTwin:
@@ -88,8 +90,10 @@ def load_twin(device: str = DEFAULT_DEVICE, K: int = 16, twin_seed=None, truth_j
     K = checks.integer(K, "K", 1, checks.MAX_ANTENNAS)
     prof = get_profile(device)
     if K != prof.num_elements:
-        raise ValueError(f"device {prof.name} has K = {prof.num_elements} elements, the block K = {K}; "
-                         f"set K = {prof.num_elements} or pick a device with {K} elements")
+        raise ValueError(
+            f"device {prof.name} has K = {prof.num_elements} elements, the block K = {K}; "
+            f"set K = {prof.num_elements} or pick a device with {K} elements"
+        )
     prof.check_scenario(Scenario(num_antennas=K))  # a board without the full loop (the Phaser)
     if truth_json is None or str(truth_json).strip() == "":
         seed = 0 if twin_seed is None else checks.integer(twin_seed, "twin_seed", 0, 2**63 - 1)
@@ -100,8 +104,10 @@ def load_twin(device: str = DEFAULT_DEVICE, K: int = 16, twin_seed=None, truth_j
     if truth.profile != prof.name:
         raise ValueError(f"truth_json {str(truth_json)!r} holds a {truth.profile} twin, not a {prof.name} one")
     if truth.array.num_elements != K:
-        raise ValueError(f"truth_json {str(truth_json)!r} holds an array of K = {truth.array.num_elements} "
-                         f"elements, the block K = {K}")
+        raise ValueError(
+            f"truth_json {str(truth_json)!r} holds an array of K = {truth.array.num_elements} "
+            f"elements, the block K = {K}"
+        )
     return DigitalTwin(prof, truth=truth)
 
 
@@ -208,13 +214,35 @@ class twin_radar_channel(_TwinChannel):
     ``set_sector(min_deg, max_deg)``, ``set_p_target(p)``, as the C++ block.
     """
 
-    def __init__(self, device: str = DEFAULT_DEVICE, K: int = 16, snr_db: float = 0.0, sector_deg=(-20.0, 20.0),
-                 p_target: float = 0.5, seed: int = 0, twin_seed=None, truth_json=None):
+    def __init__(
+        self,
+        device: str = DEFAULT_DEVICE,
+        K: int = 16,
+        snr_db: float = 0.0,
+        sector_deg=(-20.0, 20.0),
+        p_target: float = 0.5,
+        seed: int = 0,
+        twin_seed=None,
+        truth_json=None,
+    ):
         K = checks.integer(K, "K", 1, checks.MAX_ANTENNAS)
-        scenario = Scenario(num_antennas=K, snr_radar_db=_snr_db(snr_db),
-                            target_sector_deg=checks.sector_deg(sector_deg, "sector"), p_target=p_target)
-        super().__init__("radar", [(np.complex64, K)], [(np.complex64, K), np.uint8, np.float32], device=device,
-                         K=K, twin_seed=twin_seed, truth_json=truth_json, seed=seed, scenario=scenario)
+        scenario = Scenario(
+            num_antennas=K,
+            snr_radar_db=_snr_db(snr_db),
+            target_sector_deg=checks.sector_deg(sector_deg, "sector"),
+            p_target=p_target,
+        )
+        super().__init__(
+            "radar",
+            [(np.complex64, K)],
+            [(np.complex64, K), np.uint8, np.float32],
+            device=device,
+            K=K,
+            twin_seed=twin_seed,
+            truth_json=truth_json,
+            seed=seed,
+            scenario=scenario,
+        )
 
     def _pass(self, channel, rows, generator):
         draw = channel(rows[0], generator)
@@ -251,14 +279,31 @@ class twin_comm_channel(_TwinChannel):
     n ~ CN(0, 1). Run-time setters: ``set_snr_db(dB)``, ``set_sector(min_deg, max_deg)``.
     """
 
-    def __init__(self, device: str = DEFAULT_DEVICE, K: int = 16, snr_db: float = 20.0, sector_deg=(30.0, 50.0),
-                 seed: int = 0, twin_seed=None, truth_json=None):
+    def __init__(
+        self,
+        device: str = DEFAULT_DEVICE,
+        K: int = 16,
+        snr_db: float = 20.0,
+        sector_deg=(30.0, 50.0),
+        seed: int = 0,
+        twin_seed=None,
+        truth_json=None,
+    ):
         K = checks.integer(K, "K", 1, checks.MAX_ANTENNAS)
-        scenario = Scenario(num_antennas=K, snr_comm_db=_snr_db(snr_db),
-                            comm_sector_deg=checks.sector_deg(sector_deg, "sector"))
-        super().__init__("comm", [(np.complex64, K), (np.complex64, K)], [np.complex64, np.complex64, np.float32],
-                         device=device, K=K, twin_seed=twin_seed, truth_json=truth_json, seed=seed,
-                         scenario=scenario)
+        scenario = Scenario(
+            num_antennas=K, snr_comm_db=_snr_db(snr_db), comm_sector_deg=checks.sector_deg(sector_deg, "sector")
+        )
+        super().__init__(
+            "comm",
+            [(np.complex64, K), (np.complex64, K)],
+            [np.complex64, np.complex64, np.float32],
+            device=device,
+            K=K,
+            twin_seed=twin_seed,
+            truth_json=truth_json,
+            seed=seed,
+            scenario=scenario,
+        )
 
     def _pass(self, channel, rows, generator):
         draw = channel(rows[0], generator, v=rows[1])

@@ -52,7 +52,6 @@ from pathlib import Path
 from typing import Callable, NamedTuple, Optional, Sequence
 
 import numpy as np
-
 from sigmf import SigMFFile, error, keys, sigmffile
 
 from .. import __version__
@@ -124,15 +123,21 @@ class CapturePlan:
             raise ValueError("a capture session needs at least one scene")
         for i, scene in enumerate(scenes):
             if len(scene.targets) > 1 or scene.comm_angle_deg is None:
-                raise ValueError(f"scene {i} ({scene.describe()}): a labelled ISAC capture has at most one target "
-                                 "and the comm receiver's angle")
+                raise ValueError(
+                    f"scene {i} ({scene.describe()}): a labelled ISAC capture has at most one target "
+                    "and the comm receiver's angle"
+                )
             parse_scene(scene.to_json())  # angles within [-90, 90] degrees, amplitudes >= 0
         try:
             json.dumps(self.calibration, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"the calibration description must be JSON-able: {exc}") from None
-        for name, value in (("beam", beam), ("constellation", constellation), ("scenes", scenes),
-                            ("seed", int(self.seed))):
+        for name, value in (
+            ("beam", beam),
+            ("constellation", constellation),
+            ("scenes", scenes),
+            ("seed", int(self.seed)),
+        ):
             object.__setattr__(self, name, value)
 
     @property
@@ -150,14 +155,23 @@ class CapturePlan:
 
     def identity(self) -> dict:
         """The plan's session fields (:data:`_PLAN_FIELDS`), as JSON values."""
-        return _jsonable({"device": self.device, "num_antennas": self.num_antennas,
-                          "scenario": self.scenario.to_dict(), "seed": self.seed,
-                          "frame_layout": dataclasses.asdict(self.layout), "beam": _pairs(self.beam),
-                          "constellation": _pairs(self.constellation), "calibration": self.calibration})
+        return _jsonable(
+            {
+                "device": self.device,
+                "num_antennas": self.num_antennas,
+                "scenario": self.scenario.to_dict(),
+                "seed": self.seed,
+                "frame_layout": dataclasses.asdict(self.layout),
+                "beam": _pairs(self.beam),
+                "constellation": _pairs(self.constellation),
+                "calibration": self.calibration,
+            }
+        )
 
 
-def draw_scenes(scenario: Scenario, count: int, seed: int, target_amplitude: float = 0.0,
-                comm_amplitude: float = 0.0) -> tuple[Scene, ...]:
+def draw_scenes(
+    scenario: Scenario, count: int, seed: int, target_amplitude: float = 0.0, comm_amplitude: float = 0.0
+) -> tuple[Scene, ...]:
     """``count`` scenes of the scenario: a target with probability p_target at an angle uniform over the
     target sector, the comm receiver uniform over the comm sector (degrees). Scene i depends only on
     (seed, i). The amplitudes (full scale) are what a twin gives them (:func:`twin_amplitudes`)."""
@@ -183,6 +197,7 @@ def twin_amplitudes(scenario: Scenario, layout: FrameLayout, noise_power: float)
     ``noise_power`` the twin's per-sample noise power (full scale,
     ``TwinTruth.noise_power``).
     """
+
     def amplitude(snr_db):
         return math.sqrt(10 ** (snr_db / 10) * noise_power) / layout.tx_scale
 
@@ -207,8 +222,13 @@ class Bench:
         else:  # the MxFE samples RF directly: the carrier is its main NCO's frequency
             rate = float(next(iter(dev.rx_sample_rate.values())))
             lo = float(next(iter(dev.rx_main_nco_frequencies.values()))[0])
-        return {"sample_rate_hz": rate, "lo_hz": lo, "comm_sample_rate_hz": float(self.comm.dev.sample_rate),
-                "uris": [self.board.uri, self.comm.uri], "scene_controller": type(self.scenes).__name__}
+        return {
+            "sample_rate_hz": rate,
+            "lo_hz": lo,
+            "comm_sample_rate_hz": float(self.comm.dev.sample_rate),
+            "uris": [self.board.uri, self.comm.uri],
+            "scene_controller": type(self.scenes).__name__,
+        }
 
     def close(self) -> None:
         """Release the buffers; a device that is gone already is not an error here."""
@@ -216,9 +236,16 @@ class Bench:
             self.board.close()
 
 
-def open_bench(device: str, uri: str, comm_uri: Optional[str] = None, *, lo_hz: Optional[float] = None,
-               sample_rate_hz: Optional[float] = None, comm_sample_rate_hz: Optional[float] = None,
-               scene_controller: Callable[[list[str]], SceneController] = EmulatorSceneController) -> Bench:
+def open_bench(
+    device: str,
+    uri: str,
+    comm_uri: Optional[str] = None,
+    *,
+    lo_hz: Optional[float] = None,
+    sample_rate_hz: Optional[float] = None,
+    comm_sample_rate_hz: Optional[float] = None,
+    scene_controller: Callable[[list[str]], SceneController] = EmulatorSceneController,
+) -> Bench:
     """Connect to a bench through :mod:`isac_ae.hw.device`: the board at ``uri``, the comm receiver at
     ``comm_uri`` (default: the next port, as the emulator serves it), and ``scene_controller(uris)``
     (a twin's by default; ``lambda uris: OperatorSceneController()`` on a real bench).
@@ -239,8 +266,15 @@ def open_bench(device: str, uri: str, comm_uri: Optional[str] = None, *, lo_hz: 
 # --- the session ---------------------------------------------------------------------------------------
 
 
-def capture_session(out_dir: str | Path, plan: CapturePlan, connect: Callable[[], Bench], *, retries: int = 3,
-                    retry_delay_s: float = 2.0, log: Callable[[str], None] = lambda line: None) -> list[Path]:
+def capture_session(
+    out_dir: str | Path,
+    plan: CapturePlan,
+    connect: Callable[[], Bench],
+    *,
+    retries: int = 3,
+    retry_delay_s: float = 2.0,
+    log: Callable[[str], None] = lambda line: None,
+) -> list[Path]:
     """Record every scene of ``plan`` into ``out_dir`` (created); return the paths of all its ``.sigmf-meta``.
 
     ``connect()`` opens the bench (e.g. ``lambda: open_bench(...)``); it is
@@ -271,8 +305,9 @@ def capture_session(out_dir: str | Path, plan: CapturePlan, connect: Callable[[]
         try:
             for i in todo:
                 log(f"capture {i + 1}/{len(plan.scenes)}: {plan.scenes[i].describe()}")
-                bench, (samples, starts, settings) = _acquire_retried(bench, connect, plan, i, retries,
-                                                                      retry_delay_s, log)
+                bench, (samples, starts, settings) = _acquire_retried(
+                    bench, connect, plan, i, retries, retry_delay_s, log
+                )
                 reference = reference or {NS + name: value for name, value in _jsonable(settings).items()}
                 _compare(reference, _jsonable(settings), _BENCH_FIELDS, "bench")
                 _write_recording(out, STEM.format(i), *_recording(plan, i, samples, starts, settings))
@@ -290,8 +325,7 @@ def _acquire_retried(bench, connect, plan, index, retries, delay, log):
                 bench = connect()
                 if bench.board.profile.name != plan.device:
                     bench.close()
-                    raise CaptureError(f"the plan is for a {plan.device} but the bench is a "
-                                       f"{bench.board.profile.name}")
+                    raise CaptureError(f"the plan is for a {plan.device} but the bench is a {bench.board.profile.name}")
             return bench, _acquire(bench, plan, index)
         except _RETRIED as exc:
             if bench is not None:
@@ -300,8 +334,10 @@ def _acquire_retried(bench, connect, plan, index, retries, delay, log):
             if attempt < retries:
                 log(f"capture {index + 1}: {error}; reconnecting in {delay:g} s (retry {attempt + 1}/{retries})")
                 time.sleep(delay)
-    raise CaptureError(f"{STEM.format(index)}: the bench failed {retries + 1} times (last: {error}); the captures "
-                       "before it are complete: run the same session again to resume")
+    raise CaptureError(
+        f"{STEM.format(index)}: the bench failed {retries + 1} times (last: {error}); the captures "
+        "before it are complete: run the same session again to resume"
+    )
 
 
 def _acquire(bench: Bench, plan: CapturePlan, index: int):
@@ -325,27 +361,46 @@ def _recording(plan: CapturePlan, index: int, samples: np.ndarray, starts: tuple
     k, layout, scene = plan.num_antennas, plan.layout, plan.scenes[index]
     data = samples.tobytes()  # C order: time-major, the K + 1 channels interleaved
     target = scene.targets[0].angle_deg if scene.targets else None
-    fields = {**plan.identity(), **_jsonable(settings), "format": FORMAT, "version": __version__, "index": index,
-              "scene": json.loads(scene.to_json()),
-              "channels": [f"board rx {c}" for c in range(k)] + ["comm rx 0"]}
-    meta = SigMFFile(global_info={
-        keys.DATATYPE_KEY: "cf32_le", keys.SAMPLE_RATE_KEY: settings["sample_rate_hz"],
-        keys.NUM_CHANNELS_KEY: k + 1, keys.HW_KEY: get_profile(plan.device).description,
-        keys.RECORDER_KEY: f"isac_ae {__version__} (isac_ae.hw.capture)",
-        keys.DESCRIPTION_KEY: (f"ISAC capture {index}: channels 0..{k - 1} the board's RX, channel {k} the comm "
-                                    "receiver on its own clock; one frame (quiet, preamble, pilots, data) transmitted "
-                                    "cyclically"),
-        keys.EXTENSIONS_KEY: [{"name": NS[:-1], "version": FORMAT.split("/")[1], "optional": True}],
-        keys.SHA512_KEY: hashlib.sha512(data).hexdigest(),
-        **{NS + name: value for name, value in fields.items()},
-    })
+    fields = {
+        **plan.identity(),
+        **_jsonable(settings),
+        "format": FORMAT,
+        "version": __version__,
+        "index": index,
+        "scene": json.loads(scene.to_json()),
+        "channels": [f"board rx {c}" for c in range(k)] + ["comm rx 0"],
+    }
+    meta = SigMFFile(
+        global_info={
+            keys.DATATYPE_KEY: "cf32_le",
+            keys.SAMPLE_RATE_KEY: settings["sample_rate_hz"],
+            keys.NUM_CHANNELS_KEY: k + 1,
+            keys.HW_KEY: get_profile(plan.device).description,
+            keys.RECORDER_KEY: f"isac_ae {__version__} (isac_ae.hw.capture)",
+            keys.DESCRIPTION_KEY: (
+                f"ISAC capture {index}: channels 0..{k - 1} the board's RX, channel {k} the comm "
+                "receiver on its own clock; one frame (quiet, preamble, pilots, data) transmitted "
+                "cyclically"
+            ),
+            keys.EXTENSIONS_KEY: [{"name": NS[:-1], "version": FORMAT.split("/")[1], "optional": True}],
+            keys.SHA512_KEY: hashlib.sha512(data).hexdigest(),
+            **{NS + name: value for name, value in fields.items()},
+        }
+    )
     meta.add_capture(0, {keys.FREQUENCY_KEY: settings["lo_hz"], keys.DATETIME_KEY: _utc_now()})
-    labels = {NS + "target_present": bool(scene.targets), NS + "target_angle_deg": target,
-              NS + "comm_angle_deg": scene.comm_angle_deg, NS + "messages": plan.messages(index).tolist()}
+    labels = {
+        NS + "target_present": bool(scene.targets),
+        NS + "target_angle_deg": target,
+        NS + "comm_angle_deg": scene.comm_angle_deg,
+        NS + "messages": plan.messages(index).tolist(),
+    }
     for receiver, channels, start in (("board", list(range(k)), starts[0]), ("comm", [k], starts[1])):
         label = f"{receiver} data: " + (f"target {target:+.2f} deg" if target is not None else "no target")
-        meta.add_annotation(start + layout.data_start, layout.data, {
-            keys.LABEL_KEY: label, NS + "receiver": receiver, NS + "channels": channels, **labels})
+        meta.add_annotation(
+            start + layout.data_start,
+            layout.data,
+            {keys.LABEL_KEY: label, NS + "receiver": receiver, NS + "channels": channels, **labels},
+        )
     meta.validate()
     return data, meta
 
@@ -413,12 +468,15 @@ def _existing(out: Path, plan: CapturePlan) -> dict[int, dict]:
         glob = meta["global"]
         _compare(glob, identity, _PLAN_FIELDS, "session")
         if index < len(plan.scenes) and glob[NS + "scene"] != json.loads(plan.scenes[index].to_json()):
-            raise CaptureError(f"{path} was taken in another scene ({glob[NS + 'scene']}) than this session's "
-                               f"capture {index}: use another directory")
+            raise CaptureError(
+                f"{path} was taken in another scene ({glob[NS + 'scene']}) than this session's "
+                f"capture {index}: use another directory"
+            )
         data = path.with_suffix(".sigmf-data")
         if not data.exists() or data.stat().st_size != size:
-            raise CaptureError(f"{path} has no complete {data.name} beside it ({size} bytes): delete both to "
-                               "capture it again")
+            raise CaptureError(
+                f"{path} has no complete {data.name} beside it ({size} bytes): delete both to capture it again"
+            )
         found[index] = glob
     return found
 
@@ -427,8 +485,10 @@ def _compare(glob: dict, identity: dict, names: Sequence[str], what: str) -> Non
     for name in names:
         if glob.get(NS + name) != identity[name]:
             field, there, here = _difference(name, glob.get(NS + name), identity[name])
-            raise CaptureError(f"the directory holds captures of another {what}: {field} is {_short(there)} there, "
-                               f"{_short(here)} here (use another directory)")
+            raise CaptureError(
+                f"the directory holds captures of another {what}: {field} is {_short(there)} there, "
+                f"{_short(here)} here (use another directory)"
+            )
 
 
 def _difference(name: str, there, here) -> tuple:
@@ -481,8 +541,10 @@ def load_capture(path: str | Path, device: Optional[str] = None, num_antennas: O
     glob = _read_meta(meta_path)["global"]
     for name, wanted in (("device", device), ("num_antennas", num_antennas)):
         if wanted is not None and glob.get(NS + name) != wanted:
-            raise CaptureError(f"{meta_path} is a capture of {glob.get(NS + 'device')} with K = "
-                               f"{glob.get(NS + 'num_antennas')}, not {name} = {wanted}")
+            raise CaptureError(
+                f"{meta_path} is a capture of {glob.get(NS + 'device')} with K = "
+                f"{glob.get(NS + 'num_antennas')}, not {name} = {wanted}"
+            )
     try:
         recording = sigmffile.fromfile(meta_path)
     except error.SigMFError as exc:
@@ -493,20 +555,30 @@ def load_capture(path: str | Path, device: Optional[str] = None, num_antennas: O
     board = next(a for a in recording.get_annotations() if a.get(NS + "receiver") == "board")
     beam, constellation = _complex(glob[NS + "beam"]), _complex(glob[NS + "constellation"])
     messages = np.asarray(board[NS + "messages"], dtype=np.int64)
-    labels = CaptureLabels(index=glob[NS + "index"], scene=scene_from_dict(glob[NS + "scene"]),
-                           target_present=board[NS + "target_present"], target_angle_deg=board[NS + "target_angle_deg"],
-                           comm_angle_deg=board[NS + "comm_angle_deg"], messages=messages, beam=beam,
-                           constellation=constellation)
+    labels = CaptureLabels(
+        index=glob[NS + "index"],
+        scene=scene_from_dict(glob[NS + "scene"]),
+        target_present=board[NS + "target_present"],
+        target_angle_deg=board[NS + "target_angle_deg"],
+        comm_angle_deg=board[NS + "comm_angle_deg"],
+        messages=messages,
+        beam=beam,
+        constellation=constellation,
+    )
     frame = build_frame(layout, beam, constellation[messages])
-    return Capture(radar=radar_block(layout, samples[:, :k].T, frame), comm=comm_block(layout, samples[:, k], k),
-                   labels=labels)
+    return Capture(
+        radar=radar_block(layout, samples[:, :k].T, frame), comm=comm_block(layout, samples[:, k], k), labels=labels
+    )
 
 
 def scene_from_dict(data: dict) -> Scene:
     """A :class:`Scene` from its JSON object (:meth:`Scene.to_json`), checked as the emulator checks one."""
     data = json.loads(parse_scene(json.dumps(data)))
-    return Scene(targets=tuple(Target(t["angle_deg"], t.get("amplitude", 0.0)) for t in data.get("targets", [])),
-                 comm_angle_deg=data.get("comm_angle_deg"), comm_amplitude=data.get("comm_amplitude", 0.0))
+    return Scene(
+        targets=tuple(Target(t["angle_deg"], t.get("amplitude", 0.0)) for t in data.get("targets", [])),
+        comm_angle_deg=data.get("comm_angle_deg"),
+        comm_amplitude=data.get("comm_amplitude", 0.0),
+    )
 
 
 def _read_meta(path: Path) -> dict:

@@ -45,54 +45,86 @@ def add_hw_parser(sub, parser_class) -> None:
     from ..cli import SAMPLES_HELP, _finite_float, _samples, _seed
     from .emulator import __main__ as emulator_cli
 
-    hw = sub.add_parser("hw", help="hardware in the loop: boards through pyadi-iio, or their twins",
-                        description="Over-the-air commands (docs/HARDWARE.md).")
+    hw = sub.add_parser(
+        "hw",
+        help="hardware in the loop: boards through pyadi-iio, or their twins",
+        description="Over-the-air commands (docs/HARDWARE.md).",
+    )
     commands = hw.add_subparsers(dest="hw_command", metavar="HW_COMMAND", parser_class=parser_class)
     commands.required = True
 
-    p = commands.add_parser("emulate", help="serve a board's digital twin on 127.0.0.1 (libiio protocol) until Ctrl-C",
-                            description="An IIO emulator backed by the board's digital twin: unmodified pyadi-iio "
-                                        "and gr-iio connect to the printed URIs as to a board.")
+    p = commands.add_parser(
+        "emulate",
+        help="serve a board's digital twin on 127.0.0.1 (libiio protocol) until Ctrl-C",
+        description="An IIO emulator backed by the board's digital twin: unmodified pyadi-iio "
+        "and gr-iio connect to the printed URIs as to a board.",
+    )
     emulator_cli.add_arguments(p)
     p.set_defaults(func=_emulate)
 
-    p = commands.add_parser("evaluate", help="evaluate a model file or the baseline over a board (or twin)",
-                            description="Evaluate a model file or the baseline over the device at the scenario's "
-                                        "Pfa: Pd, Pfa, RMSE, SER, as `isac-ae evaluate` does in simulation.")
+    p = commands.add_parser(
+        "evaluate",
+        help="evaluate a model file or the baseline over a board (or twin)",
+        description="Evaluate a model file or the baseline over the device at the scenario's "
+        "Pfa: Pd, Pfa, RMSE, SER, as `isac-ae evaluate` does in simulation.",
+    )
     _device_options(p)
     _system_options(p, _finite_float)
-    p.add_argument("--calibration", default=None, help="calibration JSON of this device (isac-ae hw calibrate): "
-                                                       "its gains are divided out before the system sees the array")
+    p.add_argument(
+        "--calibration",
+        default=None,
+        help="calibration JSON of this device (isac-ae hw calibrate): "
+        "its gains are divided out before the system sees the array",
+    )
     p.add_argument("--samples", type=_samples, default=100_000, help=SAMPLES_HELP)
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default %(default)s)")
-    p.add_argument("--block", type=int, default=2048,
-                   help="snapshots per scene and frame: targets and angles are drawn per block, so fewer blocks "
-                        "mean fewer independent angles (default %(default)s)")
+    p.add_argument(
+        "--block",
+        type=int,
+        default=2048,
+        help="snapshots per scene and frame: targets and angles are drawn per block, so fewer blocks "
+        "mean fewer independent angles (default %(default)s)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_evaluate)
 
-    p = commands.add_parser("calibrate", help="per-element gain/phase calibration against a source at boresight",
-                            description="Calibrate the board's RX and TX chains (digital boards: a reflector and the "
-                                        "comm receiver at 0 deg; Phaser: ADI's workflow with the source at 0 deg) and "
-                                        "write the calibration JSON.")
+    p = commands.add_parser(
+        "calibrate",
+        help="per-element gain/phase calibration against a source at boresight",
+        description="Calibrate the board's RX and TX chains (digital boards: a reflector and the "
+        "comm receiver at 0 deg; Phaser: ADI's workflow with the source at 0 deg) and "
+        "write the calibration JSON.",
+    )
     _device_options(p)
     p.add_argument("--out", required=True, help="calibration JSON to write")
     p.add_argument("--samples", type=int, default=4096, help="samples per measurement (default %(default)s)")
     p.set_defaults(func=_calibrate)
 
-    p = commands.add_parser("measure-manifold", help="the measured array response a_true(theta) over a grid of angles",
-                            description="Measure the array's receive response at each angle (a reflector or source "
-                                        "placed there; Phaser: one element at a time) and write it as .npz.")
+    p = commands.add_parser(
+        "measure-manifold",
+        help="the measured array response a_true(theta) over a grid of angles",
+        description="Measure the array's receive response at each angle (a reflector or source "
+        "placed there; Phaser: one element at a time) and write it as .npz.",
+    )
     _device_options(p)
     p.add_argument("--out", required=True, help=".npz file to write")
-    p.add_argument("--angles-deg", type=float, nargs=3, metavar=("FIRST", "LAST", "STEP"), default=(-60.0, 60.0, 5.0),
-                   help="angle grid in degrees (default %(default)s)")
+    p.add_argument(
+        "--angles-deg",
+        type=float,
+        nargs=3,
+        metavar=("FIRST", "LAST", "STEP"),
+        default=(-60.0, 60.0, 5.0),
+        help="angle grid in degrees (default %(default)s)",
+    )
     p.add_argument("--samples", type=int, default=4096, help="samples per measurement (default %(default)s)")
     p.set_defaults(func=_measure_manifold)
 
-    p = commands.add_parser("capture", help="labelled ISAC captures as SigMF recordings (resumable)",
-                            description="Record one SigMF recording per scene (board RX channels + the comm "
-                                        "receiver, with the labels); rerunning the same command resumes.")
+    p = commands.add_parser(
+        "capture",
+        help="labelled ISAC captures as SigMF recordings (resumable)",
+        description="Record one SigMF recording per scene (board RX channels + the comm "
+        "receiver, with the labels); rerunning the same command resumes.",
+    )
     _device_options(p)
     _system_options(p, _finite_float)
     p.add_argument("--out", required=True, help="output directory (one capture_NNNNNN.sigmf-{data,meta} per scene)")
@@ -108,19 +140,34 @@ def _system_options(p: argparse.ArgumentParser, finite_float) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--model", help="model file (.safetensors); its K must be the device's")
     what.add_argument("--baseline", action="store_true", help="the model-based baseline (LS/ISAC beam, MAPRT, ML)")
-    p.add_argument("--rho", type=finite_float, default=0.5, help="baseline: radar share of the beam (default %(default)s)")
-    p.add_argument("--phi-deg", type=finite_float, default=0.0, help="baseline: comm beam phase, degrees (default %(default)s)")
+    p.add_argument(
+        "--rho", type=finite_float, default=0.5, help="baseline: radar share of the beam (default %(default)s)"
+    )
+    p.add_argument(
+        "--phi-deg", type=finite_float, default=0.0, help="baseline: comm beam phase, degrees (default %(default)s)"
+    )
 
 
 def _device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", required=True, choices=sorted(PROFILES), help="device profile")
-    p.add_argument("--uri", required=True, type=_uri, help="the board's libiio URI, e.g. ip:192.168.2.1 or the "
-                                                           "emulator's ip:127.0.0.1:PORT")
-    p.add_argument("--comm-uri", type=_uri, default=None,
-                   help="the comm receiver's (or the Phaser's Pluto's) URI (default: the next port of --uri)")
-    p.add_argument("--scene", choices=("auto", "emulator", "operator"), default="auto",
-                   help="who sets each scene: the emulator's twin, or you at the bench (auto: the emulator when "
-                        "--uri is one)")
+    p.add_argument(
+        "--uri",
+        required=True,
+        type=_uri,
+        help="the board's libiio URI, e.g. ip:192.168.2.1 or the emulator's ip:127.0.0.1:PORT",
+    )
+    p.add_argument(
+        "--comm-uri",
+        type=_uri,
+        default=None,
+        help="the comm receiver's (or the Phaser's Pluto's) URI (default: the next port of --uri)",
+    )
+    p.add_argument(
+        "--scene",
+        choices=("auto", "emulator", "operator"),
+        default="auto",
+        help="who sets each scene: the emulator's twin, or you at the bench (auto: the emulator when --uri is one)",
+    )
 
 
 def _emulate(args) -> int:
@@ -176,9 +223,11 @@ def _evaluate(args) -> int:
         board = Transceiver(prof, args.uri)
         rate = prof.default_sample_rate_hz
         if rate > PLUTO_MAX_RATE_HZ:
-            print(f"isac-ae: a Pluto comm receiver cannot sample at the {prof.name}'s {rate / 1e6:g} MS/s; it runs "
-                  "at 2.5 MS/s (a twin maps samples one to one; a bench needs a receiver at the board's rate)",
-                  file=sys.stderr)
+            print(
+                f"isac-ae: a Pluto comm receiver cannot sample at the {prof.name}'s {rate / 1e6:g} MS/s; it runs "
+                "at 2.5 MS/s (a twin maps samples one to one; a bench needs a receiver at the board's rate)",
+                file=sys.stderr,
+            )
             rate = 2.5e6
         comm = CommReceiver(comm_uri, prof.default_lo_hz, rate)
     except DeviceError as exc:
@@ -196,8 +245,11 @@ def _evaluate(args) -> int:
     except (DeviceError, FrameError) as exc:
         raise _usage(f"over the air: {exc}") from None
     stats = link.stats
-    print(f"device: {stats.snapshots} snapshots in {stats.scenes} scenes, {stats.seconds:.1f} s on the device, "
-          f"{stats.lost_comm_frames} comm frames lost", file=sys.stderr)
+    print(
+        f"device: {stats.snapshots} snapshots in {stats.scenes} scenes, {stats.seconds:.1f} s on the device, "
+        f"{stats.lost_comm_frames} comm frames lost",
+        file=sys.stderr,
+    )
     return code
 
 
@@ -248,8 +300,9 @@ def _capture(args) -> int:
     out = _output_dir(args.out)
 
     def connect():
-        return open_bench(prof.name, args.uri, args.comm_uri,
-                          scene_controller=lambda uris: _scene_controller(args, uris))
+        return open_bench(
+            prof.name, args.uri, args.comm_uri, scene_controller=lambda uris: _scene_controller(args, uris)
+        )
 
     try:
         bench = connect()
@@ -257,17 +310,30 @@ def _capture(args) -> int:
         link = OverTheAirLink(scenario, bench.board, bench.comm, bench.scenes, layout=layout)
         radar_noise, comm_noise = link.noise_floor()
         scale = layout.tx_scale
-        amplitudes = _recorded_amplitudes(out, [math.sqrt(scenario.radar_gain_var * radar_noise) / scale,
-                                                math.sqrt(scenario.comm_gain_var * comm_noise) / scale])
-        plan = CapturePlan(prof.name, scenario, draw_scenes(scenario, args.captures, args.seed, *amplitudes),
-                           system.beam.cpu().numpy(), system.constellation.cpu().numpy(), args.seed, layout=layout)
+        amplitudes = _recorded_amplitudes(
+            out,
+            [
+                math.sqrt(scenario.radar_gain_var * radar_noise) / scale,
+                math.sqrt(scenario.comm_gain_var * comm_noise) / scale,
+            ],
+        )
+        plan = CapturePlan(
+            prof.name,
+            scenario,
+            draw_scenes(scenario, args.captures, args.seed, *amplitudes),
+            system.beam.cpu().numpy(),
+            system.constellation.cpu().numpy(),
+            args.seed,
+            layout=layout,
+        )
         opened = [bench]  # the session's first connection is the one the noise floor was measured on
 
         def reuse_then_connect():
             return opened.pop() if opened else connect()
 
-        paths = capture_session(out, plan, reuse_then_connect, retries=args.retries,
-                                log=lambda line: print(line, file=sys.stderr))
+        paths = capture_session(
+            out, plan, reuse_then_connect, retries=args.retries, log=lambda line: print(line, file=sys.stderr)
+        )
     except (DeviceError, CaptureError, ValueError) as exc:
         raise _usage(str(exc)) from None
     print(f"{len(paths)} recordings in {out}")
@@ -305,8 +371,11 @@ def _open_instrument(args, prof):
             device, comm = PhaserArray(args.uri, second), None
         else:
             device = Transceiver(prof, args.uri)
-            rate = min(prof.default_sample_rate_hz, 2.5e6) if prof.default_sample_rate_hz > PLUTO_MAX_RATE_HZ \
+            rate = (
+                min(prof.default_sample_rate_hz, 2.5e6)
+                if prof.default_sample_rate_hz > PLUTO_MAX_RATE_HZ
                 else prof.default_sample_rate_hz
+            )
             comm = CommReceiver(second, prof.default_lo_hz, rate)
     except DeviceError as exc:
         raise _usage(str(exc)) from None
@@ -335,9 +404,11 @@ def _calibrate(args) -> int:
     for name, value in calibration.diagnostics.items():
         if name.endswith("snr_db") and value < CALIBRATION_MIN_SNR_DB:
             # The estimates' error grows as 1/sqrt(SNR): at 3 dB the K = 16 TX factors are ~0.1 off.
-            print(f"isac-ae: warning: {name} = {value:.1f} dB is below {CALIBRATION_MIN_SNR_DB:g} dB: the factors are "
-                  "noisy; move the reflector or receiver closer (on a twin: the scene's fading draw) and run again",
-                  file=sys.stderr)
+            print(
+                f"isac-ae: warning: {name} = {value:.1f} dB is below {CALIBRATION_MIN_SNR_DB:g} dB: the factors are "
+                "noisy; move the reflector or receiver closer (on a twin: the scene's fading draw) and run again",
+                file=sys.stderr,
+            )
     print(f"RX correction (element 0 = 1): {np.round(calibration.rx_correction, 3).tolist()}")
     return 0
 

@@ -24,7 +24,8 @@ from typing import Optional
 
 import numpy as np
 
-from .profiles import DeviceProfile, profile as get_profile
+from .profiles import DeviceProfile
+from .profiles import profile as get_profile
 
 _URI = re.compile(r"^(ip:[^\s]+|usb:[0-9.]*|local:|serial:[^\s]+)$")
 #: pyadi-iio class per digital profile.
@@ -66,8 +67,10 @@ def _probe(uri: str) -> None:
         with socket.create_connection((host, port), timeout=5.0):
             pass
     except OSError as exc:
-        raise DeviceError(f"nothing answers at {uri} ({exc.strerror or exc}): is the board on the network, or "
-                          "`isac-ae hw emulate` running?") from exc
+        raise DeviceError(
+            f"nothing answers at {uri} ({exc.strerror or exc}): is the board on the network, or "
+            "`isac-ae hw emulate` running?"
+        ) from exc
 
 
 def _open(class_name: str, uri: str, **kwargs):
@@ -78,8 +81,9 @@ def _open(class_name: str, uri: str, **kwargs):
     try:
         return getattr(adi, class_name)(uri=uri, **kwargs)
     except (OSError, ConnectionError) as exc:
-        raise DeviceError(f"cannot reach {uri} ({exc.strerror or exc}): is the board plugged in, or "
-                          f"`isac-ae hw emulate` running?") from exc
+        raise DeviceError(
+            f"cannot reach {uri} ({exc.strerror or exc}): is the board plugged in, or `isac-ae hw emulate` running?"
+        ) from exc
     except Exception as exc:  # pyadi-iio raises bare Exceptions for a context that lacks its devices
         raise DeviceError(f"{uri} is not a device adi.{class_name} can drive: {exc}") from exc
 
@@ -87,19 +91,28 @@ def _open(class_name: str, uri: str, **kwargs):
 class Transceiver:
     """A fully digital K-element board: cyclic TX on K channels, captures on K RX channels."""
 
-    def __init__(self, profile: str | DeviceProfile, uri: str, lo_hz: Optional[float] = None,
-                 sample_rate_hz: Optional[float] = None, rx_gain_db: float = 30.0):
+    def __init__(
+        self,
+        profile: str | DeviceProfile,
+        uri: str,
+        lo_hz: Optional[float] = None,
+        sample_rate_hz: Optional[float] = None,
+        rx_gain_db: float = 30.0,
+    ):
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
         if self.profile.name not in _CLASSES:
-            raise DeviceError(f"the {self.profile.name} profile is not a digital transceiver "
-                              f"(choose one of {', '.join(_CLASSES)})")
+            raise DeviceError(
+                f"the {self.profile.name} profile is not a digital transceiver (choose one of {', '.join(_CLASSES)})"
+            )
         self.uri = uri
         self.dev = _open(_CLASSES[self.profile.name], uri)
         k = self.profile.num_elements
         rx, tx = len(self.dev.rx_channel_names) // 2, len(self.dev.tx_channel_names) // 2
         if rx < k or tx < k:
-            raise DeviceError(f"{uri} has {rx} RX and {tx} TX channels; the {self.profile.name} profile needs {k} "
-                              "of each (a Pluto must be in 2R2T mode)")
+            raise DeviceError(
+                f"{uri} has {rx} RX and {tx} TX channels; the {self.profile.name} profile needs {k} "
+                "of each (a Pluto must be in 2R2T mode)"
+            )
         self.rx_full_scale = _RX_FULL_SCALE[self.profile.name]
         try:
             self._configure(lo_hz, sample_rate_hz, rx_gain_db)
@@ -136,7 +149,8 @@ class Transceiver:
             self.dev.rx_destroy_buffer()
             self.dev.rx_buffer_size = samples
         return np.asarray(self.dev.rx(), dtype=np.complex128).reshape(self.profile.num_elements, samples) / (
-            self.rx_full_scale)
+            self.rx_full_scale
+        )
 
     def close(self) -> None:
         self.dev.tx_destroy_buffer()
@@ -185,8 +199,9 @@ class PhaserArray:
     source (a horn at a known angle), or the twin's.
     """
 
-    def __init__(self, uri: str, sdr_uri: Optional[str] = None, lo_hz: Optional[float] = None,
-                 rx_gain_db: float = 30.0):
+    def __init__(
+        self, uri: str, sdr_uri: Optional[str] = None, lo_hz: Optional[float] = None, rx_gain_db: float = 30.0
+    ):
         self.profile = get_profile("phaser")
         sdr_uri = sdr_uri or next_port_uri(uri)
         self.sdr = _open("ad9361", sdr_uri)

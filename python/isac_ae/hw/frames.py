@@ -98,10 +98,10 @@ def build_frame(layout: FrameLayout, beam: np.ndarray, symbols: np.ndarray) -> n
         raise ValueError(f"the frame carries {layout.data} data symbols, got shape {symbols.shape}")
     k = beam.shape[0]
     frame = np.zeros((k, layout.length), dtype=np.complex128)
-    frame[:, layout.preamble_start:layout.pilot_start] = layout.preamble_symbols(k) / np.sqrt(k)
+    frame[:, layout.preamble_start : layout.pilot_start] = layout.preamble_symbols(k) / np.sqrt(k)
     pilots = np.tile(layout.pilot_symbols(), 2)
-    frame[:, layout.pilot_start:layout.data_start] = np.outer(beam, pilots)
-    frame[:, layout.data_start:] = np.outer(beam, symbols)
+    frame[:, layout.pilot_start : layout.data_start] = np.outer(beam, pilots)
+    frame[:, layout.data_start :] = np.outer(beam, symbols)
     frame *= layout.tx_scale
     peak = np.abs(frame).max()
     if peak > 1.0:
@@ -165,8 +165,13 @@ class RadarBlock:
     leakage: np.ndarray
 
 
-def radar_block(layout: FrameLayout, rx: np.ndarray, tx_frame: np.ndarray, leakage: Optional[np.ndarray] = None,
-                noise_power: Optional[np.ndarray] = None) -> RadarBlock:
+def radar_block(
+    layout: FrameLayout,
+    rx: np.ndarray,
+    tx_frame: np.ndarray,
+    leakage: Optional[np.ndarray] = None,
+    noise_power: Optional[np.ndarray] = None,
+) -> RadarBlock:
     """Snapshots of one frame from a monostatic capture ``rx`` (K_rx, M) of the cyclic ``tx_frame`` (K_tx, L).
 
     ``leakage`` (K_rx, K_tx): the direct TX-to-RX coupling measured beforehand
@@ -181,18 +186,18 @@ def radar_block(layout: FrameLayout, rx: np.ndarray, tx_frame: np.ndarray, leaka
     noise, scaled to unit noise power per channel.
     """
     start = find_frame(layout, rx, tx_frame.shape[0])
-    frame = np.asarray(rx[:, start:start + layout.length], dtype=np.complex128)
-    quiet = frame[:, :layout.quiet]
+    frame = np.asarray(rx[:, start : start + layout.length], dtype=np.complex128)
+    quiet = frame[:, : layout.quiet]
     dc = quiet.mean(axis=1, keepdims=True)
     measured = np.mean(np.abs(quiet - dc) ** 2, axis=1)
     if np.any(measured <= 0):
         raise FrameError("an RX channel delivers no noise at all: is it connected?")
     noise_power = measured if noise_power is None else np.asarray(noise_power, dtype=np.float64)
     if leakage is None:
-        sent = tx_frame[:, layout.preamble_start:layout.pilot_start].astype(np.complex128)
-        got = frame[:, layout.preamble_start:layout.pilot_start] - dc
+        sent = tx_frame[:, layout.preamble_start : layout.pilot_start].astype(np.complex128)
+        got = frame[:, layout.preamble_start : layout.pilot_start] - dc
         leakage = np.linalg.lstsq(sent.T, got.T, rcond=None)[0].T  # (K_rx, K_tx)
-    data = frame[:, layout.data_start:] - dc - leakage @ tx_frame[:, layout.data_start:]
+    data = frame[:, layout.data_start :] - dc - leakage @ tx_frame[:, layout.data_start :]
     z = (data / np.sqrt(noise_power)[:, None]).T
     return RadarBlock(z=z.astype(np.complex64), noise_power=measured, leakage=leakage)
 
@@ -218,8 +223,8 @@ def comm_block(layout: FrameLayout, rx: np.ndarray, tx_channels: int) -> CommBlo
     """
     rx = np.atleast_2d(rx)[:1]
     start = find_frame(layout, rx, tx_channels)
-    frame = np.asarray(rx[0, start:start + layout.length], dtype=np.complex128)
-    quiet = frame[:layout.quiet]
+    frame = np.asarray(rx[0, start : start + layout.length], dtype=np.complex128)
+    quiet = frame[: layout.quiet]
     dc = quiet.mean()
     noise_power = float(np.mean(np.abs(quiet - dc) ** 2))
     if noise_power <= 0:
@@ -227,13 +232,17 @@ def comm_block(layout: FrameLayout, rx: np.ndarray, tx_channels: int) -> CommBlo
     frame = frame - dc
     h = layout.pilot_half
     pilots = layout.pilot_symbols()
-    first = frame[layout.pilot_start:layout.pilot_start + h] * pilots.conj()
-    second = frame[layout.pilot_start + h:layout.data_start] * pilots.conj()
+    first = frame[layout.pilot_start : layout.pilot_start + h] * pilots.conj()
+    second = frame[layout.pilot_start + h : layout.data_start] * pilots.conj()
     cfo = float(np.angle(np.sum(second * first.conj())) / (2.0 * np.pi * h))
     derotate = np.exp(-2j * np.pi * cfo * np.arange(layout.length))
     frame = frame * derotate
-    kappa = np.mean(frame[layout.pilot_start:layout.data_start] * np.tile(pilots, 2).conj())
+    kappa = np.mean(frame[layout.pilot_start : layout.data_start] * np.tile(pilots, 2).conj())
     scale = 1.0 / np.sqrt(noise_power)
-    z = frame[layout.data_start:] * scale
-    return CommBlock(z=z.astype(np.complex64), kappa=np.full(layout.data, kappa * scale, dtype=np.complex64),
-                     cfo_cycles_per_sample=cfo, noise_power=noise_power)
+    z = frame[layout.data_start :] * scale
+    return CommBlock(
+        z=z.astype(np.complex64),
+        kappa=np.full(layout.data, kappa * scale, dtype=np.complex64),
+        cfo_cycles_per_sample=cfo,
+        noise_power=noise_power,
+    )

@@ -53,8 +53,15 @@ class LinkStats:
 class OverTheAirLink:
     """One transmission per block serves both the radar channel and the comm channel."""
 
-    def __init__(self, scenario: Scenario, board: Transceiver, comm: CommReceiver, scenes: SceneController,
-                 block: int = 4096, layout: Optional[FrameLayout] = None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        board: Transceiver,
+        comm: CommReceiver,
+        scenes: SceneController,
+        block: int = 4096,
+        layout: Optional[FrameLayout] = None,
+    ):
         board.profile.check_scenario(scenario)
         if block < 1:
             raise ValueError(f"block must be a positive number of snapshots, got {block}")
@@ -117,8 +124,12 @@ class OverTheAirLink:
             # A frame the comm receiver cannot find (a deep fade) is lost: its symbols count as decided
             # from nothing (kappa NaN), as a real link loses them.
             self.stats.lost_comm_frames += 1
-            comm = CommBlock(z=np.zeros(layout.data, np.complex64), kappa=np.full(layout.data, np.nan, np.complex64),
-                             cfo_cycles_per_sample=math.nan, noise_power=math.nan)
+            comm = CommBlock(
+                z=np.zeros(layout.data, np.complex64),
+                kappa=np.full(layout.data, np.nan, np.complex64),
+                cfo_cycles_per_sample=math.nan,
+                noise_power=math.nan,
+            )
         return radar, comm
 
     def run(self, y: Beamformed, generator: torch.Generator, target: Optional[bool]) -> tuple[RadarDraw, CommDraw]:
@@ -140,9 +151,14 @@ class OverTheAirLink:
             u = torch.rand(3, generator=generator, device=device).cpu().numpy()
             present = bool(u[0] < sc.p_target) if target is None else bool(target)
             angle, comm_angle = lo_t + (hi_t - lo_t) * u[1], lo_c + (hi_c - lo_c) * u[2]
-            self.scenes.set(Scene(targets=(Target(math.degrees(angle), amp_radar),) if present else (),
-                                  comm_angle_deg=math.degrees(comm_angle), comm_amplitude=amp_comm))
-            radar, comm = self._capture(beam, symbols[first:first + count])
+            self.scenes.set(
+                Scene(
+                    targets=(Target(math.degrees(angle), amp_radar),) if present else (),
+                    comm_angle_deg=math.degrees(comm_angle),
+                    comm_amplitude=amp_comm,
+                )
+            )
+            radar, comm = self._capture(beam, symbols[first : first + count])
             z.append(radar.z)
             zc.append(comm.z)
             kappa.append(comm.kappa)
@@ -154,10 +170,18 @@ class OverTheAirLink:
         self.stats.seconds += time.perf_counter() - start
         as_tensor = lambda a, dtype: torch.as_tensor(np.concatenate(a), dtype=dtype, device=device)  # noqa: E731
         nan = torch.full((n,), complex(math.nan, math.nan), dtype=torch.complex64, device=device)
-        radar_draw = RadarDraw(z=as_tensor(z, torch.complex64), target=as_tensor(t, torch.bool),
-                               theta=as_tensor(theta, torch.float32), alpha=nan)
-        comm_draw = CommDraw(z=as_tensor(zc, torch.complex64), kappa=as_tensor(kappa, torch.complex64),
-                             vartheta=as_tensor(vartheta, torch.float32), beta=nan)
+        radar_draw = RadarDraw(
+            z=as_tensor(z, torch.complex64),
+            target=as_tensor(t, torch.bool),
+            theta=as_tensor(theta, torch.float32),
+            alpha=nan,
+        )
+        comm_draw = CommDraw(
+            z=as_tensor(zc, torch.complex64),
+            kappa=as_tensor(kappa, torch.complex64),
+            vartheta=as_tensor(vartheta, torch.float32),
+            beta=nan,
+        )
         return radar_draw, comm_draw
 
 

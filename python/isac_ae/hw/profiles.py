@@ -152,9 +152,7 @@ class DeviceProfile:
 # rather than streamed, at a rate above the 2.083 MS/s the AD9361 reaches
 # without its decimating FIR.
 _AD9361_RATE_HZ = 2_500_000.0
-_BOARD = ImpairmentMagnitudes(
-    gain_min=0.75, phase_std_deg=None, coupling_db=(-25.0, -15.0), channel_mismatch_db=1.44
-)
+_BOARD = ImpairmentMagnitudes(gain_min=0.75, phase_std_deg=None, coupling_db=(-25.0, -15.0), channel_mismatch_db=1.44)
 _SIGNAL = {"latency_samples": (32, 4096), "reference_ppm": 25.0, "dc_offset_dbfs": -40.0, "phase_drift_deg": 2.0}
 
 PROFILES: dict[str, DeviceProfile] = {

@@ -81,8 +81,10 @@ class EmulatorSceneController:
                 raise ConnectionError(f"cannot reach {uri}: {exc}") from exc
             found = [dev.debug_attrs[SCENE_ATTR] for dev in ctx.devices if SCENE_ATTR in dev.debug_attrs]
             if not found:
-                raise ConnectionError(f"{uri} is not an isac-ae twin (no {SCENE_ATTR} debug attribute): "
-                                      "on a real board use the operator scene controller")
+                raise ConnectionError(
+                    f"{uri} is not an isac-ae twin (no {SCENE_ATTR} debug attribute): "
+                    "on a real board use the operator scene controller"
+                )
             self._attrs.append((ctx, found[0]))
 
     def set(self, scene: Scene) -> None:
@@ -104,8 +106,11 @@ class OperatorSceneController:
             return
         print(f"set up the bench: {scene.describe()}, then press Enter", file=self._output, flush=True)
         if any(t.amplitude for t in scene.targets) or scene.comm_amplitude:
-            print("  (amplitudes cannot be set on a bench: the measured SNR is what the bench gives)",
-                  file=self._output, flush=True)
+            print(
+                "  (amplitudes cannot be set on a bench: the measured SNR is what the bench gives)",
+                file=self._output,
+                flush=True,
+            )
         if self._input() == "":  # end of input: nobody is there to move the target
             raise RuntimeError("no operator input (end of file) while waiting for the scene to be set up")
         self._current = scene

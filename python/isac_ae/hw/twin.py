@@ -83,28 +83,53 @@ class TwinTruth:
         # free-running references are further apart (tens of kHz at 2.4 GHz) and must share a reference
         # or be tuned first. The twin models that residual: at most 4e-4 cycles per sample.
         cfo = float(np.clip(cfo_hz / profile.default_sample_rate_hz, -4e-4, 4e-4))
-        return cls(profile=profile.name, seed=int(seed), array=array,
-                   latency=int(rng.integers(*profile.latency_samples)), leakage=leakage, dc_offset=dc,
-                   noise_power=1e-5, comm_latency=int(rng.integers(*profile.latency_samples)), comm_cfo=cfo,
-                   comm_noise_power=1e-5)
+        return cls(
+            profile=profile.name,
+            seed=int(seed),
+            array=array,
+            latency=int(rng.integers(*profile.latency_samples)),
+            leakage=leakage,
+            dc_offset=dc,
+            noise_power=1e-5,
+            comm_latency=int(rng.integers(*profile.latency_samples)),
+            comm_cfo=cfo,
+            comm_noise_power=1e-5,
+        )
 
     def to_dict(self) -> dict:
         """JSON-able (complex values as [re, im] pairs), for ``--truth-json``."""
         pairs = lambda a: np.stack([np.real(a), np.imag(a)], -1).tolist()  # noqa: E731
-        return {"format": _TRUTH_FORMAT, "profile": self.profile, "seed": self.seed, "array": self.array.to_dict(),
-                "latency": self.latency, "leakage": pairs(self.leakage), "dc_offset": pairs(self.dc_offset),
-                "noise_power": self.noise_power, "comm_latency": self.comm_latency, "comm_cfo": self.comm_cfo,
-                "comm_noise_power": self.comm_noise_power}
+        return {
+            "format": _TRUTH_FORMAT,
+            "profile": self.profile,
+            "seed": self.seed,
+            "array": self.array.to_dict(),
+            "latency": self.latency,
+            "leakage": pairs(self.leakage),
+            "dc_offset": pairs(self.dc_offset),
+            "noise_power": self.noise_power,
+            "comm_latency": self.comm_latency,
+            "comm_cfo": self.comm_cfo,
+            "comm_noise_power": self.comm_noise_power,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "TwinTruth":
         if not isinstance(data, dict) or data.get("format") != _TRUTH_FORMAT:
             raise ValueError(f"not a twin truth: expected a dict with format {_TRUTH_FORMAT!r}")
         cplx = lambda v: np.asarray(v, float)[..., 0] + 1j * np.asarray(v, float)[..., 1]  # noqa: E731
-        return cls(profile=data["profile"], seed=int(data["seed"]), array=ArrayModel.from_dict(data["array"]),
-                   latency=int(data["latency"]), leakage=cplx(data["leakage"]), dc_offset=cplx(data["dc_offset"]),
-                   noise_power=float(data["noise_power"]), comm_latency=int(data["comm_latency"]),
-                   comm_cfo=float(data["comm_cfo"]), comm_noise_power=float(data["comm_noise_power"]))
+        return cls(
+            profile=data["profile"],
+            seed=int(data["seed"]),
+            array=ArrayModel.from_dict(data["array"]),
+            latency=int(data["latency"]),
+            leakage=cplx(data["leakage"]),
+            dc_offset=cplx(data["dc_offset"]),
+            noise_power=float(data["noise_power"]),
+            comm_latency=int(data["comm_latency"]),
+            comm_cfo=float(data["comm_cfo"]),
+            comm_noise_power=float(data["comm_noise_power"]),
+        )
 
     def write_json(self, path: Path) -> None:
         path = Path(path)
@@ -116,8 +141,13 @@ class TwinTruth:
 class DigitalTwin:
     """A simulated board: its profile, its hidden truth, and the in-process channels it implies."""
 
-    def __init__(self, profile: str | DeviceProfile, seed: int = 0, truth: Optional[TwinTruth] = None,
-                 lo_hz: Optional[float] = None):
+    def __init__(
+        self,
+        profile: str | DeviceProfile,
+        seed: int = 0,
+        truth: Optional[TwinTruth] = None,
+        lo_hz: Optional[float] = None,
+    ):
         self.profile = get_profile(profile) if isinstance(profile, str) else profile
         self.truth = truth if truth is not None else TwinTruth.draw(self.profile, seed, lo_hz)
         if self.truth.profile != self.profile.name:
@@ -230,8 +260,11 @@ class TwinSource:
         if "comm_angle_deg" in scene:
             a_tx, _ = self._manifolds(scene["comm_angle_deg"])
             samples = np.arange(request.start, request.start + n)
-            rx += self._beta * (a_tx @ self._board_tx(request.start - t.comm_latency, n)) * np.exp(
-                2j * np.pi * t.comm_cfo * samples)
+            rx += (
+                self._beta
+                * (a_tx @ self._board_tx(request.start - t.comm_latency, n))
+                * np.exp(2j * np.pi * t.comm_cfo * samples)
+            )
         return np.tile(rx, (len(request.channels), 1))
 
     def _phaser(self, request, scene: dict) -> np.ndarray:

@@ -8,26 +8,39 @@ control device.
 """
 
 from .profiles import (
-                     ADAR1000_PHASE_STEP_DEG,
-                     CN0566_ELEMENTS,
-                     COMM_RADIO,
-                     PROFILES,
-                     ad9361_lo,
+    ADAR1000_PHASE_STEP_DEG,
+    CN0566_ELEMENTS,
+    COMM_RADIO,
+    PROFILES,
+    ad9361_lo,
 )
 from .server import Emulator
 from .source import (
-                     DEFAULT_SCENE,
-                     SCENE_ATTR,
-                     AttrKey,
-                     DeviceState,
-                     LoopbackSource,
-                     RxRequest,
-                     SampleSource,
-                     TxBurst,
-                     parse_scene,
+    DEFAULT_SCENE,
+    SCENE_ATTR,
+    AttrKey,
+    DeviceState,
+    LoopbackSource,
+    RxRequest,
+    SampleSource,
+    TxBurst,
+    parse_scene,
 )
 
 __all__ = [
-    "ADAR1000_PHASE_STEP_DEG", "CN0566_ELEMENTS", "COMM_RADIO", "DEFAULT_SCENE", "PROFILES", "SCENE_ATTR", "AttrKey",
-    "DeviceState", "Emulator", "LoopbackSource", "RxRequest", "SampleSource", "TxBurst", "ad9361_lo", "parse_scene",
+    "ADAR1000_PHASE_STEP_DEG",
+    "CN0566_ELEMENTS",
+    "COMM_RADIO",
+    "DEFAULT_SCENE",
+    "PROFILES",
+    "SCENE_ATTR",
+    "AttrKey",
+    "DeviceState",
+    "Emulator",
+    "LoopbackSource",
+    "RxRequest",
+    "SampleSource",
+    "TxBurst",
+    "ad9361_lo",
+    "parse_scene",
 ]

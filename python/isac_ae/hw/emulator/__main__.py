@@ -63,32 +63,62 @@ def _non_negative_float(text: str) -> float:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The emulator's options, for this module's parser or another command line's."""
-    parser.add_argument("--device", required=True, choices=sorted(PROFILES),
-                        help="board to emulate (phaser serves the CN0566 on PORT and its Pluto on PORT+1)")
-    parser.add_argument("--port", type=_port, default=DEFAULT_PORT,
-                        help=f"TCP port on {HOST}, 0 picks free ports (default %(default)s, iiod's)")
-    parser.add_argument("--seed", type=_non_negative_int, default=0,
-                        help="seed of the twin's hidden impairments and of the noise (default %(default)s)")
-    parser.add_argument("--source", choices=("twin", "loopback"), default="twin",
-                        help="twin: the board's digital twin (impairments, scene, comm receiver); loopback: TX "
-                             "looped to RX with --latency and --noise-std (default %(default)s)")
-    parser.add_argument("--truth-json", default=None,
-                        help="write the twin's hidden impairments to this JSON file (to check a calibration)")
-    parser.add_argument("--latency", type=_non_negative_int, default=50,
-                        help="loopback source: TX-to-RX latency in samples (default %(default)s)")
-    parser.add_argument("--noise-std", type=_non_negative_float, default=1e-3,
-                        help="loopback source: RX noise standard deviation of I and of Q, full scale 1 "
-                             "(default %(default)s)")
-    parser.add_argument("--comm-receiver", action="store_true",
-                        help="also serve the comm receiver, a 1R1T Pluto (radio 'comm'), on the next port "
-                             "(always on with the twin of a digital board)")
+    parser.add_argument(
+        "--device",
+        required=True,
+        choices=sorted(PROFILES),
+        help="board to emulate (phaser serves the CN0566 on PORT and its Pluto on PORT+1)",
+    )
+    parser.add_argument(
+        "--port",
+        type=_port,
+        default=DEFAULT_PORT,
+        help=f"TCP port on {HOST}, 0 picks free ports (default %(default)s, iiod's)",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_non_negative_int,
+        default=0,
+        help="seed of the twin's hidden impairments and of the noise (default %(default)s)",
+    )
+    parser.add_argument(
+        "--source",
+        choices=("twin", "loopback"),
+        default="twin",
+        help="twin: the board's digital twin (impairments, scene, comm receiver); loopback: TX "
+        "looped to RX with --latency and --noise-std (default %(default)s)",
+    )
+    parser.add_argument(
+        "--truth-json",
+        default=None,
+        help="write the twin's hidden impairments to this JSON file (to check a calibration)",
+    )
+    parser.add_argument(
+        "--latency",
+        type=_non_negative_int,
+        default=50,
+        help="loopback source: TX-to-RX latency in samples (default %(default)s)",
+    )
+    parser.add_argument(
+        "--noise-std",
+        type=_non_negative_float,
+        default=1e-3,
+        help="loopback source: RX noise standard deviation of I and of Q, full scale 1 (default %(default)s)",
+    )
+    parser.add_argument(
+        "--comm-receiver",
+        action="store_true",
+        help="also serve the comm receiver, a 1R1T Pluto (radio 'comm'), on the next port "
+        "(always on with the twin of a digital board)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every command the clients send")
 
 
 def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """Serve until ``stop`` is set, Ctrl-C or SIGTERM; 0 on a clean stop."""
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(asctime)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr
+    )
     stop = stop or threading.Event()
     comm_receiver = args.comm_receiver
     if args.source == "twin":
@@ -129,8 +159,10 @@ def run(args: argparse.Namespace, stop: threading.Event | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m isac_ae.hw.emulator",
-                     description="IIO emulator: libiio's network protocol on 127.0.0.1 for pyadi-iio and gr-iio")
+    parser = _Parser(
+        prog="python -m isac_ae.hw.emulator",
+        description="IIO emulator: libiio's network protocol on 127.0.0.1 for pyadi-iio and gr-iio",
+    )
     add_arguments(parser)
     try:
         return run(parser.parse_args(argv))

@@ -25,12 +25,34 @@ class EmulatorProcess:
     and waits for it.
     """
 
-    def __init__(self, device: str = "pluto2", seed: int = 0, latency: int = 50, noise_std: float = 1e-3,
-                 comm_receiver: bool = False, source: str = "loopback", truth_json=None):
-        self.args = ["--device", device, "--port", "0", "--seed", str(seed), "--latency", str(latency),
-                     "--noise-std", repr(noise_std), "--source", source] + (
-                     ["--comm-receiver"] if comm_receiver else []) + (
-                     ["--truth-json", str(truth_json)] if truth_json else [])
+    def __init__(
+        self,
+        device: str = "pluto2",
+        seed: int = 0,
+        latency: int = 50,
+        noise_std: float = 1e-3,
+        comm_receiver: bool = False,
+        source: str = "loopback",
+        truth_json=None,
+    ):
+        self.args = (
+            [
+                "--device",
+                device,
+                "--port",
+                "0",
+                "--seed",
+                str(seed),
+                "--latency",
+                str(latency),
+                "--noise-std",
+                repr(noise_std),
+                "--source",
+                source,
+            ]
+            + (["--comm-receiver"] if comm_receiver else [])
+            + (["--truth-json", str(truth_json)] if truth_json else [])
+        )
         self.uris: list[str] = []
         self._proc: subprocess.Popen | None = None
 
@@ -38,8 +60,13 @@ class EmulatorProcess:
         # the child imports this package from where the parent found it
         root = str(Path(__file__).resolve().parents[3])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
-        self._proc = subprocess.Popen([sys.executable, "-m", "isac_ae.hw.emulator", *self.args], env=env,
-                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "isac_ae.hw.emulator", *self.args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         line = self._proc.stdout.readline().strip()
         match = _READY.match(line)
         if match is None:

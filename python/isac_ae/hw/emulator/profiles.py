@@ -78,8 +78,11 @@ class _Ad9361:
         self.rate = Attr(str(sample_rate), self._write_rate)
         self.fir_en = Attr("0", self._write_fir_en)
         self.fir_taps, self.fir_dec, self.fir_int = 128, 1, 1
-        self.fir_config = Attr("", self._write_fir_config,
-                               lambda: f"FIR Rx: {self.fir_taps},{self.fir_dec} Tx: {self.fir_taps},{self.fir_int}")
+        self.fir_config = Attr(
+            "",
+            self._write_fir_config,
+            lambda: f"FIR Rx: {self.fir_taps},{self.fir_dec} Tx: {self.fir_taps},{self.fir_int}",
+        )
         self.rx_lo = Attr(str(ad9361_lo(lo_hz)), lambda t: str(ad9361_lo(parse_number(t))))
         self.tx_lo = Attr(str(ad9361_lo(lo_hz)), lambda t: str(ad9361_lo(parse_number(t))))
 
@@ -151,8 +154,9 @@ class _Ad9361:
             mode = Attr("slow_attack", choice("manual fast_attack slow_attack hybrid"))
             attrs = {
                 "hardwaregain": Attr(_db(71), self._rx_gain_writer(mode)),
-                "hardwaregain_available": read_only(read=lambda: "[{} 1 {}]".format(
-                    *_rx_gain_range(int(self.rx_lo.value)))),
+                "hardwaregain_available": read_only(
+                    read=lambda: "[{} 1 {}]".format(*_rx_gain_range(int(self.rx_lo.value)))
+                ),
                 "gain_control_mode": mode,
                 "rssi": read_only("102.25 dB"),
             }
@@ -168,15 +172,18 @@ class _Ad9361:
             if not lo <= gain <= hi:
                 raise ValueError(f"RX gain {gain} dB outside [{lo}, {hi}] at this LO")
             return _db(gain)
+
         return write
 
     def tx_channels(self, count: int) -> list[Channel]:
         """TX1..TXcount of ad9361-phy: attenuation per channel, the rest shared by all outputs."""
+
         def attenuation(text: str) -> str:
             value = parse_number(text)
             if not -89.75 <= value <= 0:
                 raise ValueError("TX hardwaregain (attenuation) must be in [-89.75, 0] dB")
             return _db(round(value * 4) / 4)
+
         shared = {
             "rf_bandwidth": Attr("18000000", integer(200_000, 40_000_000)),
             "rf_bandwidth_available": read_only("[200000 1 40000000]"),
@@ -186,23 +193,37 @@ class _Ad9361:
             "sampling_frequency_available": read_only("[520833 1 61440000]"),
             "filter_fir_en": self.fir_en,
         }
-        return [Channel(f"voltage{index}", True, attrs={
-            "hardwaregain": Attr(_db(-10), attenuation),
-            "hardwaregain_available": read_only("[-89.750000 0.250000 0.000000]"),
-            "rssi": read_only("0.00 dB"),
-        } | shared, shared=frozenset(shared)) for index in range(count)]
+        return [
+            Channel(
+                f"voltage{index}",
+                True,
+                attrs={
+                    "hardwaregain": Attr(_db(-10), attenuation),
+                    "hardwaregain_available": read_only("[-89.750000 0.250000 0.000000]"),
+                    "rssi": read_only("0.00 dB"),
+                }
+                | shared,
+                shared=frozenset(shared),
+            )
+            for index in range(count)
+        ]
 
     def lo_channel(self, index: int, name: str, value: Attr) -> Channel:
-        return Channel(f"altvoltage{index}", True, name=name, attrs={
-            "frequency": value,
-            "frequency_available": read_only(f"[{LO_RANGE_HZ[0]} 1 {LO_RANGE_HZ[1]}]"),
-            "external": Attr("0", boolean()),
-            "powerdown": Attr("0", boolean()),
-            "fastlock_store": Attr("0"),
-            "fastlock_recall": Attr("0"),
-            "fastlock_load": Attr("0"),
-            "fastlock_save": Attr("0"),
-        })
+        return Channel(
+            f"altvoltage{index}",
+            True,
+            name=name,
+            attrs={
+                "frequency": value,
+                "frequency_available": read_only(f"[{LO_RANGE_HZ[0]} 1 {LO_RANGE_HZ[1]}]"),
+                "external": Attr("0", boolean()),
+                "powerdown": Attr("0", boolean()),
+                "fastlock_store": Attr("0"),
+                "fastlock_recall": Attr("0"),
+                "fastlock_load": Attr("0"),
+                "fastlock_save": Attr("0"),
+            },
+        )
 
 
 #: The AXI DDS's phase accumulator has 16 bits: every tone repeats after 2^16 samples.
@@ -218,35 +239,41 @@ def _ad9361_devices(n_channels: int, scene: Attr, suffix: str = "") -> tuple[Dev
     channels += [chip.lo_channel(0, "RX_LO", chip.rx_lo), chip.lo_channel(1, "TX_LO", chip.tx_lo)]
     channels.append(Channel("out", False, attrs={"voltage_filter_fir_en": chip.fir_en}))
     channels.append(Channel("temp0", False, attrs={"input": read_only("30000")}))
-    phy = Device("", "ad9361-phy" + suffix, channels=channels, attrs={
-        "filter_fir_config": chip.fir_config,
-        "rx_path_rates": read_only(read=lambda: chip.path_rates(False)),
-        "tx_path_rates": read_only(read=lambda: chip.path_rates(True)),
-        "ensm_mode": Attr("fdd", choice("sleep wait alert fdd pinctrl pinctrl_fdd_indep")),
-        "ensm_mode_available": read_only("sleep wait alert fdd pinctrl pinctrl_fdd_indep"),
-        "calib_mode": Attr("auto", choice("auto manual manual_tx_quad tx_quad rf_dc_offs rssi_gain_step")),
-        "calib_mode_available": read_only("auto manual manual_tx_quad tx_quad rf_dc_offs rssi_gain_step"),
-        "trx_rate_governor": Attr("nominal", choice("nominal highest_osr")),
-        "trx_rate_governor_available": read_only("nominal highest_osr"),
-        "xo_correction": Attr("40000000", integer(39_900_000, 40_100_000)),
-        "dcxo_tune_coarse": Attr("0", integer(0, 63)),
-        "dcxo_tune_fine": Attr("0", integer(0, 8191)),
-        "multichip_sync": Attr("0"),
-        "rssi_gain_step_error": read_only("lna_error: 0 0 0 0\nmixer_error: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"),
-    }, debug={
-        "loopback": Attr("0", integer(0, 2)),
-        "initialize": Attr("0"),
-        "direct_reg_access": registers(),
-        "bist_prbs": Attr("0", integer(0, 2)),
-        "bist_tone": Attr("0"),
-        "calibration_switch_control": Attr("0"),
-        "digital_tune": Attr("0"),
-        "adi,frequency-division-duplex-mode-enable": Attr("1", boolean()),
-        "adi,ensm-enable-txnrx-control-enable": Attr("0", boolean()),
-        "adi,ensm-enable-pin-pulse-mode-enable": Attr("0", boolean()),
-        "adi,2rx-2tx-mode-enable": Attr("1" if n_channels == 2 else "0", boolean()),
-        SCENE_ATTR: scene,
-    })
+    phy = Device(
+        "",
+        "ad9361-phy" + suffix,
+        channels=channels,
+        attrs={
+            "filter_fir_config": chip.fir_config,
+            "rx_path_rates": read_only(read=lambda: chip.path_rates(False)),
+            "tx_path_rates": read_only(read=lambda: chip.path_rates(True)),
+            "ensm_mode": Attr("fdd", choice("sleep wait alert fdd pinctrl pinctrl_fdd_indep")),
+            "ensm_mode_available": read_only("sleep wait alert fdd pinctrl pinctrl_fdd_indep"),
+            "calib_mode": Attr("auto", choice("auto manual manual_tx_quad tx_quad rf_dc_offs rssi_gain_step")),
+            "calib_mode_available": read_only("auto manual manual_tx_quad tx_quad rf_dc_offs rssi_gain_step"),
+            "trx_rate_governor": Attr("nominal", choice("nominal highest_osr")),
+            "trx_rate_governor_available": read_only("nominal highest_osr"),
+            "xo_correction": Attr("40000000", integer(39_900_000, 40_100_000)),
+            "dcxo_tune_coarse": Attr("0", integer(0, 63)),
+            "dcxo_tune_fine": Attr("0", integer(0, 8191)),
+            "multichip_sync": Attr("0"),
+            "rssi_gain_step_error": read_only("lna_error: 0 0 0 0\nmixer_error: 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0"),
+        },
+        debug={
+            "loopback": Attr("0", integer(0, 2)),
+            "initialize": Attr("0"),
+            "direct_reg_access": registers(),
+            "bist_prbs": Attr("0", integer(0, 2)),
+            "bist_tone": Attr("0"),
+            "calibration_switch_control": Attr("0"),
+            "digital_tune": Attr("0"),
+            "adi,frequency-division-duplex-mode-enable": Attr("1", boolean()),
+            "adi,ensm-enable-txnrx-control-enable": Attr("0", boolean()),
+            "adi,ensm-enable-pin-pulse-mode-enable": Attr("0", boolean()),
+            "adi,2rx-2tx-mode-enable": Attr("1" if n_channels == 2 else "0", boolean()),
+            SCENE_ATTR: scene,
+        },
+    )
     return phy, chip
 
 
@@ -262,20 +289,26 @@ def _fpga_rate(chip: _Ad9361) -> Attr:
             raise ValueError(f"FPGA rate must be {rate} or {rate // 8}")
         factor = 1 if value == rate else 8
         return ""
+
     return Attr("", write, lambda: str(int(chip.rate.value) // factor))
 
 
 def _converter_channels(count: int, output: bool, chip: _Ad9361, fmt: str) -> list[Channel]:
     """The DMA channels voltage0..count-1 of cf-ad9361-lpc (RX) or cf-ad9361-dds-core-lpc (TX)."""
-    shared = {"sampling_frequency": _fpga_rate(chip),
-              "sampling_frequency_available": read_only(read=lambda: f"{chip.rate.value} {int(chip.rate.value) // 8}")}
+    shared = {
+        "sampling_frequency": _fpga_rate(chip),
+        "sampling_frequency_available": read_only(read=lambda: f"{chip.rate.value} {int(chip.rate.value) // 8}"),
+    }
     channels = []
     for index in range(count):
         attrs = {"calibscale": Attr("1.000000"), "calibphase": Attr("0.000000")}
         if not output:
             attrs.update({"calibbias": Attr("0"), "samples_pps": read_only("0")})
-        channels.append(Channel(f"voltage{index}", output, scan_index=index, fmt=fmt, attrs=attrs | shared,
-                                shared=frozenset(shared)))
+        channels.append(
+            Channel(
+                f"voltage{index}", output, scan_index=index, fmt=fmt, attrs=attrs | shared, shared=frozenset(shared)
+            )
+        )
     return channels
 
 
@@ -290,14 +323,21 @@ def dds_tones(count: int, rate: Callable[[], int], first: int = 0) -> list[Chann
     for k in range(count):
         for part, part_name in enumerate("IQ"):
             for tone in (1, 2):
-                out.append(Channel(f"altvoltage{len(out)}", True, name=f"TX{k + 1}_{part_name}_F{tone}",
-                                   tone=(first + k, part), attrs={
-                                       "raw": enable,
-                                       "frequency": _dds_frequency(rate),
-                                       "scale": Attr("0.000000", _dds_scale),
-                                       "phase": Attr("90000" if part == 0 else "0", integer(0, 360_000)),
-                                       "sampling_frequency": read_only(read=lambda: str(rate())),
-                                   }))
+                out.append(
+                    Channel(
+                        f"altvoltage{len(out)}",
+                        True,
+                        name=f"TX{k + 1}_{part_name}_F{tone}",
+                        tone=(first + k, part),
+                        attrs={
+                            "raw": enable,
+                            "frequency": _dds_frequency(rate),
+                            "scale": Attr("0.000000", _dds_scale),
+                            "phase": Attr("90000" if part == 0 else "0", integer(0, 360_000)),
+                            "sampling_frequency": read_only(read=lambda: str(rate())),
+                        },
+                    )
+                )
     return out
 
 
@@ -313,6 +353,7 @@ def _dds_frequency(rate: Callable[[], int]) -> Attr:
         # the driver takes any frequency; the 16-bit increment wraps at the DDS clock
         increment = round(hz * DDS_PERIOD / rate()) % DDS_PERIOD
         return ""
+
     return Attr("", write, lambda: str(increment * rate() // DDS_PERIOD))
 
 
@@ -337,15 +378,30 @@ def _ad9361_context(description: str, radio: str, scene: Attr, hw_model: str, ch
     """An AD9361 with ``channels`` RX and TX (2R2T, or 1R1T as a stock Pluto): ad9361-phy,
     cf-ad9361-dds-core-lpc (TX + DDS) and cf-ad9361-lpc (RX)."""
     phy, chip = _ad9361_devices(channels, scene)
-    tx = Device("", "cf-ad9361-dds-core-lpc", stream="tx", bits=12,
-                channels=_converter_channels(2 * channels, True, chip, FORMAT_S16)
-                + dds_tones(channels, chip.sample_rate),
-                buffer=_buffer_attrs(), debug={"direct_reg_access": registers()})
-    rx = Device("", "cf-ad9361-lpc", stream="rx", bits=12,
-                channels=_converter_channels(2 * channels, False, chip, FORMAT_S12),
-                buffer=_buffer_attrs(), debug={"direct_reg_access": registers()})
-    return ContextTree(description, _number([phy, tx, rx]), radio=radio,
-                       attrs={"hw_model": hw_model, "ad9361-phy,model": "ad9361", "local,kernel": "emulated"})
+    tx = Device(
+        "",
+        "cf-ad9361-dds-core-lpc",
+        stream="tx",
+        bits=12,
+        channels=_converter_channels(2 * channels, True, chip, FORMAT_S16) + dds_tones(channels, chip.sample_rate),
+        buffer=_buffer_attrs(),
+        debug={"direct_reg_access": registers()},
+    )
+    rx = Device(
+        "",
+        "cf-ad9361-lpc",
+        stream="rx",
+        bits=12,
+        channels=_converter_channels(2 * channels, False, chip, FORMAT_S12),
+        buffer=_buffer_attrs(),
+        debug={"direct_reg_access": registers()},
+    )
+    return ContextTree(
+        description,
+        _number([phy, tx, rx]),
+        radio=radio,
+        attrs={"hw_model": hw_model, "ad9361-phy,model": "ad9361", "local,kernel": "emulated"},
+    )
 
 
 #: Radio of the separate one-antenna comm receiver (a stock 1R1T Pluto) served after a board's contexts.
@@ -354,14 +410,25 @@ COMM_RADIO = "comm"
 
 def comm_receiver(scene: Attr) -> ContextTree:
     """The comm receiver of the paper's loop: a 1R1T Pluto (``adi.Pluto``) with its own sample clock."""
-    return _ad9361_context("isac-ae IIO emulator: comm receiver (Pluto 1R1T)", COMM_RADIO, scene,
-                           "Analog Devices PlutoSDR Rev.B (emulated comm receiver)", channels=1)
+    return _ad9361_context(
+        "isac-ae IIO emulator: comm receiver (Pluto 1R1T)",
+        COMM_RADIO,
+        scene,
+        "Analog Devices PlutoSDR Rev.B (emulated comm receiver)",
+        channels=1,
+    )
 
 
 def pluto2(scene: Attr) -> list[ContextTree]:
     """An ADALM-Pluto rev C/D in 2R2T mode (the AD9361 pyadi-iio's ``adi.ad9361`` drives)."""
-    return [_ad9361_context("isac-ae IIO emulator: Pluto 2R2T (AD9361)", "pluto", scene,
-                            "Analog Devices PlutoSDR Rev.C (emulated, 2R2T)")]
+    return [
+        _ad9361_context(
+            "isac-ae IIO emulator: Pluto 2R2T (AD9361)",
+            "pluto",
+            scene,
+            "Analog Devices PlutoSDR Rev.C (emulated, 2R2T)",
+        )
+    ]
 
 
 def fmcomms5(scene: Attr) -> list[ContextTree]:
@@ -369,21 +436,49 @@ def fmcomms5(scene: Attr) -> list[ContextTree]:
     phy_a, chip_a = _ad9361_devices(2, scene)
     phy_b, chip_b = _ad9361_devices(2, scene, suffix="-B")
     del phy_b.debug[SCENE_ATTR]
-    rx_a = Device("", "cf-ad9361-A", stream="rx", bits=12,
-                  channels=_converter_channels(8, False, chip_a, FORMAT_S12),
-                  buffer=_buffer_attrs(), debug={"direct_reg_access": registers()})
-    rx_b = Device("", "cf-ad9361-B", channels=[
-        Channel(f"voltage{i}", False, attrs={"calibscale": Attr("1.000000"), "calibphase": Attr("0.000000")})
-        for i in range(4)], debug={"direct_reg_access": registers()})
-    tx_a = Device("", "cf-ad9361-dds-core-lpc", stream="tx", bits=12,
-                  channels=_converter_channels(8, True, chip_a, FORMAT_S16) + dds_tones(2, chip_a.sample_rate),
-                  buffer=_buffer_attrs(), debug={"direct_reg_access": registers()})
+    rx_a = Device(
+        "",
+        "cf-ad9361-A",
+        stream="rx",
+        bits=12,
+        channels=_converter_channels(8, False, chip_a, FORMAT_S12),
+        buffer=_buffer_attrs(),
+        debug={"direct_reg_access": registers()},
+    )
+    rx_b = Device(
+        "",
+        "cf-ad9361-B",
+        channels=[
+            Channel(f"voltage{i}", False, attrs={"calibscale": Attr("1.000000"), "calibphase": Attr("0.000000")})
+            for i in range(4)
+        ],
+        debug={"direct_reg_access": registers()},
+    )
+    tx_a = Device(
+        "",
+        "cf-ad9361-dds-core-lpc",
+        stream="tx",
+        bits=12,
+        channels=_converter_channels(8, True, chip_a, FORMAT_S16) + dds_tones(2, chip_a.sample_rate),
+        buffer=_buffer_attrs(),
+        debug={"direct_reg_access": registers()},
+    )
     # chip B's DDS core names its tones TX1/TX2 again; they feed the radio's TX3/TX4
-    tx_b = Device("", "cf-ad9361-dds-core-B", channels=dds_tones(2, chip_b.sample_rate, first=2),
-                  debug={"direct_reg_access": registers()})
+    tx_b = Device(
+        "",
+        "cf-ad9361-dds-core-B",
+        channels=dds_tones(2, chip_b.sample_rate, first=2),
+        debug={"direct_reg_access": registers()},
+    )
     devices = _number([phy_a, phy_b, rx_a, rx_b, tx_a, tx_b])
-    return [ContextTree("isac-ae IIO emulator: FMComms5 (2x AD9361, 4R4T)", devices, radio="fmcomms5",
-                        attrs={"hw_model": "FMComms5 (emulated)", "local,kernel": "emulated"})]
+    return [
+        ContextTree(
+            "isac-ae IIO emulator: FMComms5 (2x AD9361, 4R4T)",
+            devices,
+            radio="fmcomms5",
+            attrs={"hw_model": "FMComms5 (emulated)", "local,kernel": "emulated"},
+        )
+    ]
 
 
 # --- CN0566 Phaser ----------------------------------------------------------------------------
@@ -415,30 +510,86 @@ def _adar1000(label: str) -> Device:
                 "bias_set_save": Attr(""),
             }
             if output:
-                attrs.update({"detector_en": Attr("0", boolean()), "raw": read_only("0"),
-                              "pa_bias_on": Attr("0", integer(0, 255)), "pa_bias_off": Attr("0", integer(0, 255))})
+                attrs.update(
+                    {
+                        "detector_en": Attr("0", boolean()),
+                        "raw": read_only("0"),
+                        "pa_bias_on": Attr("0", integer(0, 255)),
+                        "pa_bias_off": Attr("0", integer(0, 255)),
+                    }
+                )
             channels.append(Channel(f"voltage{k}", output, attrs=attrs))
     channels.append(Channel("temp0", False, attrs={"raw": read_only("145")}))
-    flags = ["beam_mem_enable", "bias_enable", "bias_ctrl", "bias_mem_enable", "common_mem_enable",
-             "sw_drv_tr_mode_sel", "sw_drv_tr_state", "lna_bias_out_enable", "pol", "sw_drv_en_pol", "rx_en",
-             "rx_lna_enable", "rx_vga_enable", "rx_vm_enable", "sequencer_enable", "tr_source", "tr_spi",
-             "sw_drv_en_tr", "tx_en", "tx_drv_enable", "tx_vga_enable", "tx_vm_enable"]
+    flags = [
+        "beam_mem_enable",
+        "bias_enable",
+        "bias_ctrl",
+        "bias_mem_enable",
+        "common_mem_enable",
+        "sw_drv_tr_mode_sel",
+        "sw_drv_tr_state",
+        "lna_bias_out_enable",
+        "pol",
+        "sw_drv_en_pol",
+        "rx_en",
+        "rx_lna_enable",
+        "rx_vga_enable",
+        "rx_vm_enable",
+        "sequencer_enable",
+        "tr_source",
+        "tr_spi",
+        "sw_drv_en_tr",
+        "tx_en",
+        "tx_drv_enable",
+        "tx_vga_enable",
+        "tx_vm_enable",
+    ]
     attrs = {name: Attr("0", boolean()) for name in flags}
-    attrs.update({name: Attr("0", integer(0, 255)) for name in (
-        "lna_bias_on", "lna_bias_off", "bias_current_rx_lna", "bias_current_rx", "bias_current_tx",
-        "bias_current_tx_drv", "rx_to_tx_delay_1", "rx_to_tx_delay_2", "tx_to_rx_delay_1", "tx_to_rx_delay_2")})
-    attrs.update({"static_rx_beam_pos_load": Attr("0", integer(0, 120)),
-                  "static_tx_beam_pos_load": Attr("0", integer(0, 120)),
-                  "gen_clk_cycles": Attr(""), "rx_load_spi": Attr("0", boolean()),
-                  "tx_load_spi": Attr("0", boolean()), "reset": Attr("0", boolean())})
-    return Device("", "adar1000", label=label, channels=channels, attrs=attrs,
-                  debug={"direct_reg_access": registers()})
+    attrs.update(
+        {
+            name: Attr("0", integer(0, 255))
+            for name in (
+                "lna_bias_on",
+                "lna_bias_off",
+                "bias_current_rx_lna",
+                "bias_current_rx",
+                "bias_current_tx",
+                "bias_current_tx_drv",
+                "rx_to_tx_delay_1",
+                "rx_to_tx_delay_2",
+                "tx_to_rx_delay_1",
+                "tx_to_rx_delay_2",
+            )
+        }
+    )
+    attrs.update(
+        {
+            "static_rx_beam_pos_load": Attr("0", integer(0, 120)),
+            "static_tx_beam_pos_load": Attr("0", integer(0, 120)),
+            "gen_clk_cycles": Attr(""),
+            "rx_load_spi": Attr("0", boolean()),
+            "tx_load_spi": Attr("0", boolean()),
+            "reset": Attr("0", boolean()),
+        }
+    )
+    return Device("", "adar1000", label=label, channels=channels, attrs=attrs, debug={"direct_reg_access": registers()})
 
 
-_ADF4159_DEBUG = ("adi,phase", "adi,txdata-trigger-delay-enable", "adi,single-full-triangle-enable",
-                  "adi,txdata-trigger-enable", "adi,ramp-delay-enable", "adi,delay-clk-sel-pfd-x-clk1-enable",
-                  "adi,delay-start-enable", "adi,delay-start-word", "adi,clk-div-mode", "adi,ramp-enable",
-                  "adi,clk1-div", "adi,clk2-timer-div", "adi,muxout-select")
+_ADF4159_DEBUG = (
+    "adi,phase",
+    "adi,txdata-trigger-delay-enable",
+    "adi,single-full-triangle-enable",
+    "adi,txdata-trigger-enable",
+    "adi,ramp-delay-enable",
+    "adi,delay-clk-sel-pfd-x-clk1-enable",
+    "adi,delay-start-enable",
+    "adi,delay-start-word",
+    "adi,clk-div-mode",
+    "adi,ramp-enable",
+    "adi,clk1-div",
+    "adi,clk2-timer-div",
+    "adi,muxout-select",
+)
 _RAMP_MODES = "disabled continuous_sawtooth continuous_triangular single_sawtooth_burst single_ramp_burst"
 #: The CN0566's GPIOs (one-bit-adc-dac): outputs, then the PLL's MUXOUT input.
 _CN0566_GPIO_OUT = ("VCTRL_1", "VCTRL_2", "DIV_MR", "DIV_S0", "DIV_S1", "DIV_S2", "RX_LOAD", "TR", "TX_SW")
@@ -446,36 +597,49 @@ _CN0566_GPIO_IN = ("MUXOUT",)
 
 
 def _adf4159(scene: Attr) -> Device:
-    pll = Channel("altvoltage0", True, attrs={
-        # the ADF4159 sees the 10-10.5 GHz VCO divided by 4
-        "frequency": Attr("2625000000", integer(500_000_000, 3_250_000_000)),
-        "frequency_deviation_range": Attr("0", integer(0, 2**31 - 1)),
-        "frequency_deviation_step": Attr("0", integer(0, 2**31 - 1)),
-        "frequency_deviation_time": Attr("0", integer(0, 2**31 - 1)),
-        "ramp_mode": Attr("disabled", choice(_RAMP_MODES)),
-        "ramp_mode_available": read_only(_RAMP_MODES),
-        "powerdown": Attr("0", boolean()),
-    })
+    pll = Channel(
+        "altvoltage0",
+        True,
+        attrs={
+            # the ADF4159 sees the 10-10.5 GHz VCO divided by 4
+            "frequency": Attr("2625000000", integer(500_000_000, 3_250_000_000)),
+            "frequency_deviation_range": Attr("0", integer(0, 2**31 - 1)),
+            "frequency_deviation_step": Attr("0", integer(0, 2**31 - 1)),
+            "frequency_deviation_time": Attr("0", integer(0, 2**31 - 1)),
+            "ramp_mode": Attr("disabled", choice(_RAMP_MODES)),
+            "ramp_mode_available": read_only(_RAMP_MODES),
+            "powerdown": Attr("0", boolean()),
+        },
+    )
     debug = {name: Attr("0") for name in _ADF4159_DEBUG}
     debug[SCENE_ATTR] = scene
     return Device("", "adf4159", channels=[pll], debug=debug)
 
 
 def _gpios(outputs: tuple[str, ...], inputs: tuple[str, ...]) -> Device:
-    channels = [Channel(f"voltage{i}", True, attrs={"raw": Attr("0", boolean()), "label": read_only(name)})
-                for i, name in enumerate(outputs)]
-    channels += [Channel(f"voltage{i}", False, attrs={"raw": read_only("1"), "label": read_only(name)})
-                 for i, name in enumerate(inputs)]
+    channels = [
+        Channel(f"voltage{i}", True, attrs={"raw": Attr("0", boolean()), "label": read_only(name)})
+        for i, name in enumerate(outputs)
+    ]
+    channels += [
+        Channel(f"voltage{i}", False, attrs={"raw": read_only("1"), "label": read_only(name)})
+        for i, name in enumerate(inputs)
+    ]
     return Device("", "one-bit-adc-dac", channels=channels)
 
 
 def _ad7291() -> Device:
     # raw codes of the CN0566's supplies behind their dividers (2.5 V reference, 12 bits) and 25 degC
     raws = (1475, 1229, 1352, 447, 158, 408, 410, 300)
-    channels = [Channel(f"voltage{i}", False, attrs={"raw": read_only(str(raw)), "scale": read_only("0.610351562")})
-                for i, raw in enumerate(raws)]
-    channels.append(Channel("temp0", False, attrs={"raw": read_only("100"), "mean_raw": read_only("100"),
-                                                   "scale": read_only("250")}))
+    channels = [
+        Channel(f"voltage{i}", False, attrs={"raw": read_only(str(raw)), "scale": read_only("0.610351562")})
+        for i, raw in enumerate(raws)
+    ]
+    channels.append(
+        Channel(
+            "temp0", False, attrs={"raw": read_only("100"), "mean_raw": read_only("100"), "scale": read_only("250")}
+        )
+    )
     return Device("", "ad7291", channels=channels)
 
 
@@ -485,12 +649,20 @@ CN0566_ELEMENTS = {"BEAM0": (7, 8, 5, 6), "BEAM1": (3, 4, 1, 2)}
 
 def phaser(scene: Attr) -> list[ContextTree]:
     """CN0566 Phaser on PORT (two ADAR1000 BEAM0/BEAM1, ADF4159, GPIOs, AD7291) and its Pluto on PORT+1."""
-    devices = _number([_adar1000("BEAM0"), _adar1000("BEAM1"), _adf4159(scene),
-                       _gpios(_CN0566_GPIO_OUT, _CN0566_GPIO_IN), _ad7291()])
-    cn0566 = ContextTree("isac-ae IIO emulator: CN0566 Phaser", devices,
-                         attrs={"hw_model": "CN0566 Phaser (emulated)", "local,kernel": "emulated"})
-    pluto = _ad9361_context("isac-ae IIO emulator: Phaser's Pluto 2R2T (AD9361)", "pluto", scene,
-                            "Analog Devices PlutoSDR Rev.C (emulated, 2R2T, Phaser)")
+    devices = _number(
+        [_adar1000("BEAM0"), _adar1000("BEAM1"), _adf4159(scene), _gpios(_CN0566_GPIO_OUT, _CN0566_GPIO_IN), _ad7291()]
+    )
+    cn0566 = ContextTree(
+        "isac-ae IIO emulator: CN0566 Phaser",
+        devices,
+        attrs={"hw_model": "CN0566 Phaser (emulated)", "local,kernel": "emulated"},
+    )
+    pluto = _ad9361_context(
+        "isac-ae IIO emulator: Phaser's Pluto 2R2T (AD9361)",
+        "pluto",
+        scene,
+        "Analog Devices PlutoSDR Rev.C (emulated, 2R2T, Phaser)",
+    )
     return [cn0566, pluto]
 
 
@@ -518,18 +690,31 @@ def _mxfe_paths(output: bool, scan_from: int | None) -> list[Channel]:
             "en": Attr("1", boolean()),
         }
         if output:
-            attrs.update({"dac_frequency": read_only(str(_MXFE_DAC_HZ)),
-                          "channel_nco_gain_scale": Attr("0.500000", _dds_scale),
-                          "channel_nco_test_tone_en": Attr("0", boolean()),
-                          "channel_nco_test_tone_scale": Attr("0.000000", _dds_scale),
-                          "main_nco_test_tone_en": Attr("0", boolean()),
-                          "main_nco_test_tone_scale": Attr("0.000000", _dds_scale)})
+            attrs.update(
+                {
+                    "dac_frequency": read_only(str(_MXFE_DAC_HZ)),
+                    "channel_nco_gain_scale": Attr("0.500000", _dds_scale),
+                    "channel_nco_test_tone_en": Attr("0", boolean()),
+                    "channel_nco_test_tone_scale": Attr("0.000000", _dds_scale),
+                    "main_nco_test_tone_en": Attr("0", boolean()),
+                    "main_nco_test_tone_scale": Attr("0.000000", _dds_scale),
+                }
+            )
         else:
-            attrs.update({"adc_frequency": read_only(str(_MXFE_ADC_HZ)),
-                          "test_mode": Attr("off", choice("off midscale_short pos_fullscale neg_fullscale "
-                                                          "checkerboard pn23 pn9 one_zero_toggle user pn7 pn15 "
-                                                          "pn31 ramp")),
-                          "nyquist_zone": Attr("odd", choice("odd even"))})
+            attrs.update(
+                {
+                    "adc_frequency": read_only(str(_MXFE_ADC_HZ)),
+                    "test_mode": Attr(
+                        "off",
+                        choice(
+                            "off midscale_short pos_fullscale neg_fullscale "
+                            "checkerboard pn23 pn9 one_zero_toggle user pn7 pn15 "
+                            "pn31 ramp"
+                        ),
+                    ),
+                    "nyquist_zone": Attr("odd", choice("odd even")),
+                }
+            )
         for part in ("i", "q"):
             index = None if scan_from is None else scan_from + 2 * k + (part == "q")
             channels.append(Channel(f"voltage{k}_{part}", output, scan_index=index, fmt=FORMAT_S16, attrs=attrs))
@@ -546,54 +731,107 @@ def quadmxfe(scene: Attr) -> list[ContextTree]:
     devices = []
     for chip in range(_MXFE_CHIPS):
         channels = _mxfe_paths(False, 0 if chip == _MXFE_CHIPS - 1 else None) + _mxfe_paths(True, None)
-        dev = Device("", f"axi-ad9081-rx-{chip}", channels=channels, debug={"direct_reg_access": registers()},
-                     attrs={"powerdown": Attr("0", boolean()), "loopback_mode": Attr("0", integer(0, 2))})
+        dev = Device(
+            "",
+            f"axi-ad9081-rx-{chip}",
+            channels=channels,
+            debug={"direct_reg_access": registers()},
+            attrs={"powerdown": Attr("0", boolean()), "loopback_mode": Attr("0", integer(0, 2))},
+        )
         if chip == _MXFE_CHIPS - 1:
             # the buffer device carries every RX channel; the other chips' paths keep their labels elsewhere
             extra = _MXFE_CHIPS * _MXFE_CHANNELS_PER_CHIP
             for k in range(_MXFE_CHANNELS_PER_CHIP, extra):
                 for part in ("i", "q"):
-                    dev.channels.append(Channel(f"voltage{k}_{part}", False, scan_index=2 * k + (part == "q"),
-                                                fmt=FORMAT_S16, attrs={"sampling_frequency":
-                                                                       read_only(str(_MXFE_RATE))}))
+                    dev.channels.append(
+                        Channel(
+                            f"voltage{k}_{part}",
+                            False,
+                            scan_index=2 * k + (part == "q"),
+                            fmt=FORMAT_S16,
+                            attrs={"sampling_frequency": read_only(str(_MXFE_RATE))},
+                        )
+                    )
             dev.stream, dev.bits = "rx", 16
             dev.buffer = _buffer_attrs()
-            dev.attrs.update({"sync_start_enable": Attr("disarm", choice("arm disarm trigger_manual")),
-                              "sync_start_enable_available": read_only("arm disarm trigger_manual"),
-                              "jesd204_fsm_ctrl": Attr("1", boolean()), "jesd204_fsm_resume": Attr("0"),
-                              "jesd204_fsm_paused": read_only("0"),
-                              "jesd204_fsm_error": read_only("0"),
-                              "jesd204_fsm_state": read_only("opt_post_running_stage")})
+            dev.attrs.update(
+                {
+                    "sync_start_enable": Attr("disarm", choice("arm disarm trigger_manual")),
+                    "sync_start_enable_available": read_only("arm disarm trigger_manual"),
+                    "jesd204_fsm_ctrl": Attr("1", boolean()),
+                    "jesd204_fsm_resume": Attr("0"),
+                    "jesd204_fsm_paused": read_only("0"),
+                    "jesd204_fsm_error": read_only("0"),
+                    "jesd204_fsm_state": read_only("opt_post_running_stage"),
+                }
+            )
             dev.debug[SCENE_ATTR] = scene
         devices.append(dev)
     n = _MXFE_CHIPS * _MXFE_CHANNELS_PER_CHIP
-    tx_channels = [Channel(f"voltage{k}_{part}", True, scan_index=2 * k + (part == "q"), fmt=FORMAT_S16,
-                           attrs={"sampling_frequency": read_only(str(_MXFE_RATE))})
-                   for k in range(n) for part in ("i", "q")]
+    tx_channels = [
+        Channel(
+            f"voltage{k}_{part}",
+            True,
+            scan_index=2 * k + (part == "q"),
+            fmt=FORMAT_S16,
+            attrs={"sampling_frequency": read_only(str(_MXFE_RATE))},
+        )
+        for k in range(n)
+        for part in ("i", "q")
+    ]
     tx_channels += dds_tones(n, lambda: _MXFE_RATE)
-    devices.append(Device("", "axi-ad9081-tx-3", stream="tx", bits=16, channels=tx_channels, buffer=_buffer_attrs(),
-                          attrs={"sync_start_enable": Attr("disarm", choice("arm disarm trigger_manual")),
-                                 "sync_start_enable_available": read_only("arm disarm trigger_manual")},
-                          debug={"direct_reg_access": registers(), "pl_ddr_fifo_enable": Attr("0", boolean())}))
+    devices.append(
+        Device(
+            "",
+            "axi-ad9081-tx-3",
+            stream="tx",
+            bits=16,
+            channels=tx_channels,
+            buffer=_buffer_attrs(),
+            attrs={
+                "sync_start_enable": Attr("disarm", choice("arm disarm trigger_manual")),
+                "sync_start_enable_available": read_only("arm disarm trigger_manual"),
+            },
+            debug={"direct_reg_access": registers(), "pl_ddr_fifo_enable": Attr("0", boolean())},
+        )
+    )
 
     def dsa(text: str) -> str:
         value = parse_number(text)
         if not -31.5 <= value <= 0:
             raise ValueError("DSA gain must be in [-31.5, 0] dB")
         return _db(round(value * 2) / 2)
-    devices.append(Device("", "hmc425a", channels=[Channel("voltage0", True,
-                                                           attrs={"hardwaregain": Attr(_db(-6), dsa)})]))
-    devices.append(Device("", "hmc7043", channels=[
-        Channel(f"altvoltage{k}", True, attrs={"frequency": read_only(str(f))})
-        for k, f in enumerate((500_000_000, 500_000_000, 7_812_500, 7_812_500))]))
+
+    devices.append(
+        Device("", "hmc425a", channels=[Channel("voltage0", True, attrs={"hardwaregain": Attr(_db(-6), dsa)})])
+    )
+    devices.append(
+        Device(
+            "",
+            "hmc7043",
+            channels=[
+                Channel(f"altvoltage{k}", True, attrs={"frequency": read_only(str(f))})
+                for k, f in enumerate((500_000_000, 500_000_000, 7_812_500, 7_812_500))
+            ],
+        )
+    )
     devices.append(_gpios(("ADRF5020_CTRL", "CAL_TX", "CAL_RX"), ("ADF4371_MUXOUT",)))
-    return [ContextTree("isac-ae IIO emulator: Quad-MxFE (4x AD9081, 16R16T)", _number(devices), radio="quadmxfe",
-                        attrs={"hw_model": "Quad-MxFE (emulated)", "local,kernel": "emulated"})]
+    return [
+        ContextTree(
+            "isac-ae IIO emulator: Quad-MxFE (4x AD9081, 16R16T)",
+            _number(devices),
+            radio="quadmxfe",
+            attrs={"hw_model": "Quad-MxFE (emulated)", "local,kernel": "emulated"},
+        )
+    ]
 
 
 #: Profiles by name: each builds its contexts (served on PORT, PORT+1, ...) around a shared scene attribute.
 PROFILES: dict[str, Callable[[Attr], list[ContextTree]]] = {
-    "pluto2": pluto2, "phaser": phaser, "fmcomms5": fmcomms5, "quadmxfe": quadmxfe,
+    "pluto2": pluto2,
+    "phaser": phaser,
+    "fmcomms5": fmcomms5,
+    "quadmxfe": quadmxfe,
 }
 
 

@@ -45,7 +45,7 @@ def unpack_tx(data: bytes, elements: list[int], n_channels: int, bits: int) -> n
     scale = 1.0 / (1 << (bits - 1))
     out = np.zeros((n_channels, 2 * words.shape[0]), np.float32)
     for col, element in enumerate(elements):
-        out[element // 2, element % 2::2] = (words[:, col] >> shift) * scale
+        out[element // 2, element % 2 :: 2] = (words[:, col] >> shift) * scale
     return out.view(np.complex64)
 
 
@@ -65,8 +65,9 @@ def dds(tones: list, n_channels: int, bits: int) -> np.ndarray:
     out = np.zeros((n_channels, period, 2), np.float64)
     for (channel, part), scale, hz, clock, millideg in tones:
         increment = round(hz * period / clock)
-        out[channel, :, part] += scale * np.sin(2 * np.pi * ((increment * t) % period) / period
-                                                + np.radians(millideg / 1000))
+        out[channel, :, part] += scale * np.sin(
+            2 * np.pi * ((increment * t) % period) / period + np.radians(millideg / 1000)
+        )
     full = 1 << (bits - 1)
     out = np.clip(np.floor(out * full), -full, full - 1) / full
     return out.astype(np.float32).view(np.complex64)[..., 0]

@@ -75,8 +75,14 @@ class Emulator:
     context manager, or call :meth:`start` and :meth:`stop`.
     """
 
-    def __init__(self, device: str = "pluto2", port: int = 0, source: SampleSource | None = None, seed: int = 0,
-                 comm_receiver: bool = False):
+    def __init__(
+        self,
+        device: str = "pluto2",
+        port: int = 0,
+        source: SampleSource | None = None,
+        seed: int = 0,
+        comm_receiver: bool = False,
+    ):
         if device not in PROFILES:
             raise ValueError(f"unknown device {device!r}; choose one of {', '.join(PROFILES)}")
         if not isinstance(port, int) or not 0 <= port <= 65535:
@@ -99,8 +105,14 @@ class Emulator:
         self._cyclic_owner: dict[str, _Buffer] = {}
         # the DAC plays the DDS while no TX buffer is open: which writes retune it, and the open buffers
         self._radios = {ctx.radio: ctx for ctx in self.contexts if ctx.radio}
-        self._dds_attrs = {id(attr): ctx for ctx in self._radios.values() for dev in ctx.devices
-                           for chn in dev.channels if chn.tone is not None for attr in chn.attrs.values()}
+        self._dds_attrs = {
+            id(attr): ctx
+            for ctx in self._radios.values()
+            for dev in ctx.devices
+            for chn in dev.channels
+            if chn.tone is not None
+            for attr in chn.attrs.values()
+        }
         self._tx_open: dict[str, int] = {}
         self._listeners: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
@@ -253,8 +265,7 @@ class Emulator:
                 start = max(now, self._tx_end.get(buf.radio, 0))
                 self._tx_end[buf.radio] = start + tx.shape[1]
                 self._cyclic_owner.pop(buf.radio, None)
-            self.source.transmit(TxBurst(buf.radio, buf.device.name, buf.channels, start, tx, buf.cyclic,
-                                         self.state()))
+            self.source.transmit(TxBurst(buf.radio, buf.device.name, buf.channels, start, tx, buf.cyclic, self.state()))
 
     def opened(self, buf: _Buffer) -> None:
         """A buffer was opened: a TX buffer takes the DAC from the DDS."""
@@ -273,22 +284,40 @@ class Emulator:
             elif self._cyclic_owner.get(buf.radio) is buf:
                 del self._cyclic_owner[buf.radio]
                 silence = np.zeros((buf.device.stream_channels, 0), np.complex64)
-                self.source.transmit(TxBurst(buf.radio, buf.device.name, buf.channels, self._clock.get(buf.radio, 0),
-                                             silence, True, self.state()))
+                self.source.transmit(
+                    TxBurst(
+                        buf.radio,
+                        buf.device.name,
+                        buf.channels,
+                        self._clock.get(buf.radio, 0),
+                        silence,
+                        True,
+                        self.state(),
+                    )
+                )
 
     def _play_dds(self, ctx: ContextTree) -> None:
         """Hand the source the DDS output of ``ctx``'s radio as one cyclic period (silence if no tone is on)."""
         tx = next(dev for dev in ctx.devices if dev.stream == "tx")
-        tones = [(chn.tone, float(chn.attrs["scale"].get()), parse_number(chn.attrs["frequency"].get()),
-                  parse_number(chn.attrs["sampling_frequency"].get()), int(chn.attrs["phase"].get()))
-                 for dev in ctx.devices for chn in dev.channels
-                 if chn.tone is not None and chn.attrs["raw"].get() == "1"]
+        tones = [
+            (
+                chn.tone,
+                float(chn.attrs["scale"].get()),
+                parse_number(chn.attrs["frequency"].get()),
+                parse_number(chn.attrs["sampling_frequency"].get()),
+                int(chn.attrs["phase"].get()),
+            )
+            for dev in ctx.devices
+            for chn in dev.channels
+            if chn.tone is not None and chn.attrs["raw"].get() == "1"
+        ]
         samples = words.dds(tones, tx.stream_channels, tx.bits)
         now = self._clock.get(ctx.radio, 0)
         self._cyclic_owner.pop(ctx.radio, None)
         self._tx_end[ctx.radio] = now
-        self.source.transmit(TxBurst(ctx.radio, tx.name, tuple(range(tx.stream_channels)), now, samples, True,
-                                     self.state()))
+        self.source.transmit(
+            TxBurst(ctx.radio, tx.name, tuple(range(tx.stream_channels)), now, samples, True, self.state())
+        )
 
 
 class _Session:
@@ -484,8 +513,9 @@ class _Session:
             # the clock and the state are taken now; only the samples are made in the background
             ahead = self.emu.rx_request(buf, n)
             self.next_rx[buf.device.id] = (n, self.worker.submit(self._capture, buf, ahead))
-        words_hex = "".join(f"{(buf.mask >> (32 * i)) & 0xFFFFFFFF:08x}"
-                            for i in reversed(range(buf.device.mask_words)))
+        words_hex = "".join(
+            f"{(buf.mask >> (32 * i)) & 0xFFFFFFFF:08x}" for i in reversed(range(buf.device.mask_words))
+        )
         self.send(b"%d\n%s\n" % (len(data), words_hex.encode()), data)
         if len(data) < nbytes:
             # iiod ends a short transfer with a zero-length chunk
@@ -524,10 +554,18 @@ class _Session:
 
 
 _HANDLERS = {
-    "PRINT": _Session.cmd_print, "VERSION": _Session.cmd_version, "TIMEOUT": _Session.cmd_timeout,
-    "HELP": _Session.cmd_help, "READ": _Session.cmd_read, "WRITE": _Session.cmd_write,
-    "OPEN": _Session.cmd_open, "CLOSE": _Session.cmd_close, "READBUF": _Session.cmd_readbuf,
-    "WRITEBUF": _Session.cmd_writebuf, "GETTRIG": _Session.cmd_gettrig, "SETTRIG": _Session.cmd_settrig,
+    "PRINT": _Session.cmd_print,
+    "VERSION": _Session.cmd_version,
+    "TIMEOUT": _Session.cmd_timeout,
+    "HELP": _Session.cmd_help,
+    "READ": _Session.cmd_read,
+    "WRITE": _Session.cmd_write,
+    "OPEN": _Session.cmd_open,
+    "CLOSE": _Session.cmd_close,
+    "READBUF": _Session.cmd_readbuf,
+    "WRITEBUF": _Session.cmd_writebuf,
+    "GETTRIG": _Session.cmd_gettrig,
+    "SETTRIG": _Session.cmd_settrig,
     "SET": _Session.cmd_set,
 }
 

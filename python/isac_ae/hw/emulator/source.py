@@ -53,14 +53,16 @@ class DeviceState(Mapping):
     def __len__(self) -> int:
         return len(self._values)
 
-    def value(self, device: str, name: str, channel: str | None = None, output: bool = False,
-              kind: str = "attr") -> str:
+    def value(
+        self, device: str, name: str, channel: str | None = None, output: bool = False, kind: str = "attr"
+    ) -> str:
         """An attribute's text, e.g. ``value("BEAM0", "phase", "voltage1")`` or
         ``value("ad9361-phy", "loopback", kind="debug")``. KeyError if it does not exist."""
         return self._values[AttrKey(device, channel, output, kind, name)]
 
-    def number(self, device: str, name: str, channel: str | None = None, output: bool = False,
-               kind: str = "attr") -> float:
+    def number(
+        self, device: str, name: str, channel: str | None = None, output: bool = False, kind: str = "attr"
+    ) -> float:
         """An attribute's leading number ("71.000000 dB" -> 71.0)."""
         return parse_number(self.value(device, name, channel, output, kind))
 
@@ -188,8 +190,9 @@ class LoopbackSource:
     I and Q (full scale 1); noise is drawn from one generator seeded by ``seed``.
     """
 
-    def __init__(self, latency: int = 50, gain: complex | Sequence[complex] = 0.5,
-                 noise_std: float = 1e-3, seed: int = 0):
+    def __init__(
+        self, latency: int = 50, gain: complex | Sequence[complex] = 0.5, noise_std: float = 1e-3, seed: int = 0
+    ):
         if latency < 0:
             raise ValueError("latency must be >= 0 samples")
         if noise_std < 0:
@@ -243,5 +246,5 @@ class LoopbackSource:
                         continue
                     lo, hi = max(first, start), min(first + n, start + buf.shape[1])
                     if lo < hi:
-                        out[row, lo - first:hi - first] += self._gain(channel) * buf[channel, lo - start:hi - start]
+                        out[row, lo - first : hi - first] += self._gain(channel) * buf[channel, lo - start : hi - start]
         return out

@@ -87,6 +87,7 @@ def registers() -> Attr:
         if len(fields) == 2:
             regs[selected] = int(fields[1], 0) & 0xFFFFFFFF
         return ""
+
     return Attr("", write, lambda: f"0x{regs.get(selected, 0):X}")
 
 
@@ -235,8 +236,10 @@ class ContextTree:
         out = [
             '<?xml version="1.0" encoding="utf-8"?>',
             _DTD,
-            (f'<context name="network" version-major="{major}" version-minor="{minor}" '
-             f'version-git="{git}" description={quoteattr(self.description)} >'),
+            (
+                f'<context name="network" version-major="{major}" version-minor="{minor}" '
+                f'version-git="{git}" description={quoteattr(self.description)} >'
+            ),
         ]
         for name, value in self.attrs.items():
             out.append(f"<context-attribute name={quoteattr(name)} value={quoteattr(value)} />")
@@ -249,8 +252,9 @@ class ContextTree:
                 out.append(f'<channel id={quoteattr(chn.id)}{name} type="{kind}" >')
                 if chn.scan_index is not None:
                     out.append(f'<scan-element index="{chn.scan_index}" format="{chn.fmt}" />')
-                out.extend(f"<attribute name={quoteattr(a)} filename={quoteattr(chn.filename(a))} />"
-                           for a in chn.attrs)
+                out.extend(
+                    f"<attribute name={quoteattr(a)} filename={quoteattr(chn.filename(a))} />" for a in chn.attrs
+                )
                 out.append("</channel>")
             out.extend(f"<attribute name={quoteattr(a)} />" for a in dev.attrs)
             out.extend(f"<debug-attribute name={quoteattr(a)} />" for a in dev.debug)
