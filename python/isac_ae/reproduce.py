@@ -30,8 +30,18 @@ from .evaluation import evaluate
 from .plots import plot_beampatterns, plot_rmse_vs_sigma, plot_tradeoff
 from .pretrained import SWEEPS, PretrainedSweep, sweep_dir, sweeps_of
 from .scenario import Scenario
-from .tradeoff import (DEFAULT_RHOS, baseline_points, baseline_sweep, baseline_threshold, default_phis, front_at_ser,
-                       mark_fronts, read_csv, refine_points, write_csv)
+from .tradeoff import (
+    DEFAULT_RHOS,
+    baseline_points,
+    baseline_sweep,
+    baseline_threshold,
+    default_phis,
+    front_at_ser,
+    mark_fronts,
+    read_csv,
+    refine_points,
+    write_csv,
+)
 
 FIGURES = ("fig2", "fig3", "fig4", "fig5")
 NOMINAL = SWEEPS["nominal"]
@@ -40,8 +50,16 @@ IMPAIRED = sweeps_of("fig5")
 FIG3_OMEGAS = (0.0, 0.03, 0.09, 0.4, 1.0)
 
 
-def baseline_front(scenario: Scenario, sers, samples: int, seed: int, device="cpu", progress=None,
-                   log: Callable[[str], None] = print, rhos=DEFAULT_RHOS) -> list[dict]:
+def baseline_front(
+    scenario: Scenario,
+    sers,
+    samples: int,
+    seed: int,
+    device="cpu",
+    progress=None,
+    log: Callable[[str], None] = print,
+    rhos=DEFAULT_RHOS,
+) -> list[dict]:
     """The baseline sweep that the comparison at the symbol error rates ``sers`` uses.
 
     The coarse (rho, phi) grid (``rhos`` x 8 phases), then the points
@@ -63,8 +81,18 @@ def baseline_front(scenario: Scenario, sers, samples: int, seed: int, device="cp
 class Reproduction:
     """Runs the figures into ``out_dir``, caching every evaluation in memory so figures share work."""
 
-    def __init__(self, out_dir: Path, samples: int, seed: int, device="cpu", retrain: Optional[str] = None,
-                 log: Callable[[str], None] = print, progress=None, impaired=IMPAIRED, rhos=DEFAULT_RHOS):
+    def __init__(
+        self,
+        out_dir: Path,
+        samples: int,
+        seed: int,
+        device="cpu",
+        retrain: Optional[str] = None,
+        log: Callable[[str], None] = print,
+        progress=None,
+        impaired=IMPAIRED,
+        rhos=DEFAULT_RHOS,
+    ):
         """``impaired``: the Fig. 5 sweeps to run (:class:`~isac_ae.pretrained.PretrainedSweep`);
         ``rhos``: the baseline's coarse rho grid (:func:`baseline_front`)."""
         self.out = Path(out_dir)
@@ -87,8 +115,12 @@ class Reproduction:
             if self.retrain:
                 directory = self.out / "models" / spec.name
                 self.log(f"training {spec.name} ({len(spec.omegas)} omega_r, budget {self.retrain}) into {directory}")
-                train_sweep(spec.scenario, TrainingConfig(omegas=spec.omegas, samples_per_stage=BUDGETS[self.retrain],
-                                                          budget=self.retrain), directory, self.device)
+                train_sweep(
+                    spec.scenario,
+                    TrainingConfig(omegas=spec.omegas, samples_per_stage=BUDGETS[self.retrain], budget=self.retrain),
+                    directory,
+                    self.device,
+                )
             else:
                 directory = sweep_dir(spec.name)
             self._models[spec.name] = load_sweep(directory, spec.scenario, self.device)
@@ -97,8 +129,10 @@ class Reproduction:
     def autoencoder_rows(self, spec: PretrainedSweep) -> list[dict]:
         """Evaluation of every model of the sweep (each calibrates its own threshold on its own H0 set)."""
         if spec.name not in self._ae_rows:
-            rows = [autoencoder_row(loaded, self.samples, self.seed, self.device, self.progress, self.log)
-                    for loaded in self.models(spec)]
+            rows = [
+                autoencoder_row(loaded, self.samples, self.seed, self.device, self.progress, self.log)
+                for loaded in self.models(spec)
+            ]
             self._ae_rows[spec.name] = rows
             _write_json(self.out / f"{spec.name}_autoencoder.json", {"scenario": spec.scenario.to_dict(), "rows": rows})
         return self._ae_rows[spec.name]
@@ -108,8 +142,9 @@ class Reproduction:
         if spec.name not in self._baseline:
             sers = [r["ser"] for r in self.autoencoder_rows(spec)]
             self.log(f"baseline sweep on the {spec.label} (designed for the nominal array)")
-            rows = baseline_front(spec.scenario, sers, self.samples, self.seed, self.device, self.progress, self.log,
-                                  self.rhos)
+            rows = baseline_front(
+                spec.scenario, sers, self.samples, self.seed, self.device, self.progress, self.log, self.rhos
+            )
             write_csv(rows, self.out / f"{spec.name}_baseline.csv")
             self._baseline[spec.name] = rows
         return self._baseline[spec.name]
@@ -119,11 +154,18 @@ class Reproduction:
         ae = self.autoencoder_rows(spec)
         baseline = self.baseline_rows(spec)
         table = comparison_table(ae, baseline)
-        _write_json(self.out / f"{prefix}_table.json", {"scenario": spec.scenario.to_dict(), "samples": self.samples,
-                                                       "seed": self.seed, "rows": table})
+        _write_json(
+            self.out / f"{prefix}_table.json",
+            {"scenario": spec.scenario.to_dict(), "samples": self.samples, "seed": self.seed, "rows": table},
+        )
         (self.out / f"{prefix}_table.md").write_text(markdown_table(table))
-        return plot_tradeoff(baseline, self.out, title=f"{spec.label}, $P_{{fa}}$ = {spec.scenario.pfa:g}",
-                             extra_series=[("autoencoder (omega_r)", ae)], prefix=prefix)
+        return plot_tradeoff(
+            baseline,
+            self.out,
+            title=f"{spec.label}, $P_{{fa}}$ = {spec.scenario.pfa:g}",
+            extra_series=[("autoencoder (omega_r)", ae)],
+            prefix=prefix,
+        )
 
     def fig2(self) -> list[Path]:
         return self.tradeoff(NOMINAL, "fig2")
@@ -136,8 +178,9 @@ class Reproduction:
                 continue
             system = AutoencoderSystem(loaded.model, NOMINAL.scenario)
             energy_per_symbol = float(system.constellation.abs().square().mean())
-            pattern = energy_per_symbol * beampattern(NOMINAL.scenario.true_positions(),
-                                                       system.beam.detach().cpu().numpy(), np.radians(angles))
+            pattern = energy_per_symbol * beampattern(
+                NOMINAL.scenario.true_positions(), system.beam.detach().cpu().numpy(), np.radians(angles)
+            )
             patterns.append((f"omega_r = {loaded.omega:g}", angles, pattern))
         return plot_beampatterns(patterns, NOMINAL.scenario, self.out)
 
@@ -174,21 +217,30 @@ class Reproduction:
         return "\n".join(lines) + "\n"
 
 
-def autoencoder_row(loaded: LoadedModel, samples: int, seed: int, device="cpu", progress=None,
-                    log: Callable[[str], None] = print) -> dict:
+def autoencoder_row(
+    loaded: LoadedModel, samples: int, seed: int, device="cpu", progress=None, log: Callable[[str], None] = print
+) -> dict:
     """Evaluation of one model on its scenario, with its omega_r, file and training budget."""
-    result = evaluate(AutoencoderSystem(loaded.model, loaded.scenario, device), samples, seed, device,
-                      progress=progress)
-    log(f"  {loaded.path.name}: omega_r={loaded.omega:<8g} Pd {result.pd:.4f}  Pfa {result.pfa:.4f}  "
+    result = evaluate(
+        AutoencoderSystem(loaded.model, loaded.scenario, device), samples, seed, device, progress=progress
+    )
+    log(
+        f"  {loaded.path.name}: omega_r={loaded.omega:<8g} Pd {result.pd:.4f}  Pfa {result.pfa:.4f}  "
         f"RMSE {result.rmse_deg:.3f} [{result.rmse_ci_low:.3f}, {result.rmse_ci_high:.3f}] deg  "
-        f"sigma {result.sigma_deg:.3f} deg  SER {result.ser:.4g}")
-    return {"omega": loaded.omega, "model": str(loaded.path), **result.to_dict(),
-            "budget": loaded.metadata["training"].get("budget"),
-            "samples_per_stage": loaded.metadata["training"].get("samples_per_stage")}
+        f"sigma {result.sigma_deg:.3f} deg  SER {result.ser:.4g}"
+    )
+    return {
+        "omega": loaded.omega,
+        "model": str(loaded.path),
+        **result.to_dict(),
+        "budget": loaded.metadata["training"].get("budget"),
+        "samples_per_stage": loaded.metadata["training"].get("samples_per_stage"),
+    }
 
 
-def compare_models(paths, baseline_csv: Path, samples: int, seed: int, out_dir: Path, device="cpu",
-                   log: Callable[[str], None] = print) -> list[Path]:
+def compare_models(
+    paths, baseline_csv: Path, samples: int, seed: int, out_dir: Path, device="cpu", log: Callable[[str], None] = print
+) -> list[Path]:
     """Compare model files with a saved baseline sweep, e.g. ``nominal_baseline.csv`` of ``reproduce fig2``.
 
     The sweep must have been run on the models' scenario with the same
@@ -213,8 +265,9 @@ def compare_models(paths, baseline_csv: Path, samples: int, seed: int, out_dir: 
     out.mkdir(parents=True, exist_ok=True)
     write_csv(rows, out / "baseline.csv")
     table = comparison_table(ae, rows)
-    _write_json(out / "comparison_table.json", {"scenario": scenario.to_dict(), "samples": samples, "seed": seed,
-                                               "rows": table})
+    _write_json(
+        out / "comparison_table.json", {"scenario": scenario.to_dict(), "samples": samples, "seed": seed, "rows": table}
+    )
     (out / "comparison_table.md").write_text(markdown_table(table))
     return [out / "baseline.csv", out / "comparison_table.json", out / "comparison_table.md"]
 
@@ -230,57 +283,91 @@ def comparison_table(ae_rows, baseline_rows) -> list[dict]:
     for r in ae_rows:
         pd = front_at_ser(baseline_rows, r["ser"], r["ser_ci_low"], r["ser_ci_high"], "pd")
         rmse = front_at_ser(baseline_rows, r["ser"], r["ser_ci_low"], r["ser_ci_high"], "rmse_deg")
-        table.append({
-            **{k: r.get(k) for k in _AE_FIELDS},
-            "baseline_pd": pd["value"], "baseline_pd_low": pd["low"], "baseline_pd_high": pd["high"],
-            "baseline_pd_points": pd["points"],
-            "pd_gap": r["pd"] - pd["value"],
-            "pd_gap_low": r["pd_ci_low"] - pd["high"], "pd_gap_high": r["pd_ci_high"] - pd["low"],
-            "baseline_rmse_deg": rmse["value"], "baseline_rmse_low": rmse["low"],
-            "baseline_rmse_high": rmse["high"], "baseline_rmse_points": rmse["points"],
-            "rmse_ratio": r["rmse_deg"] / rmse["value"],
-            "rmse_ratio_low": r["rmse_ci_low"] / rmse["high"], "rmse_ratio_high": r["rmse_ci_high"] / rmse["low"],
-        })
+        table.append(
+            {
+                **{k: r.get(k) for k in _AE_FIELDS},
+                "baseline_pd": pd["value"],
+                "baseline_pd_low": pd["low"],
+                "baseline_pd_high": pd["high"],
+                "baseline_pd_points": pd["points"],
+                "pd_gap": r["pd"] - pd["value"],
+                "pd_gap_low": r["pd_ci_low"] - pd["high"],
+                "pd_gap_high": r["pd_ci_high"] - pd["low"],
+                "baseline_rmse_deg": rmse["value"],
+                "baseline_rmse_low": rmse["low"],
+                "baseline_rmse_high": rmse["high"],
+                "baseline_rmse_points": rmse["points"],
+                "rmse_ratio": r["rmse_deg"] / rmse["value"],
+                "rmse_ratio_low": r["rmse_ci_low"] / rmse["high"],
+                "rmse_ratio_high": r["rmse_ci_high"] / rmse["low"],
+            }
+        )
     return table
 
 
-_AE_FIELDS = ("omega", "model", "pd", "pd_ci_low", "pd_ci_high", "pfa", "pfa_ci_low", "pfa_ci_high", "rmse_deg",
-              "rmse_ci_low", "rmse_ci_high", "sigma_deg", "sigma_rms_deg", "ser", "ser_ci_low", "ser_ci_high",
-              "threshold", "samples", "targets", "detected")
+_AE_FIELDS = (
+    "omega",
+    "model",
+    "pd",
+    "pd_ci_low",
+    "pd_ci_high",
+    "pfa",
+    "pfa_ci_low",
+    "pfa_ci_high",
+    "rmse_deg",
+    "rmse_ci_low",
+    "rmse_ci_high",
+    "sigma_deg",
+    "sigma_rms_deg",
+    "ser",
+    "ser_ci_low",
+    "ser_ci_high",
+    "threshold",
+    "samples",
+    "targets",
+    "detected",
+)
 
 
 def markdown_table(table) -> str:
     """The comparison table in Markdown: values with [95 % interval], gaps and ratios with their ranges."""
-    head = ("| omega_r | Pd | Pfa | RMSE (deg) | sigma mean / RMS (deg) | SER | baseline Pd at this SER | "
-            "Pd - baseline | baseline RMSE at this SER (deg) | RMSE / baseline |\n"
-            "|---|---|---|---|---|---|---|---|---|---|\n")
+    head = (
+        "| omega_r | Pd | Pfa | RMSE (deg) | sigma mean / RMS (deg) | SER | baseline Pd at this SER | "
+        "Pd - baseline | baseline RMSE at this SER (deg) | RMSE / baseline |\n"
+        "|---|---|---|---|---|---|---|---|---|---|\n"
+    )
     lines = []
     for r in table:
-        lines.append(" | ".join([
-            f"| {r['omega']:g}",
-            _ci(r, "pd", "pd_ci_low", "pd_ci_high", ".4f"),
-            _ci(r, "pfa", "pfa_ci_low", "pfa_ci_high", ".4f"),
-            _ci(r, "rmse_deg", "rmse_ci_low", "rmse_ci_high", ".3f"),
-            f"{_fmt(r['sigma_deg'], '.3f')} / {_fmt(r['sigma_rms_deg'], '.3f')}",
-            _ci(r, "ser", "ser_ci_low", "ser_ci_high", ".4g"),
-            _ci(r, "baseline_pd", "baseline_pd_low", "baseline_pd_high", ".4f"),
-            _resolved(r, "pd_gap", "pd_gap_low", "pd_gap_high", "+.4f", 0.0),
-            _ci(r, "baseline_rmse_deg", "baseline_rmse_low", "baseline_rmse_high", ".3f"),
-            _resolved(r, "rmse_ratio", "rmse_ratio_low", "rmse_ratio_high", ".2f", 1.0) + " |",
-        ]))
+        lines.append(
+            " | ".join(
+                [
+                    f"| {r['omega']:g}",
+                    _ci(r, "pd", "pd_ci_low", "pd_ci_high", ".4f"),
+                    _ci(r, "pfa", "pfa_ci_low", "pfa_ci_high", ".4f"),
+                    _ci(r, "rmse_deg", "rmse_ci_low", "rmse_ci_high", ".3f"),
+                    f"{_fmt(r['sigma_deg'], '.3f')} / {_fmt(r['sigma_rms_deg'], '.3f')}",
+                    _ci(r, "ser", "ser_ci_low", "ser_ci_high", ".4g"),
+                    _ci(r, "baseline_pd", "baseline_pd_low", "baseline_pd_high", ".4f"),
+                    _resolved(r, "pd_gap", "pd_gap_low", "pd_gap_high", "+.4f", 0.0),
+                    _ci(r, "baseline_rmse_deg", "baseline_rmse_low", "baseline_rmse_high", ".3f"),
+                    _resolved(r, "rmse_ratio", "rmse_ratio_low", "rmse_ratio_high", ".2f", 1.0) + " |",
+                ]
+            )
+        )
     return head + "\n".join(lines) + "\n"
 
 
 def sigma_table(rows) -> str:
     """Fig. 4 in Markdown: RMSE with its 95 % interval against the mean and RMS predicted sigma."""
-    head = ("| omega_r | RMSE (deg) | mean sigma (deg) | RMS sigma (deg) | RMSE / RMS sigma |\n"
-            "|---|---|---|---|---|\n")
+    head = "| omega_r | RMSE (deg) | mean sigma (deg) | RMS sigma (deg) | RMSE / RMS sigma |\n|---|---|---|---|---|\n"
     lines = []
     for r in rows:
         ratio = {k: r[k] / r["sigma_rms_deg"] for k in ("rmse_deg", "rmse_ci_low", "rmse_ci_high")}
-        lines.append(f"| {r['omega']:g} | {_ci(r, 'rmse_deg', 'rmse_ci_low', 'rmse_ci_high', '.3f')} | "
-                     f"{r['sigma_deg']:.3f} | {r['sigma_rms_deg']:.3f} | "
-                     f"{_ci(ratio, 'rmse_deg', 'rmse_ci_low', 'rmse_ci_high', '.2f')} |")
+        lines.append(
+            f"| {r['omega']:g} | {_ci(r, 'rmse_deg', 'rmse_ci_low', 'rmse_ci_high', '.3f')} | "
+            f"{r['sigma_deg']:.3f} | {r['sigma_rms_deg']:.3f} | "
+            f"{_ci(ratio, 'rmse_deg', 'rmse_ci_low', 'rmse_ci_high', '.2f')} |"
+        )
     return head + "\n".join(lines) + "\n"
 
 
