@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -220,7 +221,7 @@ class Reproduction:
 def autoencoder_row(
     loaded: LoadedModel, samples: int, seed: int, device="cpu", progress=None, log: Callable[[str], None] = print
 ) -> dict:
-    """Evaluation of one model on its scenario, with its omega_r, file and training budget."""
+    """Evaluation of one model on its scenario: omega_r, file (relative to the working directory), budget."""
     result = evaluate(
         AutoencoderSystem(loaded.model, loaded.scenario, device), samples, seed, device, progress=progress
     )
@@ -231,7 +232,7 @@ def autoencoder_row(
     )
     return {
         "omega": loaded.omega,
-        "model": str(loaded.path),
+        "model": os.path.relpath(loaded.path),
         **result.to_dict(),
         "budget": loaded.metadata["training"].get("budget"),
         "samples_per_stage": loaded.metadata["training"].get("samples_per_stage"),

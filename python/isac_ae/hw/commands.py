@@ -196,7 +196,7 @@ def _scene_controller(args, uris: list[str]):
 def _evaluate(args) -> int:
     from ..cli import _check_evaluable, _check_rho, _evaluate_and_report, _load
     from ..scenario import Scenario
-    from .device import CommReceiver, DeviceError, Transceiver, next_port_uri
+    from .device import DeviceError, Transceiver, next_port_uri
     from .frames import FrameError
     from .link import OverTheAirLink
     from .profiles import ProfileError, profile
@@ -221,15 +221,7 @@ def _evaluate(args) -> int:
     try:
         comm_uri = args.comm_uri or next_port_uri(args.uri)
         board = Transceiver(prof, args.uri)
-        rate = prof.default_sample_rate_hz
-        if rate > PLUTO_MAX_RATE_HZ:
-            print(
-                f"isac-ae: a Pluto comm receiver cannot sample at the {prof.name}'s {rate / 1e6:g} MS/s; it runs "
-                "at 2.5 MS/s (a twin maps samples one to one; a bench needs a receiver at the board's rate)",
-                file=sys.stderr,
-            )
-            rate = 2.5e6
-        comm = CommReceiver(comm_uri, prof.default_lo_hz, rate)
+        comm = _comm_receiver(prof, comm_uri)
     except DeviceError as exc:
         raise _usage(str(exc)) from None
     link = OverTheAirLink(scenario, board, comm, _scene_controller(args, [args.uri, comm_uri]), block=args.block)
@@ -242,8 +234,11 @@ def _evaluate(args) -> int:
     identity.update({"device": prof.name, "uri": args.uri})
     try:
         code = _evaluate_and_report(args, system, "cpu", identity, channels=link.channels())
-    except (DeviceError, FrameError) as exc:
+    except (DeviceError, FrameError, RuntimeError, ValueError) as exc:  # a board gone, no frame, no operator
         raise _usage(f"over the air: {exc}") from None
+    finally:
+        board.close()  # the cyclic buffer stops: nothing keeps transmitting after the command
+        comm.close()
     stats = link.stats
     print(
         f"device: {stats.snapshots} snapshots in {stats.scenes} scenes, {stats.seconds:.1f} s on the device, "
@@ -251,6 +246,22 @@ def _evaluate(args) -> int:
         file=sys.stderr,
     )
     return code
+
+
+def _comm_receiver(prof, uri: str):
+    """The comm receiver (a Pluto) at the board's rate, or at 2.5 MS/s with a warning where a Pluto cannot
+    follow the board (the Quad-MxFE's 250 MS/s): a twin maps samples one to one, a bench would not."""
+    from .device import CommReceiver
+
+    rate = prof.default_sample_rate_hz
+    if rate > PLUTO_MAX_RATE_HZ:
+        print(
+            f"isac-ae: a Pluto comm receiver cannot sample at the {prof.name}'s {rate / 1e6:g} MS/s; it runs at "
+            "2.5 MS/s (a twin maps samples one to one; a bench needs a receiver at the board's rate)",
+            file=sys.stderr,
+        )
+        rate = 2.5e6
+    return CommReceiver(uri, prof.default_lo_hz, rate)
 
 
 def _system(args, scenario, model):
@@ -363,7 +374,7 @@ def _recorded_amplitudes(out, measured: list[float]) -> tuple[float, float]:
 
 def _open_instrument(args, prof):
     """(device, comm receiver or None, scene controller) for calibration and manifold measurement."""
-    from .device import CommReceiver, DeviceError, PhaserArray, Transceiver, next_port_uri
+    from .device import DeviceError, PhaserArray, Transceiver, next_port_uri
 
     try:
         second = args.comm_uri or next_port_uri(args.uri)
@@ -371,15 +382,17 @@ def _open_instrument(args, prof):
             device, comm = PhaserArray(args.uri, second), None
         else:
             device = Transceiver(prof, args.uri)
-            rate = (
-                min(prof.default_sample_rate_hz, 2.5e6)
-                if prof.default_sample_rate_hz > PLUTO_MAX_RATE_HZ
-                else prof.default_sample_rate_hz
-            )
-            comm = CommReceiver(second, prof.default_lo_hz, rate)
+            comm = _comm_receiver(prof, second)
     except DeviceError as exc:
         raise _usage(str(exc)) from None
     return device, comm, _scene_controller(args, [args.uri, second])
+
+
+def _close(*devices) -> None:
+    """Stop what a command opened (a cyclic TX buffer keeps transmitting otherwise)."""
+    for device in devices:
+        if device is not None:
+            device.close()
 
 
 def _calibrate(args) -> int:
@@ -398,8 +411,10 @@ def _calibrate(args) -> int:
         else:
             calibration = calibrate_digital(device, comm, scenes, data=args.samples)
         calibration.save(args.out)
-    except (CalibrationError, DeviceError, FrameError, OSError) as exc:
+    except (CalibrationError, DeviceError, FrameError, OSError, RuntimeError) as exc:
         raise _usage(f"calibration failed: {exc}") from None
+    finally:
+        _close(device, comm)
     print(f"wrote {args.out}: {calibration.method}")
     for name, value in calibration.diagnostics.items():
         if name.endswith("snr_db") and value < CALIBRATION_MIN_SNR_DB:
@@ -425,14 +440,16 @@ def _measure_manifold(args) -> int:
     if not (-90 <= first <= last <= 90 and step > 0):
         raise _usage(f"--angles-deg needs -90 <= FIRST <= LAST <= 90 and STEP > 0, got {args.angles_deg}")
     angles = np.arange(first, last + step / 2, step)
-    device, _, scenes = _open_instrument(args, prof)
+    device, comm, scenes = _open_instrument(args, prof)
     try:
         if prof.name == "phaser":
             manifold = measure_phaser(device, scenes, angles, samples=args.samples)
         else:
             manifold = measure_digital(device, scenes, angles, data=args.samples)
         manifold.save(args.out)
-    except (CalibrationError, DeviceError, FrameError, OSError, ValueError) as exc:
+    except (CalibrationError, DeviceError, FrameError, OSError, RuntimeError, ValueError) as exc:
         raise _usage(f"manifold measurement failed: {exc}") from None
+    finally:
+        _close(device, comm)
     print(f"wrote {args.out}: {len(angles)} angles from {first:g} to {last:g} deg, K = {manifold.num_elements}")
     return 0

@@ -18,6 +18,7 @@ device does.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 from typing import Optional
@@ -32,7 +33,8 @@ _URI = re.compile(r"^(ip:[^\s]+|usb:[0-9.]*|local:|serial:[^\s]+)$")
 _CLASSES = {"pluto2": "ad9361", "fmcomms5": "FMComms5", "quadmxfe": "QuadMxFE"}
 #: Signed code of full scale per converter word: 12-bit AD9361 ADC samples, 16-bit DAC words everywhere.
 _RX_FULL_SCALE = {"pluto2": 2048.0, "fmcomms5": 2048.0, "quadmxfe": 32768.0, "phaser": 2048.0}
-_TX_FULL_SCALE = 32768.0
+#: +-1.0 maps to the largest int16 code (32768 would wrap at exactly full scale).
+_TX_FULL_SCALE = 32767.0
 #: iiod's TCP port, what an ip: URI without a port reaches.
 IIOD_PORT = 30431
 
@@ -70,6 +72,16 @@ def _probe(uri: str) -> None:
         raise DeviceError(
             f"nothing answers at {uri} ({exc.strerror or exc}): is the board on the network, or "
             "`isac-ae hw emulate` running?"
+        ) from exc
+
+
+def _io(what: str, uri: str, call, *args):
+    """Run a libiio operation; a device that drops off mid-run is a DeviceError (one line), not a traceback."""
+    try:
+        return call(*args)
+    except (OSError, TimeoutError) as exc:
+        raise DeviceError(
+            f"{uri}: {what} failed ({getattr(exc, 'strerror', None) or exc}): did the device drop off?"
         ) from exc
 
 
@@ -139,6 +151,9 @@ class Transceiver:
         frame = np.asarray(frame)
         if frame.shape[0] != self.profile.num_elements:
             raise ValueError(f"a frame for {self.profile.num_elements} TX channels, got {frame.shape[0]}")
+        _io("transmitting", self.uri, self._send, frame)
+
+    def _send(self, frame: np.ndarray) -> None:
         self.dev.tx_destroy_buffer()
         self.dev.tx([row * _TX_FULL_SCALE for row in frame])
         self.dev.rx_destroy_buffer()  # the next capture starts after the new frame is on the air
@@ -181,6 +196,9 @@ class CommReceiver:
 
     def capture(self, samples: int) -> np.ndarray:
         """(samples,) complex, full scale 1."""
+        return _io("capturing", self.uri, self._capture, samples)
+
+    def _capture(self, samples: int) -> np.ndarray:
         if self.dev.rx_buffer_size != samples:
             self.dev.rx_destroy_buffer()
             self.dev.rx_buffer_size = samples
@@ -188,7 +206,11 @@ class CommReceiver:
 
     def flush(self) -> None:
         """Drop what the receiver captured before now (a new frame or scene is on the air)."""
-        self.dev.rx_destroy_buffer()
+        _io("flushing", self.uri, self.dev.rx_destroy_buffer)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, TimeoutError):
+            self.dev.rx_destroy_buffer()
 
 
 class PhaserArray:
@@ -203,6 +225,7 @@ class PhaserArray:
         self, uri: str, sdr_uri: Optional[str] = None, lo_hz: Optional[float] = None, rx_gain_db: float = 30.0
     ):
         self.profile = get_profile("phaser")
+        self.uri = uri
         sdr_uri = sdr_uri or next_port_uri(uri)
         self.sdr = _open("ad9361", sdr_uri)
         self.dev = _open("CN0566", uri, sdr=self.sdr)
@@ -250,7 +273,16 @@ class PhaserArray:
 
     def capture(self, samples: int) -> np.ndarray:
         """The two sub-array sums, (2, samples) complex, full scale 1."""
+        return _io("capturing", self.uri, self._capture, samples)
+
+    def _capture(self, samples: int) -> np.ndarray:
         if self.sdr.rx_buffer_size != samples:
             self.sdr.rx_destroy_buffer()
             self.sdr.rx_buffer_size = samples
         return np.asarray(self.sdr.rx(), dtype=np.complex128).reshape(2, samples) / _RX_FULL_SCALE["phaser"]
+
+    def close(self) -> None:
+        """Stop the source's cyclic TX and release the Pluto's buffers; safe on a device already gone."""
+        with contextlib.suppress(OSError, TimeoutError):
+            self.sdr.tx_destroy_buffer()
+            self.sdr.rx_destroy_buffer()

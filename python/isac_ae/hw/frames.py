@@ -109,13 +109,23 @@ def build_frame(layout: FrameLayout, beam: np.ndarray, symbols: np.ndarray) -> n
     return frame.astype(np.complex64)
 
 
+#: The preamble is correlated in this many segments, combined in power: a CFO that turns the phase by a
+#: cycle over the whole preamble (1/P cycles per sample) would cancel one long correlation; the segments
+#: keep the peak up to about 1/(P / SEGMENTS), beyond the pilots' own +-1/(2 H) range.
+PREAMBLE_SEGMENTS = 4
+#: Smallest normalised correlation between the two pilot halves of a frame taken as found (at an SNR of
+#: 0 dB per pilot sample it is about 0.5; a misplaced frame gives about 1/sqrt(H)).
+PILOT_AGREEMENT = 0.3
+
+
 def find_frame(layout: FrameLayout, rx: np.ndarray, tx_channels: int) -> int:
     """Index in ``rx`` (C, M) of the first sample of a complete frame (its quiet section).
 
     The metric at each lag is the energy of the (combined) RX channels'
-    correlation with every TX channel's preamble sequence, summed: it peaks
-    where the preamble arrives whatever the (unknown) leakage or channel mixes
-    the TX channels.
+    correlation with every TX channel's preamble sequence, in
+    :data:`PREAMBLE_SEGMENTS` segments, summed: it peaks where the preamble
+    arrives whatever the (unknown) leakage or channel mixes the TX channels,
+    and a carrier-frequency offset within the pilots' range does not cancel it.
     Raises :class:`FrameError` when no complete frame fits or no peak stands out.
     """
     rx = np.atleast_2d(rx)
@@ -129,19 +139,24 @@ def find_frame(layout: FrameLayout, rx: np.ndarray, tx_channels: int) -> int:
     combined = weights @ rx
     size = 1 << int(np.ceil(np.log2(total + layout.preamble)))
     spectrum = np.fft.fft(combined, size)  # (S,)
-    ref_spectrum = np.fft.fft(reference, size, axis=1)  # (T, S)
-    corr = np.fft.ifft(spectrum[None, :] * ref_spectrum.conj(), axis=1)  # (T, S)
-    metric = np.sum(np.abs(corr[:, :total]) ** 2, axis=0)
+    segment = layout.preamble // PREAMBLE_SEGMENTS
+    metric = np.zeros(total)
+    for s in range(PREAMBLE_SEGMENTS):
+        # segment s of every sequence, kept at its place in the preamble, so all segments peak at one lag
+        part = np.zeros_like(reference)
+        part[:, s * segment : (s + 1) * segment] = reference[:, s * segment : (s + 1) * segment]
+        corr = np.fft.ifft(spectrum[None, :] * np.fft.fft(part, size, axis=1).conj(), axis=1)  # (T, S)
+        metric += np.sum(np.abs(corr[:, :total]) ** 2, axis=0)
     # A preamble that starts at lag l belongs to the frame starting at l - quiet; it must be complete.
     lags = np.arange(total)
     valid = (lags >= layout.quiet) & (lags - layout.quiet + length <= total)
     if not np.any(valid):
         raise FrameError("no complete frame in the capture")
     best = int(np.argmax(np.where(valid, metric, -1.0)))
-    # Away from the preamble the metric is a sum of T squared magnitudes of (nearly) Gaussian
-    # correlations: chi-square with 2 T degrees of freedom, scaled. Accept a peak only above the level
-    # that noise alone exceeds with probability 1e-6 anywhere in the capture.
-    dof = 2 * tx_channels
+    # Away from the preamble the metric is a sum of T x SEGMENTS squared magnitudes of (nearly) Gaussian
+    # correlations: chi-square with 2 T SEGMENTS degrees of freedom, scaled. Accept a peak only above the
+    # level that noise alone exceeds with probability 1e-6 anywhere in the capture.
+    dof = 2 * tx_channels * PREAMBLE_SEGMENTS
     background = np.median(metric[valid])
     level = stats.chi2.isf(1e-6 / total, dof) / stats.chi2.median(dof)
     if metric[best] < level * background:
@@ -156,7 +171,7 @@ class RadarBlock:
     """The radar side of one received frame.
 
     z: (N, K_rx) snapshots in units of the measured noise (N0 = 1 per channel);
-    noise_power: (K_rx,) measured noise power per channel, full-scale units;
+    noise_power: (K_rx,) the noise power per channel the snapshots were scaled by, full-scale units;
     leakage: (K_rx, K_tx) estimated direct TX-to-RX coupling (removed from z).
     """
 
@@ -199,7 +214,7 @@ def radar_block(
         leakage = np.linalg.lstsq(sent.T, got.T, rcond=None)[0].T  # (K_rx, K_tx)
     data = frame[:, layout.data_start :] - dc - leakage @ tx_frame[:, layout.data_start :]
     z = (data / np.sqrt(noise_power)[:, None]).T
-    return RadarBlock(z=z.astype(np.complex64), noise_power=measured, leakage=leakage)
+    return RadarBlock(z=z.astype(np.complex64), noise_power=noise_power, leakage=leakage)
 
 
 @dataclass
@@ -234,6 +249,13 @@ def comm_block(layout: FrameLayout, rx: np.ndarray, tx_channels: int) -> CommBlo
     pilots = layout.pilot_symbols()
     first = frame[layout.pilot_start : layout.pilot_start + h] * pilots.conj()
     second = frame[layout.pilot_start + h : layout.data_start] * pilots.conj()
+    agreement = np.abs(np.sum(second * first.conj())) / np.sqrt(
+        np.sum(np.abs(first) ** 2) * np.sum(np.abs(second) ** 2)
+    )
+    if not agreement > PILOT_AGREEMENT:
+        # The two pilot halves must be the same signal: a frame found at the wrong place, or one the
+        # channel drowned, is not decoded as if it were data.
+        raise FrameError(f"the pilot halves do not agree (normalised correlation {agreement:.2f}): frame lost")
     cfo = float(np.angle(np.sum(second * first.conj())) / (2.0 * np.pi * h))
     derotate = np.exp(-2j * np.pi * cfo * np.arange(layout.length))
     frame = frame * derotate

@@ -73,7 +73,7 @@ class OverTheAirLink:
         self._noise: Optional[tuple[float, float]] = None
         self._leakage: Optional[np.ndarray] = None
         self._channel_noise: Optional[np.ndarray] = None
-        self._last: Optional[tuple[int, CommDraw]] = None
+        self._last: Optional[tuple[Beamformed, CommDraw]] = None
 
     def channels(self) -> Channels:
         return Channels(radar=_Radar(self), comm=_Comm(self))
@@ -90,18 +90,20 @@ class OverTheAirLink:
         """Measure, with the scene empty, what the radar side removes from every later frame: the direct
         TX-to-RX leakage (least squares over ``frames`` preambles; measured with a target present it would
         also take a still reflector's echo away) and each RX channel's noise power (over ``frames`` quiet
-        sections: +-1.6 % for 4 frames, against +-3 % from one); and the comm receiver's noise power."""
+        sections: +-1.6 % for 4 frames, against +-3 % from one); and the comm receiver's noise power with the
+        board silent (on a bench it hears the board whenever the board sends)."""
         k = self.board.profile.num_elements
         self.scenes.set(Scene())
         layout = self.layout
+        self.board.send(np.zeros((k, layout.length), np.complex64))
+        self.comm.flush()
+        comm_noise = float(np.var(self.comm.capture(layout.length)))
         frame = build_frame(layout, np.ones(k) / math.sqrt(k), np.ones(layout.data))
         self.board.send(frame)
-        self.comm.flush()
         blocks = [radar_block(layout, self.board.capture(2 * layout.length + 64), frame) for _ in range(frames)]
         self._leakage = np.mean([b.leakage for b in blocks], axis=0)
         self._channel_noise = np.mean([b.noise_power for b in blocks], axis=0)
-        silence = self.comm.capture(layout.length)
-        self._noise = (float(self._channel_noise.mean()), float(np.var(silence)))
+        self._noise = (float(self._channel_noise.mean()), comm_noise)
 
     def _amplitudes(self) -> tuple[float, float]:
         radar_noise, comm_noise = self.noise_floor()
@@ -110,14 +112,17 @@ class OverTheAirLink:
         return (math.sqrt(sc.radar_gain_var * radar_noise) / scale, math.sqrt(sc.comm_gain_var * comm_noise) / scale)
 
     # -- one call -----------------------------------------------------------------
-    def _capture(self, beam: np.ndarray, symbols: np.ndarray):
+    def _capture(self, beam: np.ndarray, symbols: np.ndarray, comm: bool = True):
+        """The radar block of one frame, and the comm block unless ``comm`` is False (an H0 set needs none)."""
+        self.noise_floor()  # the background the radar side removes
         layout = FrameLayout(**{**self.layout.__dict__, "data": len(symbols)})
         frame = build_frame(layout, beam, symbols)
         self.board.send(frame)
         self.comm.flush()
         length = 2 * layout.length + 64
-        self.noise_floor()  # the background the radar side removes
         radar = radar_block(layout, self.board.capture(length), frame, self._leakage, self._channel_noise)
+        if not comm:
+            return radar, None
         try:
             comm = comm_block(layout, self.comm.capture(length), frame.shape[0])
         except FrameError:
@@ -151,14 +156,21 @@ class OverTheAirLink:
             u = torch.rand(3, generator=generator, device=device).cpu().numpy()
             present = bool(u[0] < sc.p_target) if target is None else bool(target)
             angle, comm_angle = lo_t + (hi_t - lo_t) * u[1], lo_c + (hi_c - lo_c) * u[2]
+            # An H0 set (target False) feeds the radar receiver only: the comm receiver is neither moved (on a
+            # bench a pointless prompt) nor captured.
+            with_comm = target is not False
             self.scenes.set(
                 Scene(
                     targets=(Target(math.degrees(angle), amp_radar),) if present else (),
-                    comm_angle_deg=math.degrees(comm_angle),
-                    comm_amplitude=amp_comm,
+                    comm_angle_deg=math.degrees(comm_angle) if with_comm else None,
+                    comm_amplitude=amp_comm if with_comm else 0.0,
                 )
             )
-            radar, comm = self._capture(beam, symbols[first : first + count])
+            radar, comm = self._capture(beam, symbols[first : first + count], comm=with_comm)
+            if comm is None:
+                comm = CommBlock(
+                    np.zeros(count, np.complex64), np.full(count, np.nan, np.complex64), math.nan, math.nan
+                )
             z.append(radar.z)
             zc.append(comm.z)
             kappa.append(comm.kappa)
@@ -193,8 +205,9 @@ class _Radar:
         self.scenario = link.scenario
 
     def __call__(self, y, generator, target=None) -> RadarDraw:
+        self.link._last = None
         radar, comm = self.link.run(y, generator, target)
-        self.link._last = (id(y), comm)
+        self.link._last = (y, comm)  # the object itself: an id() can be reused once y is freed
         return radar
 
 
@@ -206,7 +219,7 @@ class _Comm:
 
     def __call__(self, y, generator) -> CommDraw:
         last = self.link._last
-        if last is not None and last[0] == id(y):
+        if last is not None and last[0] is y:
             self.link._last = None
             return last[1]
         return self.link.run(y, generator, None)[1]
