@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from .pretrained import sweeps_of
 from .scenario import (
     MAX_ABS_SNR_DB,
     MAX_ANTENNAS,
@@ -694,8 +695,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--impairments",
         default=None,
-        help="Fig. 5 sweeps, comma-separated (default: all of spacing_l30, spacing_l15, spacing_l30_scaled, "
-        "spacing_l15_scaled that exist)",
+        help="Fig. 5 sweeps, comma-separated (default: all of "
+        + ", ".join(s.name for s in sweeps_of("fig5"))
+        + " that exist)",
     )
     p.add_argument(
         "--retrain",
