@@ -394,7 +394,7 @@ def calibrate_digital(
         device=board.profile.name,
         num_elements=board.profile.num_elements,
         lo_hz=tuned_lo_hz(board),
-        uri=board.dev.uri,
+        uri=board.uri,
         date=utc_now(),
         method=(
             f"RX: principal eigenvector of the echo covariance of a reflector at 0 deg ({data} samples, "
@@ -515,7 +515,7 @@ def calibrate_phaser(
         device=phaser.profile.name,
         num_elements=k,
         lo_hz=tuned_lo_hz(phaser),
-        uri=phaser.dev.uri,
+        uri=phaser.uri,
         date=utc_now(),
         method=(
             f"CN0566: amplitude of Rx1 + Rx2 with one element on at gain code {ADAR1000_MAX_GAIN_CODE}; "

@@ -197,11 +197,10 @@ def twin_amplitudes(scenario: Scenario, layout: FrameLayout, noise_power: float)
     ``noise_power`` the twin's per-sample noise power (full scale,
     ``TwinTruth.noise_power``).
     """
-
-    def amplitude(snr_db):
-        return math.sqrt(10 ** (snr_db / 10) * noise_power) / layout.tx_scale
-
-    return amplitude(scenario.snr_radar_db), amplitude(scenario.snr_comm_db)
+    return (
+        layout.amplitude_for(scenario.radar_gain_var, noise_power),
+        layout.amplitude_for(scenario.comm_gain_var, noise_power),
+    )
 
 
 # --- the bench: who captures ------------------------------------------------------------------------

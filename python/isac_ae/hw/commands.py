@@ -319,15 +319,7 @@ def _capture(args) -> int:
         bench = connect()
         # On a twin the scenes carry the amplitudes that give the scenario's SNRs at the measured noise floor.
         link = OverTheAirLink(scenario, bench.board, bench.comm, bench.scenes, layout=layout)
-        radar_noise, comm_noise = link.noise_floor()
-        scale = layout.tx_scale
-        amplitudes = _recorded_amplitudes(
-            out,
-            [
-                math.sqrt(scenario.radar_gain_var * radar_noise) / scale,
-                math.sqrt(scenario.comm_gain_var * comm_noise) / scale,
-            ],
-        )
+        amplitudes = _recorded_amplitudes(out, list(link.amplitudes()))
         plan = CapturePlan(
             prof.name,
             scenario,

@@ -27,6 +27,7 @@ the noise power is 1. Shapes: TX (K_tx, L), RX (channels, M), complex.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -71,6 +72,13 @@ class FrameLayout:
     @property
     def data_start(self) -> int:
         return self.pilot_start + 2 * self.pilot_half
+
+    def amplitude_for(self, gain_var: float, noise_power: float) -> float:
+        """The RMS path amplitude (full scale) that gives an echo or comm channel the variance ``gain_var``
+        (sigma^2 = SNR N0 of eq. (1)-(2), N0 = 1, E||y||^2 = 1) at a receiver whose noise power is
+        ``noise_power`` (full scale): what is sent is y scaled by tx_scale, so
+        amplitude^2 tx_scale^2 = gain_var noise_power."""
+        return math.sqrt(gain_var * noise_power) / self.tx_scale
 
     def preamble_symbols(self, tx_channels: int) -> np.ndarray:
         """The known preamble, unit-modulus QPSK, (tx_channels, P) complex128."""

@@ -105,11 +105,14 @@ class OverTheAirLink:
         self._channel_noise = np.mean([b.noise_power for b in blocks], axis=0)
         self._noise = (float(self._channel_noise.mean()), comm_noise)
 
-    def _amplitudes(self) -> tuple[float, float]:
+    def amplitudes(self) -> tuple[float, float]:
+        """(target, comm) RMS amplitudes that give a twin's scenes the scenario's SNR_r and SNR_c at the
+        measured noise floor (a bench ignores them)."""
         radar_noise, comm_noise = self.noise_floor()
-        scale = self.layout.tx_scale
-        sc = self.scenario
-        return (math.sqrt(sc.radar_gain_var * radar_noise) / scale, math.sqrt(sc.comm_gain_var * comm_noise) / scale)
+        return (
+            self.layout.amplitude_for(self.scenario.radar_gain_var, radar_noise),
+            self.layout.amplitude_for(self.scenario.comm_gain_var, comm_noise),
+        )
 
     # -- one call -----------------------------------------------------------------
     def _capture(self, beam: np.ndarray, symbols: np.ndarray, comm: bool = True):
@@ -142,7 +145,7 @@ class OverTheAirLink:
         if not isinstance(y, Beamformed) or y.beam.ndim != 1:
             raise ValueError("a board transmits symbols on one beam: give y as Beamformed with a (K,) beam")
         start = time.perf_counter()
-        amp_radar, amp_comm = self._amplitudes()
+        amp_radar, amp_comm = self.amplitudes()
         sc, device = self.scenario, y.symbols.device
         # y = x v as the system made it (E||y||^2 = 1): the frame sends exactly that, scaled by tx_scale.
         beam = y.beam.detach().cpu().numpy().astype(np.complex128)

@@ -140,7 +140,7 @@ def measure_digital(
         response=responses,
         snr_db=snr_db,
         lo_hz=tuned_lo_hz(board),
-        uri=board.dev.uri,
+        uri=board.uri,
         date=utc_now(),
         method=(
             f"reflector at each angle; principal eigenvector of the echo covariance over {data} "
@@ -178,7 +178,7 @@ def measure_phaser(
         response=response,
         snr_db=snr_db,
         lo_hz=tuned_lo_hz(phaser),
-        uri=phaser.dev.uri,
+        uri=phaser.uri,
         date=utc_now(),
         method=(
             f"source tone at fs/8 at each angle; element k and a reference in the other "
