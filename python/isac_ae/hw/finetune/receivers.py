@@ -1,0 +1,378 @@
+"""Fine-tuning method (b): the receivers on labelled captures, the transmitter frozen.
+
+A nominal model's transmitter (beam and constellation) is what the board sent
+when the captures were taken (``isac-ae hw capture --model``: every
+recording holds the beam, the constellation and the messages), so it stays
+as it is; the radar receivers (presence detector, angle and uncertainty
+estimators) and the comm receiver learn the board's impairments from the
+recorded snapshots and their labels (target present, its angle, the
+messages) on the paper's ISAC loss J_ISAC = omega_r J_NLL + (1 - omega_r) J_CE
+(eqs. (6)-(8)) with the model's omega_r; the comm receiver sees each frame's
+own CSI estimate from its pilots, as over the air.
+
+The recordings are split into a training and a held-out set by file, not by
+snapshot: the snapshots of one recording share its scene (one target angle,
+one comm fading draw), so held-out snapshots of a training scene would not
+tell how the receivers do on a scene they have not seen. The split keeps the
+share of scenes with a target in both sets. Training stops early when the
+held-out loss has not improved for ``patience`` checks, and the weights of
+the best check are returned (the nominal ones if none beat them).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, NamedTuple, Optional
+
+import numpy as np
+import torch
+
+from ...autoencoder.model import TRANSMITTER, Autoencoder
+from ...autoencoder.modelfile import LoadedModel
+from ...autoencoder.system import AutoencoderSystem
+from ...scenario import Scenario, ScenarioError
+from ..capture import NS, CaptureError, captures_in, load_capture
+from ..frames import FrameError
+from ..profiles import profile as get_profile
+from .objective import isac_terms
+
+METHOD = "receivers"
+#: The networks this method trains (the transmitter's stay frozen).
+RECEIVERS = ("detector", "angle", "uncertainty", "comm")
+_SPLIT_STREAM = 1
+#: Largest difference between a recording's beam or constellation and the model's, relative to the largest
+#: weight: both are the model's float32 transmitter output, stored exactly as float64.
+_TRANSMITTER_TOLERANCE = 1e-5
+_CHUNK = 1 << 16
+
+
+@dataclass(frozen=True)
+class ReceiverBudget:
+    """How long the receivers train: at most ``steps`` Adam steps of ``batch_size`` snapshots drawn from the
+    training set, the held-out loss checked (and a checkpoint written) every ``check_every`` steps, stopping
+    after ``patience`` checks without improvement."""
+
+    steps: int
+    batch_size: int
+    check_every: int
+    patience: int
+    learning_rate: float
+
+
+#: "full" fits 30 minutes on a 2-core machine for K = 16 with a few hundred thousand captured snapshots.
+BUDGETS = {
+    "quick": ReceiverBudget(steps=400, batch_size=2048, check_every=10, patience=5, learning_rate=1e-3),
+    "full": ReceiverBudget(steps=20_000, batch_size=4096, check_every=100, patience=10, learning_rate=1e-3),
+}
+
+
+@dataclass
+class ReceiverProgress:
+    """What a progress display shows at each held-out check (losses are J_ISAC, nats)."""
+
+    step: int
+    steps: int
+    train_loss: float
+    held_out_loss: float
+    best_held_out_loss: float
+    checks_without_improvement: int
+
+
+class _Snapshots(NamedTuple):
+    """Labelled snapshots of a set of recordings, as the receivers take them (see :func:`isac_terms`)."""
+
+    z: torch.Tensor
+    target: torch.Tensor
+    theta: torch.Tensor
+    z_comm: torch.Tensor
+    kappa: torch.Tensor
+    messages: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.z.shape[0]
+
+    def rows(self, index) -> "_Snapshots":
+        return _Snapshots(*(t[index] for t in self))
+
+    @staticmethod
+    def joined(parts: list["_Snapshots"]) -> "_Snapshots":
+        return _Snapshots(*(torch.cat(column) for column in zip(*parts)))
+
+
+def finetune_receivers(
+    nominal: LoadedModel,
+    captures: str | Path,
+    device: str,
+    *,
+    budget: str = "quick",
+    held_out: float = 0.25,
+    seed: int = 0,
+    checkpoint: Optional[str | Path] = None,
+    progress: Optional[Callable[[ReceiverProgress], None]] = None,
+) -> tuple[Autoencoder, dict]:
+    """Fine-tune ``nominal``'s receivers on the recordings in ``captures`` (a directory of
+    ``isac-ae hw capture``) taken on ``device`` (a profile name) with this model's transmitter.
+
+    held_out: fraction of the recordings kept for early stopping (at least one
+    each way); seed: the split and the training batches; checkpoint: a file
+    written at every held-out check, from which a later call with the same
+    arguments resumes (and ends with the same weights as an uninterrupted
+    run); progress: called at every check. Returns the one-member model and
+    the metadata to record in its model file (method, device, the recordings
+    used and those skipped, the snapshots, the budget and steps, the held-out
+    losses, the training seconds over all calls). A recording whose comm frame
+    cannot be decoded (a deep fade: its pilot halves disagree) is skipped.
+
+    ValueError (one line) for: an unknown device or one that cannot run the
+    ISAC loop; a model of another K than the device; a missing or empty
+    directory; recordings of another device, K or scenario than the model,
+    taken with another beam or constellation, or with a calibration; too few
+    recordings to split; a checkpoint of another run.
+    """
+    if budget not in BUDGETS:
+        raise ValueError(f"budget must be one of {tuple(BUDGETS)}, got {budget!r}")
+    if not (isinstance(held_out, float) and 0.0 < held_out < 1.0):
+        raise ValueError(f"held_out must be a fraction in (0, 1), got {held_out!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    board = get_profile(device)
+    scenario, omega = nominal.scenario, nominal.omega
+    board.check_scenario(scenario, "isac")  # the device runs the loop, at the model's K
+    paths = _recordings(Path(captures))
+    beam, constellation = _transmitter(nominal.model, scenario)
+    # every recording is checked before any is loaded
+    digests = {path.name: _check_recording(path, board.name, scenario, beam, constellation) for path in paths}
+    recordings, skipped = {}, {}
+    for path in paths:
+        try:
+            recordings[path] = _load(path, board.name, scenario)
+        except FrameError as exc:  # a comm frame lost in a deep fade: its symbols carry no labelled data
+            skipped[path.name] = str(exc)
+    usable = list(recordings)
+    train_paths, held_paths = _split(usable, [bool(recordings[p].target[0]) for p in usable], held_out, seed)
+    train = _Snapshots.joined([recordings[p] for p in train_paths])
+    held = _Snapshots.joined([recordings[p] for p in held_paths])
+
+    plan = BUDGETS[budget]
+    model = copy.deepcopy(nominal.model).cpu()
+    for name in TRANSMITTER:
+        model.network(name).requires_grad_(False)
+    params = [p for name in RECEIVERS for p in model.network(name).parameters()]
+    optimizer = torch.optim.Adam(params, lr=plan.learning_rate)
+    generator = torch.Generator().manual_seed(seed)
+    run = {
+        "nominal": _digest(nominal.model),
+        "omega": omega,
+        "device": board.name,
+        "captures": {p.name: digests[p.name] for p in usable},
+        "held_out": [p.name for p in held_paths],
+        "budget": asdict(plan),
+        "seed": seed,
+    }
+    state = {"step": 0, "since_best": 0, "seconds": 0.0, "best": None, "best_loss": None}
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.exists():
+        state = _resume(ckpt, run, model, optimizer, generator)
+    if state["best"] is None:  # the nominal receivers are the first candidate: fine-tuning must beat them
+        state["best"], state["best_loss"] = _receiver_state(model), _loss(model, omega, held)
+        state["nominal_loss"] = state["best_loss"]
+
+    start = time.perf_counter()
+    train_loss = math.nan
+    while state["step"] < plan.steps and state["since_best"] < plan.patience:
+        batch = train.rows(torch.randint(len(train), (plan.batch_size,), generator=generator))
+        loss = isac_terms(model, omega, *batch).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        state["step"] += 1
+        train_loss = loss.item()
+        if state["step"] % plan.check_every and state["step"] < plan.steps:
+            continue
+        current = _loss(model, omega, held)
+        if current < state["best_loss"]:  # a NaN never is: a diverged run keeps its best weights
+            state["best"], state["best_loss"], state["since_best"] = _receiver_state(model), current, 0
+        else:
+            state["since_best"] += 1
+        state["seconds"] += time.perf_counter() - start
+        start = time.perf_counter()
+        if ckpt is not None:
+            _save(ckpt, run, state, model, optimizer, generator)
+        if progress is not None:
+            progress(
+                ReceiverProgress(
+                    state["step"], plan.steps, train_loss, current, state["best_loss"], state["since_best"]
+                )
+            )
+    state["seconds"] += time.perf_counter() - start
+    model.load_state_dict(state["best"], strict=False)
+    metadata = {
+        "method": METHOD,
+        "device": board.name,
+        "omega": omega,
+        "trained": list(RECEIVERS),
+        "captures": {
+            "directory": str(Path(captures)),
+            "train": [p.name for p in train_paths],
+            "held_out": [p.name for p in held_paths],
+            "skipped": skipped,
+        },
+        "snapshots": {"train": len(train), "held_out": len(held)},
+        "budget": budget,
+        "steps": state["step"],
+        "stopped": "early" if state["since_best"] >= plan.patience else "budget",
+        "held_out_loss": {"nominal": state["nominal_loss"], "fine_tuned": state["best_loss"]},
+        "seconds": state["seconds"],
+        "seed": seed,
+    }
+    return model.eval(), metadata
+
+
+# --- the recordings ------------------------------------------------------------------------------------
+
+
+def _recordings(directory: Path) -> list[Path]:
+    if not directory.is_dir():
+        raise ValueError(f"capture directory {directory} does not exist or is not a directory")
+    paths = captures_in(directory)
+    if not paths:
+        raise ValueError(f"no captures in {directory} (isac-ae hw capture records them)")
+    return paths
+
+
+def _transmitter(model: Autoencoder, scenario: Scenario) -> tuple[np.ndarray, np.ndarray]:
+    """The model's beam (K,) and constellation (M,), as a capture session records them."""
+    system = AutoencoderSystem(model, scenario)
+    return system.beam.cpu().numpy(), system.constellation.cpu().numpy()
+
+
+def _check_recording(path: Path, device: str, scenario: Scenario, beam, constellation) -> str:
+    """The recording's data digest (SHA-512); ValueError unless ``path`` was recorded on ``device`` with this
+    model's scenario and transmitter, uncalibrated."""
+    try:
+        glob = json.loads(path.read_text())["global"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} is not a readable capture: {exc}") from None
+    found = (glob.get(NS + "device"), glob.get(NS + "num_antennas"))
+    if found != (device, scenario.num_antennas):
+        raise ValueError(
+            f"{path} is a capture of {found[0]} with K = {found[1]}, not of the {device} with the model's "
+            f"K = {scenario.num_antennas}"
+        )
+    try:
+        recorded = Scenario.from_dict(glob.get(NS + "scenario"))
+    except (TypeError, ScenarioError) as exc:
+        raise ValueError(f"{path}: its scenario cannot be read: {exc}") from None
+    there, here = recorded.to_dict(), scenario.to_dict()
+    differences = [f"{k}: captures {there[k]!r}, model {here[k]!r}" for k in here if here[k] != there.get(k)]
+    if differences:
+        raise ValueError(f"{path} was captured for another scenario than the model's ({'; '.join(differences)})")
+    for what, value in (("beam", beam), ("constellation", constellation)):
+        pairs = np.asarray(glob.get(NS + what, []), dtype=np.float64).reshape(-1, 2)
+        sent = pairs[:, 0] + 1j * pairs[:, 1]
+        if sent.shape != value.shape or np.max(np.abs(sent - value)) > _TRANSMITTER_TOLERANCE * np.max(np.abs(value)):
+            raise ValueError(
+                f"{path} was captured with another {what} than this model's transmitter: capture with "
+                "this model (isac-ae hw capture --model)"
+            )
+    if glob.get(NS + "calibration") is not None:
+        # The receivers would learn calibrated snapshots, and a model file carries no calibration to apply.
+        raise ValueError(f"{path} was captured with a calibration: fine-tune on uncalibrated captures")
+    return str(glob.get("core:sha512"))
+
+
+def _split(paths: list[Path], present: list[bool], fraction: float, seed: int) -> tuple[list[Path], list[Path]]:
+    """(training, held-out) recordings: each class (with / without a target) shuffled, then every
+    1/fraction-th recording of the classes in a row held out, so both sets keep the share of targets."""
+    rng = np.random.default_rng([seed, _SPLIT_STREAM])
+    order = [i for cls in (True, False) for i in rng.permutation([i for i, p in enumerate(present) if p is cls])]
+    held = {order[i] for i in range(len(order)) if math.floor((i + 1) * fraction) > math.floor(i * fraction)}
+    if not held or len(held) == len(paths):
+        raise ValueError(
+            f"{len(paths)} capture(s) cannot be split into training and held-out sets with a held-out fraction "
+            f"of {fraction:g}: capture more scenes"
+        )
+    return [p for i, p in enumerate(paths) if i not in held], [p for i, p in enumerate(paths) if i in held]
+
+
+def _load(path: Path, device: str, scenario: Scenario) -> _Snapshots:
+    """The labelled snapshots of one recording: the board's z (N0 = 1), the comm symbols with their CSI.
+    FrameError where the comm receiver's frame cannot be decoded (its pilot halves disagree)."""
+    try:
+        radar, comm, labels = load_capture(path, device, scenario.num_antennas)
+    except CaptureError as exc:
+        raise ValueError(str(exc)) from None
+    n = radar.z.shape[0]
+    theta = math.radians(labels.target_angle_deg) if labels.target_present else 0.0
+    return _Snapshots(
+        torch.as_tensor(radar.z),
+        torch.full((n,), labels.target_present),
+        torch.full((n,), theta, dtype=torch.float32),
+        torch.as_tensor(comm.z),
+        torch.as_tensor(comm.kappa),
+        torch.as_tensor(labels.messages),
+    )
+
+
+# --- training ------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def _loss(model: Autoencoder, omega: float, data: _Snapshots) -> float:
+    """J_ISAC of ``model``'s receivers on all of ``data``."""
+    total = 0.0
+    for start in range(0, len(data), _CHUNK):
+        total += float(isac_terms(model, omega, *data.rows(slice(start, start + _CHUNK))).double().sum())
+    return total / len(data)
+
+
+def _receiver_state(model: Autoencoder) -> dict:
+    return {k: v.detach().clone() for k, v in model.state_dict().items() if k.split(".")[0] in RECEIVERS}
+
+
+def _digest(model: Autoencoder) -> str:
+    """SHA-256 of a model's weights: a checkpoint belongs to one nominal model."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def _save(path: Path, run: dict, state: dict, model, optimizer, generator) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(
+        {
+            "run": json.dumps(run, sort_keys=True),
+            "state": state,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "generator": generator.get_state(),
+        },
+        tmp,
+    )
+    os.replace(tmp, path)  # an interruption never leaves a half-written checkpoint
+
+
+def _resume(path: Path, run: dict, model, optimizer, generator) -> dict:
+    try:
+        saved = torch.load(path, weights_only=True)
+    except Exception as exc:  # torch raises several types for a damaged file
+        raise ValueError(f"cannot read checkpoint {path}: {exc or type(exc).__name__}") from None
+    if not isinstance(saved, dict) or saved.get("run") != json.dumps(run, sort_keys=True):
+        raise ValueError(
+            f"checkpoint {path} belongs to another fine-tuning run (model, captures, split, budget or seed "
+            "differ): use another checkpoint path or delete it to start afresh"
+        )
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    generator.set_state(saved["generator"])
+    return saved["state"]
