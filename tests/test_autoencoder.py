@@ -31,7 +31,9 @@ def test_table_one_widths():
     for head in (ae.detector, ae.angle, ae.uncertainty):
         assert _widths(head) == [(32, 32), (32, 32), (32, 16), (16, 1)]
     assert _widths(ae.comm) == [(2, 16), (16, 32), (32, 32), (32, 4)]
-    assert _widths(Autoencoder(8, 16).encoder) == [(16, 8), (8, 8), (8, 16), (16, 2)]
+    # below K = 16 the hidden layers keep MIN_HIDDEN = 16 units (Table I's K = 2 encoder collapsed)
+    assert _widths(Autoencoder(8, 16).encoder) == [(16, 16), (16, 16), (16, 16), (16, 2)]
+    assert _widths(Autoencoder(2, 4).comm) == [(2, 16), (16, 16), (16, 16), (16, 4)]
 
 
 def test_ensemble_members_are_independent_models(generator):

@@ -65,7 +65,7 @@ def test_missing_corrupt_and_foreign_files_are_refused(tmp_path, model):
     save_file(
         {k: v.contiguous() for k, v in model.state_dict().items()}, str(wrong), metadata={"isac_ae": json.dumps(meta)}
     )
-    with pytest.raises(ModelFileError, match=r"do not fit K=8.*has shape \[1, 4, 16\], expected \[1, 4, 8\]"):
+    with pytest.raises(ModelFileError, match=r"do not fit K=8.*has shape \[1, 16, 32\], expected \[1, 16, 16\]"):
         load_model(wrong)
 
 

@@ -7,7 +7,8 @@ loss, Adam is element-wise, so members never interact); a deployed model is an
 ensemble of one. Shapes: inputs and outputs carry the member dimension first,
 (E, N, ...).
 
-Widths derive from K and |M| as in Table I; hidden layers use ReLU. Complex
+Widths derive from K and |M| as in Table I (hidden layers at least :data:`MIN_HIDDEN` wide, which
+changes nothing for K >= 16); hidden layers use ReLU. Complex
 quantities enter and leave as [real parts, imaginary parts]. Where Table I's
 output activation would harm training, the network returns the quantity before
 it and the loss applies the activation in a numerically safe form:
@@ -28,6 +29,17 @@ from torch import nn
 #: Smallest predicted AoA standard deviation, radians (0.001°): keeps log(sigma)
 #: and 1/sigma^2 in the NLL finite whatever the network outputs.
 SIGMA_FLOOR = math.radians(1e-3)
+
+#: Narrowest hidden layer. Table I's widths scale with K; at K = 2 (a 2R2T Pluto) the encoder's hidden
+#: layers are 2, 2 and 4 ReLUs wide, dead units merge messages and training collapsed the 4-point
+#: constellation (SER 0.75 on three of four seeds). Hidden layers are at least this wide; for K >= 16
+#: (the paper's K and every shipped model) Table I's widths are unchanged.
+MIN_HIDDEN = 16
+
+
+def hidden(width: int) -> int:
+    """A hidden layer's width: Table I's, at least :data:`MIN_HIDDEN`."""
+    return max(int(width), MIN_HIDDEN)
 
 
 class EnsembleLinear(nn.Module):
@@ -98,7 +110,7 @@ class Encoder(nn.Module):
         super().__init__()
         k = num_antennas
         self.num_messages = num_messages
-        self.net = EnsembleMLP(members, [num_messages, k, k, 2 * k, 2])
+        self.net = EnsembleMLP(members, [num_messages, hidden(k), hidden(k), hidden(2 * k), 2])
 
     def constellation(self) -> torch.Tensor:
         """All |M| points at once (the one-hot inputs are the identity), (E, |M|) complex."""
@@ -120,7 +132,7 @@ class Beamformer(nn.Module):
     def __init__(self, num_antennas: int, members: int = 1):
         super().__init__()
         k = num_antennas
-        self.net = EnsembleMLP(members, [4, k, k, 2 * k, 2 * k])
+        self.net = EnsembleMLP(members, [4, hidden(k), hidden(k), hidden(2 * k), 2 * k])
 
     def forward(self, sectors: torch.Tensor) -> torch.Tensor:
         members = self.net.layers[0].weight.shape[0]
@@ -141,7 +153,7 @@ class RadarHead(nn.Module):
     def __init__(self, num_antennas: int, members: int = 1):
         super().__init__()
         k = num_antennas
-        self.net = EnsembleMLP(members, [2 * k, 2 * k, 2 * k, k, 1])
+        self.net = EnsembleMLP(members, [2 * k, hidden(2 * k), hidden(2 * k), hidden(k), 1])
         self.net.layers[0].read_inputs_in_order(interleaved_order(k))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -178,7 +190,7 @@ class CommReceiver(nn.Module):
     def __init__(self, num_antennas: int, num_messages: int, members: int = 1):
         super().__init__()
         k = num_antennas
-        self.net = EnsembleMLP(members, [2, k, 2 * k, 2 * k, num_messages])
+        self.net = EnsembleMLP(members, [2, hidden(k), hidden(2 * k), hidden(2 * k), num_messages])
 
     def forward(self, equalised: torch.Tensor) -> torch.Tensor:
         return self.net(torch.stack([equalised.real, equalised.imag], dim=-1))

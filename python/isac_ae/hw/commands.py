@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -133,6 +134,29 @@ def add_hw_parser(sub, parser_class) -> None:
     p.add_argument("--seed", type=_seed, default=0, help="seed of the scenes and messages (default %(default)s)")
     p.add_argument("--retries", type=int, default=3, help="reconnections after a device error (default %(default)s)")
     p.set_defaults(func=_capture)
+
+    p = commands.add_parser(
+        "scene",
+        help="measure the background, then put a scene in place for a hardware flowgraph",
+        description="Digital boards: measure the direct TX-to-RX leakage and the noise floors with the scene "
+        "empty and write them (--background-out) for the Radar Frame Receiver of the hardware flowgraphs, "
+        "then put the scene in place: on a twin with the amplitudes that give --snr-radar-db / --snr-comm-db at "
+        "the measured noise, on a bench by asking you. Phaser: put the source at --target-deg. The scene stays "
+        "until the next one; give the flowgraph the same angles as its labels.",
+    )
+    _device_options(p)
+    p.add_argument("--target-deg", type=_finite_float, default=None, help="target (or source) angle; none if omitted")
+    p.add_argument("--comm-deg", type=_finite_float, default=40.0, help="comm receiver's angle (default %(default)s)")
+    p.add_argument("--snr-radar-db", type=_finite_float, default=0.0, help="twin: SNR_r (default %(default)s)")
+    p.add_argument("--snr-comm-db", type=_finite_float, default=20.0, help="twin: SNR_c (default %(default)s)")
+    p.add_argument(
+        "--source-amplitude",
+        type=_finite_float,
+        default=0.1,
+        help="Phaser twin: the source's RMS amplitude, full scale (default %(default)s)",
+    )
+    p.add_argument("--background-out", default=None, help="digital boards: the background JSON to write (required)")
+    p.set_defaults(func=_scene)
 
 
 def _system_options(p: argparse.ArgumentParser, finite_float) -> None:
@@ -378,6 +402,58 @@ def _open_instrument(args, prof):
     except DeviceError as exc:
         raise _usage(str(exc)) from None
     return device, comm, _scene_controller(args, [args.uri, second])
+
+
+def _scene(args) -> int:
+    from ..scenario import Scenario, ScenarioError
+    from .calibration import CalibrationError, place_source
+    from .device import DeviceError
+    from .frames import FrameError
+    from .link import OverTheAirLink
+    from .profiles import profile
+    from .scene import Scene, Target
+
+    prof = profile(args.device)
+    for name in ("target_deg", "comm_deg"):
+        value = getattr(args, name)
+        if value is not None and not -90.0 <= value <= 90.0:
+            raise _usage(f"--{name.replace('_', '-')} must lie in [-90, 90] degrees, got {value:g}")
+    if prof.name == "phaser":
+        if args.target_deg is None:
+            raise _usage("the Phaser's scene is its source: give --target-deg")
+        if not args.source_amplitude >= 0:
+            raise _usage(f"--source-amplitude must be >= 0, got {args.source_amplitude:g}")
+    elif args.background_out is None:
+        raise _usage(f"a {prof.name} needs --background-out (the background the flowgraph removes)")
+    elif Path(args.background_out).is_dir():
+        raise _usage(f"--background-out {args.background_out} is a directory")
+    device, comm, scenes = _open_instrument(args, prof)
+    try:
+        if prof.name == "phaser":
+            scene = place_source(scenes, args.target_deg, args.source_amplitude)
+        else:
+            try:
+                scenario = Scenario(
+                    num_antennas=prof.num_elements, snr_radar_db=args.snr_radar_db, snr_comm_db=args.snr_comm_db
+                )
+            except ScenarioError as exc:
+                raise _usage(str(exc)) from None
+            link = OverTheAirLink(scenario, device, comm, scenes)
+            background = link.background()
+            background.save(args.background_out)
+            radar, comm_amplitude = link.amplitudes()
+            targets = () if args.target_deg is None else (Target(args.target_deg, radar),)
+            scene = Scene(targets=targets, comm_angle_deg=args.comm_deg, comm_amplitude=comm_amplitude)
+            scenes.set(scene)
+            noise_dbfs = np.round(10 * np.log10(background.noise_power), 1).tolist()
+            leakage_db = 20 * np.log10(np.abs(background.leakage).max())
+            print(f"wrote {args.background_out}: noise {noise_dbfs} dBFS, leakage {leakage_db:.1f} dB at most")
+    except (CalibrationError, DeviceError, FrameError, OSError, RuntimeError) as exc:
+        raise _usage(f"setting the scene failed: {exc}") from None
+    finally:
+        _close(device, comm)
+    print(f"scene: {scene.describe()}")
+    return 0
 
 
 def _close(*devices) -> None:

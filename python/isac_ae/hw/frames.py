@@ -92,24 +92,36 @@ class FrameLayout:
 
 
 def build_frame(layout: FrameLayout, beam: np.ndarray, symbols: np.ndarray) -> np.ndarray:
-    """The TX frame for one block: beam v (K,), symbols x (N,) -> (K, L) complex64.
-
-    The data section is y_n = x_n v as the system made it (E||y||^2 = 1, the
-    paper's power constraint); the preamble's per-channel amplitude 1/sqrt(K)
-    gives it the same total power, the pilots have the beam's.
-    """
+    """The TX frame for one block: beam v (K,), symbols x (N,) -> (K, L) complex64, data y_n = x_n v."""
     beam = np.asarray(beam, dtype=np.complex128)
     symbols = np.asarray(symbols, dtype=np.complex128)
     if beam.ndim != 1:
         raise ValueError(f"beam must be a (K,) vector, got shape {beam.shape}")
     if symbols.shape != (layout.data,):
         raise ValueError(f"the frame carries {layout.data} data symbols, got shape {symbols.shape}")
+    return snapshot_frame(layout, beam, np.outer(symbols, beam))
+
+
+def snapshot_frame(layout: FrameLayout, beam: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The TX frame for one block of snapshots: beam v (K,), snapshots y (N, K) -> (K, L) complex64.
+
+    The data section is y as the system made it (E||y||^2 = 1, the paper's
+    power constraint; y_n = x_n v for every system here); the preamble's
+    per-channel amplitude 1/sqrt(K) gives it the same total power, the pilots
+    have the beam's.
+    """
+    beam = np.asarray(beam, dtype=np.complex128)
+    y = np.asarray(y, dtype=np.complex128)
+    if beam.ndim != 1:
+        raise ValueError(f"beam must be a (K,) vector, got shape {beam.shape}")
     k = beam.shape[0]
+    if y.shape != (layout.data, k):
+        raise ValueError(f"the frame carries {layout.data} snapshots of K = {k}, got shape {y.shape}")
     frame = np.zeros((k, layout.length), dtype=np.complex128)
     frame[:, layout.preamble_start : layout.pilot_start] = layout.preamble_symbols(k) / np.sqrt(k)
     pilots = np.tile(layout.pilot_symbols(), 2)
     frame[:, layout.pilot_start : layout.data_start] = np.outer(beam, pilots)
-    frame[:, layout.data_start :] = np.outer(beam, symbols)
+    frame[:, layout.data_start :] = y.T
     frame *= layout.tx_scale
     peak = np.abs(frame).max()
     if peak > 1.0:
@@ -126,7 +138,7 @@ PREAMBLE_SEGMENTS = 4
 PILOT_AGREEMENT = 0.3
 
 
-def find_frame(layout: FrameLayout, rx: np.ndarray, tx_channels: int) -> int:
+def find_frame(layout: FrameLayout, rx: np.ndarray, tx_channels: int, stream: bool = False) -> int:
     """Index in ``rx`` (C, M) of the first sample of a complete frame (its quiet section).
 
     The metric at each lag is the energy of the (combined) RX channels'
@@ -135,11 +147,17 @@ def find_frame(layout: FrameLayout, rx: np.ndarray, tx_channels: int) -> int:
     arrives whatever the (unknown) leakage or channel mixes the TX channels,
     and a carrier-frequency offset within the pilots' range does not cancel it.
     Raises :class:`FrameError` when no complete frame fits or no peak stands out.
+
+    A capture of a cyclic buffer must hold two frame lengths (the frame then
+    lies whole in it wherever the capture starts). With ``stream`` (frames
+    streamed one after another, as :func:`next_frame` searches them) any
+    capture of at least one frame length is searched.
     """
     rx = np.atleast_2d(rx)
     length, total = layout.length, rx.shape[1]
-    if total < 2 * length:
-        raise FrameError(f"a capture of {total} samples cannot hold a complete frame of {length} (needs 2 frames)")
+    if total < (1 if stream else 2) * length:
+        needs = "a frame" if stream else "2 frames"
+        raise FrameError(f"a capture of {total} samples cannot hold a complete frame of {length} (needs {needs})")
     reference = layout.preamble_symbols(tx_channels)
     # One fixed random combination of the RX channels keeps every TX channel's preamble in it (the
     # leakage or channel would have to cancel exactly) and costs T correlations instead of C x T.
@@ -209,7 +227,20 @@ def radar_block(
     noise, scaled to unit noise power per channel.
     """
     start = find_frame(layout, rx, tx_frame.shape[0])
-    frame = np.asarray(rx[:, start : start + layout.length], dtype=np.complex128)
+    return radar_frame(layout, rx[:, start : start + layout.length], tx_frame, leakage, noise_power)
+
+
+def radar_frame(
+    layout: FrameLayout,
+    frame: np.ndarray,
+    tx_frame: np.ndarray,
+    leakage: Optional[np.ndarray] = None,
+    noise_power: Optional[np.ndarray] = None,
+) -> RadarBlock:
+    """:func:`radar_block` of a frame already found: ``frame`` (K_rx, L) starts at its quiet section."""
+    frame = np.asarray(frame, dtype=np.complex128)
+    if frame.shape[1] != layout.length:
+        raise FrameError(f"a frame has {layout.length} samples, got {frame.shape[1]}")
     quiet = frame[:, : layout.quiet]
     dc = quiet.mean(axis=1, keepdims=True)
     measured = np.mean(np.abs(quiet - dc) ** 2, axis=1)
@@ -246,7 +277,14 @@ def comm_block(layout: FrameLayout, rx: np.ndarray, tx_channels: int) -> CommBlo
     """
     rx = np.atleast_2d(rx)[:1]
     start = find_frame(layout, rx, tx_channels)
-    frame = np.asarray(rx[0, start : start + layout.length], dtype=np.complex128)
+    return comm_frame(layout, rx[0, start : start + layout.length])
+
+
+def comm_frame(layout: FrameLayout, frame: np.ndarray) -> CommBlock:
+    """:func:`comm_block` of a frame already found: ``frame`` (L,) starts at its quiet section."""
+    frame = np.asarray(frame, dtype=np.complex128).reshape(-1)
+    if frame.shape[0] != layout.length:
+        raise FrameError(f"a frame has {layout.length} samples, got {frame.shape[0]}")
     quiet = frame[: layout.quiet]
     dc = quiet.mean()
     noise_power = float(np.mean(np.abs(quiet - dc) ** 2))
@@ -276,3 +314,26 @@ def comm_block(layout: FrameLayout, rx: np.ndarray, tx_channels: int) -> CommBlo
         cfo_cycles_per_sample=cfo,
         noise_power=noise_power,
     )
+
+
+def next_frame(layout: FrameLayout, rx: np.ndarray, tx_channels: int) -> tuple[Optional[int], int]:
+    """Search a stream of frames sent one after another (gaps of silence allowed) for the next one.
+
+    ``rx`` (C, M): the stream's samples not yet searched. Only its first
+    ``2 L - 1`` samples are searched: a window that short holds at most one
+    complete frame, so frames are found in order and none is skipped.
+    Returns ``(start, consumed)``: the frame's first sample (None if the
+    window holds no complete frame) and how many samples the caller may drop
+    (the frame's end, or all but the last L - 1 samples, where a frame may
+    still be incomplete). ``(None, 0)`` while fewer than ``2 L - 1`` samples
+    are there.
+    """
+    rx = np.atleast_2d(rx)
+    window = 2 * layout.length - 1
+    if rx.shape[1] < window:
+        return None, 0
+    try:
+        start = find_frame(layout, rx[:, :window], tx_channels, stream=True)
+    except FrameError:
+        return None, window - (layout.length - 1)
+    return start, start + layout.length

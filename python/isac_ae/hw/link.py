@@ -35,6 +35,8 @@ import torch
 
 from ..channels import Beamformed, Channels, CommDraw, RadarDraw
 from ..scenario import Scenario
+from .background import Background
+from .calibration import utc_now
 from .device import CommReceiver, Transceiver
 from .frames import CommBlock, FrameError, FrameLayout, build_frame, comm_block, radar_block
 from .scene import Scene, SceneController, Target
@@ -70,9 +72,7 @@ class OverTheAirLink:
         self.block = block
         self.layout = layout or FrameLayout(data=block)
         self.stats = LinkStats()
-        self._noise: Optional[tuple[float, float]] = None
-        self._leakage: Optional[np.ndarray] = None
-        self._channel_noise: Optional[np.ndarray] = None
+        self._background: Optional[Background] = None
         self._last: Optional[tuple[Beamformed, CommDraw]] = None
 
     def channels(self) -> Channels:
@@ -82,16 +82,17 @@ class OverTheAirLink:
     def noise_floor(self) -> tuple[float, float]:
         """Noise power (full scale) at the board's RX (mean over channels) and at the comm receiver, measured
         once with the scene empty, together with the board's direct leakage (see :meth:`background`)."""
-        if self._noise is None:
-            self.background()
-        return self._noise
+        background = self.background()
+        return float(np.mean(background.noise_power)), background.comm_noise_power
 
-    def background(self, frames: int = 4) -> None:
-        """Measure, with the scene empty, what the radar side removes from every later frame: the direct
+    def background(self, frames: int = 4) -> Background:
+        """Measure once, with the scene empty, what the radar side removes from every later frame: the direct
         TX-to-RX leakage (least squares over ``frames`` preambles; measured with a target present it would
         also take a still reflector's echo away) and each RX channel's noise power (over ``frames`` quiet
         sections: +-1.6 % for 4 frames, against +-3 % from one); and the comm receiver's noise power with the
         board silent (on a bench it hears the board whenever the board sends)."""
+        if self._background is not None:
+            return self._background
         k = self.board.profile.num_elements
         self.scenes.set(Scene())
         layout = self.layout
@@ -101,9 +102,15 @@ class OverTheAirLink:
         frame = build_frame(layout, np.ones(k) / math.sqrt(k), np.ones(layout.data))
         self.board.send(frame)
         blocks = [radar_block(layout, self.board.capture(2 * layout.length + 64), frame) for _ in range(frames)]
-        self._leakage = np.mean([b.leakage for b in blocks], axis=0)
-        self._channel_noise = np.mean([b.noise_power for b in blocks], axis=0)
-        self._noise = (float(self._channel_noise.mean()), comm_noise)
+        self._background = Background(
+            device=self.board.profile.name,
+            uri=self.board.uri,
+            date=utc_now(),
+            leakage=np.mean([b.leakage for b in blocks], axis=0),
+            noise_power=np.mean([b.noise_power for b in blocks], axis=0),
+            comm_noise_power=comm_noise,
+        )
+        return self._background
 
     def amplitudes(self) -> tuple[float, float]:
         """(target, comm) RMS amplitudes that give a twin's scenes the scenario's SNR_r and SNR_c at the
@@ -117,13 +124,13 @@ class OverTheAirLink:
     # -- one call -----------------------------------------------------------------
     def _capture(self, beam: np.ndarray, symbols: np.ndarray, comm: bool = True):
         """The radar block of one frame, and the comm block unless ``comm`` is False (an H0 set needs none)."""
-        self.noise_floor()  # the background the radar side removes
+        background = self.background()  # what the radar side removes
         layout = FrameLayout(**{**self.layout.__dict__, "data": len(symbols)})
         frame = build_frame(layout, beam, symbols)
         self.board.send(frame)
         self.comm.flush()
         length = 2 * layout.length + 64
-        radar = radar_block(layout, self.board.capture(length), frame, self._leakage, self._channel_noise)
+        radar = radar_block(layout, self.board.capture(length), frame, background.leakage, background.noise_power)
         if not comm:
             return radar, None
         try:

@@ -168,6 +168,10 @@ class DigitalTwin:
         return TwinSource(self.truth, self.profile)
 
 
+#: Streamed TX buffers a twin keeps for readers that lag behind (the oldest are dropped first).
+MAX_STREAMED_BURSTS = 256
+
+
 class TwinSource:
     """The emulator's :class:`~isac_ae.hw.emulator.source.SampleSource` for a twin.
 
@@ -187,6 +191,8 @@ class TwinSource:
         self.array = truth.array.to(dtype=torch.float64)
         self._lock = threading.Lock()
         self._tx: dict[str, tuple[int, np.ndarray]] = {}  # radio -> (start, cyclic samples (K_tx, L))
+        self._bursts: dict[str, list[tuple[int, np.ndarray]]] = {}  # radio -> streamed (start, samples)
+        self._heard: dict[str, int] = {}  # radio -> first TX sample its last RX read could hear
         self._rng = np.random.default_rng([truth.seed, _TRUTH_STREAM + 1])
         self._scene_text: Optional[str] = None
         self._beta = 0j
@@ -194,14 +200,26 @@ class TwinSource:
     # -- SampleSource ------------------------------------------------------------
     def transmit(self, burst) -> None:
         with self._lock:
-            if burst.samples.shape[1] == 0:
-                self._tx.pop(burst.radio, None)
+            samples = np.asarray(burst.samples, np.complex128)
+            if burst.cyclic:
+                self._bursts.pop(burst.radio, None)
+                if samples.shape[1] == 0:
+                    self._tx.pop(burst.radio, None)
+                else:
+                    self._tx[burst.radio] = (burst.start, samples)
             else:
-                self._tx[burst.radio] = (burst.start, np.asarray(burst.samples, np.complex128))
+                self._tx.pop(burst.radio, None)
+                bursts = self._bursts.setdefault(burst.radio, [])
+                bursts.append((burst.start, samples))
+                # every reader has heard what ended before the slowest one's last read
+                heard = min(self._heard.values(), default=0)
+                bursts[:] = [b for b in bursts if b[0] + b[1].shape[1] > heard][-MAX_STREAMED_BURSTS:]
 
     def receive(self, request) -> np.ndarray:
         with self._lock:
             scene = request.state.scene
+            latency = self.truth.comm_latency if request.radio == COMM_RADIO else self.truth.latency
+            self._heard[request.radio] = request.start - latency
             if request.radio == COMM_RADIO:
                 out = self._comm(request, scene)
             elif self.profile.beamforming == "analog":
@@ -218,16 +236,26 @@ class TwinSource:
         extension): the emulator keeps one sample clock per radio and does not
         pace them against each other, so another radio (the comm receiver)
         can only hear the board as a steady periodic signal, as it would once
-        the buffer has been running for a while.
+        the buffer has been running for a while. Streamed (one-shot) buffers
+        play once each, from the sample the emulator placed them at, and
+        silence in between (the DAC underflows); the emulator paces every
+        reader against a streaming transmitter, so all radios hear them.
         """
-        radios = [r for r in self._tx if r != COMM_RADIO]
         tx = np.zeros((self.profile.tx_channels, n), np.complex128)
-        if not radios:
-            return tx
-        start, samples = self._tx[radios[0]]
-        t = np.arange(first, first + n)
-        rows = min(samples.shape[0], tx.shape[0])
-        tx[:rows] = samples[:rows, (t - start) % samples.shape[1]]
+        radios = [r for r in self._tx if r != COMM_RADIO]
+        if radios:
+            start, samples = self._tx[radios[0]]
+            t = np.arange(first, first + n)
+            rows = min(samples.shape[0], tx.shape[0])
+            tx[:rows] = samples[:rows, (t - start) % samples.shape[1]]
+        for radio, bursts in self._bursts.items():
+            if radio == COMM_RADIO:
+                continue
+            for start, samples in bursts:
+                lo, hi = max(first, start), min(first + n, start + samples.shape[1])
+                if lo < hi:
+                    rows = min(samples.shape[0], tx.shape[0])
+                    tx[:rows, lo - first : hi - first] += samples[:rows, lo - start : hi - start]
         return tx
 
     def _noise(self, rows: int, n: int, power: float) -> np.ndarray:

@@ -42,6 +42,12 @@ MAX_LINE = 4096
 MAX_WRITE = 1 << 20
 #: Largest buffer transfer (bytes) one READBUF/WRITEBUF may ask for.
 MAX_TRANSFER = 1 << 28
+#: Longest wait (s) of an RX read for a streaming TX that has not yet sent the samples the read covers, and
+#: of a streaming WRITEBUF for room; within libiio's 2.5 s remote timeout. After it the DAC underflows
+#: (silence) or the TX queue grows, as on a board whose host falls behind.
+STREAM_WAIT_S = 1.0
+#: Kernel buffers a streaming TX may be ahead of its radio's RX (libiio's default buffer count).
+TX_BUFFERS_AHEAD = 4
 
 
 @dataclass
@@ -114,6 +120,12 @@ class Emulator:
             for attr in chn.attrs.values()
         }
         self._tx_open: dict[str, int] = {}
+        # Streaming (non-cyclic) TX: the open buffers per radio, the RX buffers per radio, and per radio the
+        # first RX sample not yet handed to the source (a one-shot burst may still land from there on).
+        self._streaming: dict[str, int] = {}
+        self._rx_open: dict[str, int] = {}
+        self._computed: dict[str, int] = {}
+        self._stream_moved = threading.Condition(self._lock)
         self._listeners: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
         self._connections: set[socket.socket] = set()
@@ -250,10 +262,31 @@ class Emulator:
             return RxRequest(buf.radio, buf.device.name, buf.channels, start, n, self.state())
 
     def receive(self, request: RxRequest) -> np.ndarray:
+        self._pace_rx(request)
         out = np.ascontiguousarray(self.source.receive(request), dtype=np.complex64)
         if out.shape != (len(request.channels), request.n):
             raise AttrError(errno.EIO, f"source gave shape {out.shape}, not {(len(request.channels), request.n)}")
         return out
+
+    def _pace_rx(self, request: RxRequest) -> None:
+        """Hold an RX read back until every streaming TX has sent the samples it covers (at most
+        :data:`STREAM_WAIT_S`), then mark them as heard.
+
+        The emulator's clock advances with the RX reads, not with time: without this a reader
+        would run ahead of a streaming transmitter into silence, where a board's RX and TX share
+        one sample clock. A reader of another radio (the comm receiver) is paced the same way.
+        """
+        end = request.start + request.n
+
+        def sent() -> bool:  # True once the transmitter is past this read (or there is none)
+            ends = [self._tx_end.get(radio, 0) for radio, count in self._streaming.items() if count]
+            return not ends or min(ends) >= end
+
+        with self._lock:
+            # after the wait, a transmitter that fell behind underflows here (silence), as on a board
+            self._stream_moved.wait_for(sent, timeout=STREAM_WAIT_S)
+            self._computed[request.radio] = max(self._computed.get(request.radio, 0), end)
+            self._stream_moved.notify_all()
 
     def transmit(self, buf: _Buffer, tx: np.ndarray) -> None:
         with self._lock:
@@ -262,22 +295,46 @@ class Emulator:
                 start = now
                 self._cyclic_owner[buf.radio] = buf
             else:
-                start = max(now, self._tx_end.get(buf.radio, 0))
+                # A streaming buffer waits for room (TX_BUFFERS_AHEAD kernel buffers ahead of what the
+                # radio's RX has heard), as a board's DMA blocks the writer, but only while someone reads.
+                ahead = TX_BUFFERS_AHEAD * buf.samples
+                if (
+                    self._rx_open.get(buf.radio)
+                    and self._tx_end.get(buf.radio, 0) - self._computed.get(buf.radio, 0) > ahead
+                ):
+                    self._stream_moved.wait_for(
+                        lambda: (
+                            self._tx_end.get(buf.radio, 0) - self._computed.get(buf.radio, 0) <= ahead
+                            or not self._rx_open.get(buf.radio)
+                        ),
+                        timeout=STREAM_WAIT_S,
+                    )
+                # RX samples reserved for a read but not yet made can still carry the burst
+                start = max(self._computed.get(buf.radio, 0), self._tx_end.get(buf.radio, 0))
                 self._tx_end[buf.radio] = start + tx.shape[1]
                 self._cyclic_owner.pop(buf.radio, None)
+                self._stream_moved.notify_all()
             self.source.transmit(TxBurst(buf.radio, buf.device.name, buf.channels, start, tx, buf.cyclic, self.state()))
 
     def opened(self, buf: _Buffer) -> None:
         """A buffer was opened: a TX buffer takes the DAC from the DDS."""
-        if buf.device.stream == "tx":
-            with self._lock:
+        with self._lock:
+            if buf.device.stream == "tx":
                 self._tx_open[buf.radio] = self._tx_open.get(buf.radio, 0) + 1
+                if not buf.cyclic:
+                    self._streaming[buf.radio] = self._streaming.get(buf.radio, 0) + 1
+            else:
+                self._rx_open[buf.radio] = self._rx_open.get(buf.radio, 0) + 1
 
     def closed(self, buf: _Buffer) -> None:
         """A buffer was closed: a cyclic TX buffer stops, the last TX buffer hands the DAC back to the DDS."""
-        if buf.device.stream != "tx":
-            return
         with self._lock:
+            self._stream_moved.notify_all()
+            if buf.device.stream != "tx":
+                self._rx_open[buf.radio] -= 1
+                return
+            if not buf.cyclic:
+                self._streaming[buf.radio] -= 1
             self._tx_open[buf.radio] -= 1
             if not self._tx_open[buf.radio]:
                 self._play_dds(self._radios[buf.radio])
