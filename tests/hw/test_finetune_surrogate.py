@@ -16,12 +16,12 @@ from isac_ae.hw.calibrated import CalibratedSystem
 from isac_ae.hw.calibration import calibrate_digital
 from isac_ae.hw.device import CommReceiver, Transceiver
 from isac_ae.hw.finetune import surrogate
+from isac_ae.hw.finetune.objective import heldout_terms
 from isac_ae.hw.finetune.surrogate import (
     FREE_PARAMETERS,
     corrected_model,
     finetune,
     fit_array,
-    isac_losses,
     manifold_residual,
 )
 from isac_ae.hw.manifold import measure_digital
@@ -243,8 +243,8 @@ def test_finetuning_through_the_fitted_channel_lowers_j_isac_on_the_true_channel
     # the same draws for both models (common random numbers), so the standard error of the mean paired
     # difference is the set's sampling error; the improvement must exceed Z of it.
     true_channels = Channels(twin.radar_channel(scenario), twin.comm_channel(scenario))
-    before = isac_losses(nominal.model, scenario, OMEGA, true_channels, HELD_OUT, seed=11)
-    after = isac_losses(tuned, scenario, OMEGA, true_channels, HELD_OUT, seed=11)
+    before = heldout_terms(nominal.model, scenario, OMEGA, true_channels, HELD_OUT, seed=11)
+    after = heldout_terms(tuned, scenario, OMEGA, true_channels, HELD_OUT, seed=11)
     gain = before - after
     margin = Z * gain.std(ddof=1) / np.sqrt(HELD_OUT)
     assert gain.mean() > margin, f"J_ISAC {before.mean():.4f} -> {after.mean():.4f}, margin {margin:.4f}"
@@ -253,7 +253,7 @@ def test_finetuning_through_the_fitted_channel_lowers_j_isac_on_the_true_channel
     fitted, fit = fit_array(measured, DEVICE, calibration=calibration)
     assert metadata["fit"]["residual"] == fit.residual
     start = corrected_model(nominal.model, 1 / fitted.gain_tx, 1 / fitted.gain_rx)
-    added = isac_losses(start, scenario, OMEGA, true_channels, HELD_OUT, seed=11) - after
+    added = heldout_terms(start, scenario, OMEGA, true_channels, HELD_OUT, seed=11) - after
     assert added.mean() > Z * added.std(ddof=1) / np.sqrt(HELD_OUT)
 
 

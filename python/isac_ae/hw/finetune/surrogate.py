@@ -55,11 +55,9 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
-from ...autoencoder.losses import comm_loss, detection_loss, isac_loss, regression_nll
 from ...autoencoder.model import Autoencoder
-from ...autoencoder.system import AutoencoderSystem
 from ...autoencoder.training import StepReport, Trainer, TrainingConfig, TrainingError
-from ...channels import Beamformed, Channels
+from ...channels import Channels
 from ...impairments import ArrayModel
 from ...scenario import Scenario
 from ..calibration import Calibration, write_atomically
@@ -361,39 +359,6 @@ def corrected_model(model: Autoencoder, tx_correction, rx_correction) -> Autoenc
         first = head.net.layers[0]  # weight rows in the layout [Re z, Im z] (networks.RadarHead)
         first.weight.copy_(rx @ first.weight)
     return out
-
-
-@torch.no_grad()
-def isac_losses(
-    model: Autoencoder, scenario: Scenario, omega: float, channels: Channels, samples: int, seed: int, device="cpu"
-) -> np.ndarray:
-    """J_ISAC of eq. (8) (the training loss, with J_NLL of eq. (6)) of each of ``samples`` snapshots, (samples,).
-
-    The snapshots go through ``channels`` (e.g. a twin's true ones) with
-    targets t ~ Bernoulli(p_target); their mean is the held-out J_ISAC and
-    their spread its standard error. Equal seeds give two models the same
-    messages and channel draws (common random numbers).
-    """
-    if int(samples) != samples or samples < 1:
-        raise ValueError(f"samples must be a positive integer, got {samples!r}")
-    system = AutoencoderSystem(model, scenario, device)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    out = []
-    for start in range(0, samples, 1 << 16):
-        n = min(1 << 16, samples - start)
-        messages = torch.randint(scenario.num_messages, (n,), generator=generator, device=device)
-        y = Beamformed(system.constellation[messages], system.beam)
-        rd = channels.radar(y, generator)
-        cd = channels.comm(y, generator)
-        logit, theta_hat, sigma_hat = system.radar_receive(rd.z)
-        # the losses reduce over their last dimension: a trailing one of size 1 keeps every snapshot's term
-        column = lambda t: t.unsqueeze(-1)  # noqa: E731
-        radar = detection_loss(column(logit), column(rd.target)) + regression_nll(
-            column(theta_hat), column(sigma_hat), column(rd.theta), column(rd.target)
-        )
-        comm = comm_loss(system.comm_logits(cd.z, cd.kappa).unsqueeze(-2), column(messages))
-        out.append(isac_loss(radar, comm, omega).double().cpu().numpy())
-    return np.concatenate(out)
 
 
 def _digest(*parts) -> str:
