@@ -490,7 +490,7 @@ def finetune(
         "fit": report.to_dict(),
         "fitted_array": fitted.to_dict(),
         "start": {
-            "weights_sha256": start_weights,
+            "nominal_weights_sha256": start_weights,
             "corrected": bool(correct),  # the fitted gains' inverse absorbed before training
         },
         "budget": {
@@ -511,7 +511,8 @@ def _recorded_fit(checkpoint, inputs: str, manifold, device, calibration, free) 
         try:
             data = json.loads(record.read_text())
             same = data["format"] == _RECORD_FORMAT and data["inputs_sha256"] == inputs
-            fitted, report = ArrayModel.from_dict(data["array"]), data["report"]
+            fitted = ArrayModel.from_dict(data["array"])
+            report = FitReport(**{**data["report"], "free": tuple(data["report"]["free"])})
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"cannot read the fit record {record}: {exc}") from None
         if not same:
@@ -519,7 +520,7 @@ def _recorded_fit(checkpoint, inputs: str, manifold, device, calibration, free) 
                 f"checkpoint {checkpoint} belongs to another fine-tuning run (other manifold, calibration, model "
                 "or options); use another checkpoint or delete it and its .fit.json to start afresh"
             )
-        return fitted, FitReport(**{**report, "free": tuple(report["free"])})
+        return fitted, report
     if checkpoint is not None and Path(checkpoint).exists():
         raise ValueError(f"checkpoint {checkpoint} has no fit record ({record.name}): not a surrogate fine-tuning run")
     fitted, report = fit_array(manifold, device, calibration=calibration, free=free)
