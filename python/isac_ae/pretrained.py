@@ -59,6 +59,8 @@ SWEEPS = {
             "spacing std lambda/15, scaled (p_k = k d_k)",
             "fig5",
         ),
+        # the model of the hardware example over a 2R2T Pluto (examples/hardware)
+        PretrainedSweep("pluto2", Scenario(num_antennas=2), (0.09,), "K = 2 (2R2T Pluto), nominal array", "hardware"),
     )
 }
 
