@@ -23,6 +23,8 @@ REPO = HERE.parents[1]
 DEFAULT_MODEL = "nominal/omega_0.09.safetensors"
 BUF = "8192"  # min output buffer (items) of the C++ channels that feed learned blocks
 TWIN_DEVICE = "quadmxfe"  # the twin flowgraph's default board: K = 16, the shipped models' K
+HARDWARE_DIR = REPO / "examples" / "hardware"
+PLUTO_MODEL = "pluto2/omega_0.09.safetensors"  # the K = 2 model of the Pluto hardware flowgraphs
 
 
 # --- compact description helpers ---------------------------------------------
@@ -85,12 +87,26 @@ def place(blocks, x0, y, step=200):
     return blocks
 
 
-def common_parameters(y, gui=False, with_model=True, twin=False):
+def common_parameters(y, gui=False, with_model=True, twin=False, hardware=False):
     """Command-line parameters shared by the flowgraphs (no_gui adds K, the target sector, items, metrics JSON;
-    ``twin`` the digital twin: device profile, twin seed, truth JSON)."""
+    ``twin`` the digital twin: device profile, twin seed, truth JSON; ``hardware`` the board's and the comm
+    receiver's URIs, the background and the bench's labels)."""
     blocks = []
     if with_model:
-        blocks.append(param("model", (0, 0), repr(DEFAULT_MODEL), "str", "Model file"))
+        model = PLUTO_MODEL if hardware else DEFAULT_MODEL
+        blocks.append(param("model", (0, 0), repr(model), "str", "Model file"))
+    if hardware:
+        blocks += [
+            param("uri", (0, 0), "'ip:192.168.2.1'", "str", "Board URI (2R2T Pluto, or isac-ae hw emulate)"),
+            param("comm_uri", (0, 0), "'ip:192.168.3.1'", "str", "Comm receiver URI"),
+            param("background", (0, 0), "''", "str", "Background JSON (isac-ae hw scene)"),
+            param("target", (0, 0), "1", "intx", "Target present (label, 1 or 0)"),
+            param("target_deg", (0, 0), "12", "eng_float", "Target angle (label, deg)"),
+            param("comm_deg", (0, 0), "40", "eng_float", "Comm receiver angle (label, deg)"),
+            param("frame", (0, 0), "2048", "intx", "Snapshots per frame"),
+            param("samp_rate", (0, 0), "2500000", "intx", "Sample rate (Hz)"),
+            param("lo", (0, 0), "2400000000", "intx", "Carrier (Hz)"),
+        ]
     if twin:
         blocks += [
             param("device", (0, 0), repr(TWIN_DEVICE), "str", "Twin device profile"),
@@ -106,7 +122,7 @@ def common_parameters(y, gui=False, with_model=True, twin=False):
     ]
     if not gui:
         blocks += [
-            param("K", (0, 0), "16", "intx", "Antennas K"),
+            param("K", (0, 0), "2" if hardware else "16", "intx", "Antennas K"),
             param("theta_min", (0, 0), "-20", "eng_float", "Target sector min (deg)"),
             param("theta_max", (0, 0), "20", "eng_float", "Target sector max (deg)"),
             param("items", (0, 0), "200000", "intx", "Snapshots to run"),
@@ -115,9 +131,9 @@ def common_parameters(y, gui=False, with_model=True, twin=False):
     return place(blocks, 8, y, 230)
 
 
-def scenario_variables(gui=False):
+def scenario_variables(gui=False, hardware=False):
     """K (GUI; a parameter headless), |M|, the buffer size, the array, the sectors (and the SNRs headless)."""
-    out = [variable("K", (0, 0), "16")] if gui else []
+    out = [variable("K", (0, 0), "2" if hardware else "16")] if gui else []
     out += [
         variable("M", (0, 0), "4"),
         variable("buf", (0, 0), BUF),
@@ -130,8 +146,9 @@ def scenario_variables(gui=False):
     return place(out, 200, 8, ([90] if gui else []) + [90, 110, 110, 130, 200, 130, 130])
 
 
-def gui_controls(y, extra=()):
-    """Sliders: SNRs, the target sector (Theta of the AE beamformer and the radar channel), the rate, extras."""
+def gui_controls(y, extra=(), hardware=False):
+    """Sliders: SNRs, the target sector (Theta of the AE beamformer and the radar channel), the rate, extras.
+    ``hardware``: the target sector only (the bench sets the SNRs, the radio's sample clock the rate)."""
     blocks = [
         block(
             "snr_radar_db",
@@ -190,6 +207,8 @@ def gui_controls(y, extra=()):
         ),
         *extra,
     ]
+    if hardware:
+        blocks = [b for b in blocks if b["name"] in ("theta_min", "theta_max")] + list(extra)
     return place(blocks, 8, y, 230)
 
 
@@ -223,6 +242,90 @@ def rho_phi(gui, label=""):
         param("rho", (0, 0), "0.5", "eng_float", f"{label}rho (radar share)"),
         param("phi", (0, 0), "0", "eng_float", f"{label}phi (deg)"),
     ]
+
+
+def hardware_channels(prefix, x, y, tx, gui):
+    """The air in place of the channels: Frame Transmitter -> FMComms2 Sink (TX1, TX2); FMComms2 Source
+    (RX1, RX2) -> Radar Frame Receiver; the comm receiver's source (RX1) -> Comm Frame Receiver. The two
+    receivers have the channels' output ports (z, labels), so the rest of the flowgraph is unchanged."""
+    ftx, sink, src, csrc = f"{prefix}frame_tx", f"{prefix}iio_sink", f"{prefix}iio_source", f"{prefix}comm_source"
+    rc, cc = f"{prefix}radar_frame_rx", f"{prefix}comm_frame_rx"
+    frames = "0" if gui else "items // frame"
+    radio = dict(type="fc32", frequency="lo", samplerate="samp_rate", bandwidth="20000000", len_tag_key="''")
+    blocks = [
+        block(ftx, "isac_ae_frame_transmitter", (x, y), K="K", frame_snapshots="frame"),
+        block(
+            sink,
+            "iio_fmcomms2_sink",
+            (x + 230, y),
+            uri="uri",
+            buffer_size="frame + 4096",
+            tx1_en="True",
+            tx2_en="True",
+            cyclic="False",
+            attenuation1="10",
+            attenuation2="10",
+            **radio,
+        ),
+        block(
+            src,
+            "iio_fmcomms2_source",
+            (x, y + 120),
+            uri="uri",
+            buffer_size="8192",
+            rx1_en="True",
+            rx2_en="True",
+            gain1="'manual'",
+            manual_gain1="30",
+            gain2="'manual'",
+            manual_gain2="30",
+            **radio,
+        ),
+        block(
+            rc,
+            "isac_ae_radar_frame_receiver",
+            (x + 230, y + 120),
+            K="K",
+            frame_snapshots="frame",
+            device="'pluto2'",
+            background="background",
+            target_present="bool(target)",
+            target_deg="target_deg",
+            frames=frames,
+        ),
+        block(
+            csrc,
+            "iio_fmcomms2_source",
+            (x, y + 260),
+            uri="comm_uri",
+            buffer_size="8192",
+            rx1_en="True",
+            rx2_en="False",
+            gain1="'manual'",
+            manual_gain1="30",
+            **radio,
+        ),
+        block(
+            cc,
+            "isac_ae_comm_frame_receiver",
+            (x + 230, y + 260),
+            K="K",
+            frame_snapshots="frame",
+            comm_deg="comm_deg",
+            frames=frames,
+        ),
+    ]
+    conns = [
+        c(tx, 0, ftx, 0),
+        c(tx, 1, ftx, 1),
+        c(ftx, 0, sink, 0),
+        c(ftx, 1, sink, 1),
+        c(ftx, "sent", rc, "sent"),
+        c(src, 0, rc, 0),
+        c(src, 1, rc, 1),
+        c(csrc, 0, cc, 0),
+    ]
+    return blocks, conns, rc, cc
 
 
 def channels(prefix, x, y, tx, seed="seed", twin=False):
@@ -269,7 +372,7 @@ def metrics_block(name, xy, label, gui):
     )
 
 
-def ae_chain(y, src, gui, prefix="", twin=False):
+def ae_chain(y, src, gui, prefix="", twin=False, hardware=False):
     """AE transmitter, channels (``twin``: the digital twin's), AE receivers, metrics. ``src``: the message
     stream (block, port)."""
     tx, rrx, crx, met = (
@@ -291,7 +394,10 @@ def ae_chain(y, src, gui, prefix="", twin=False):
         ),
     ]
     conns = [c(*src, tx, 0)]
-    ch, cc_conns, rc, cc = channels(prefix, 500, y, tx, twin=twin)
+    if hardware:
+        ch, cc_conns, rc, cc = hardware_channels(prefix, 500, y, tx, gui)
+    else:
+        ch, cc_conns, rc, cc = channels(prefix, 500, y, tx, twin=twin)
     blocks += ch
     conns += cc_conns
     blocks += [
@@ -384,11 +490,14 @@ def baseline_chain(y, src, gui, prefix="bl_"):
     return blocks, conns, {"tx": tx, "radar_channel": rc, "comm_channel": cc, "metrics": met}
 
 
-def message_source(y, gui):
-    """Random messages (0..M-1), then a throttle (GUI) or a head of ``items`` (no_gui)."""
+def message_source(y, gui, hardware=False):
+    """Random messages (0..M-1), then a throttle (GUI) or a head of ``items`` (no_gui). ``hardware``: no
+    throttle (the radio's sample clock paces the flowgraph; two clocks would fight)."""
     blocks = [
         block("messages", "analog_random_uniform_source_x", (24, y), type="byte", minimum="0", maximum="M", seed="seed")
     ]
+    if gui and hardware:
+        return blocks, [], ("messages", 0)
     if gui:
         blocks.append(
             block(
@@ -521,18 +630,18 @@ def constellation_gui(name, xy, comm_channels, labels, gui_hint):
 
 
 # --- the flowgraphs ---------------------------------------------------------------
-def _assemble(fid, title, desc, gui, chains, with_model, extra_controls, metric_rows, twin=False):
+def _assemble(fid, title, desc, gui, chains, with_model, extra_controls, metric_rows, twin=False, hardware=False):
     """chains: list of (kind, prefix) with kind "ae" or "baseline"; the GUI plots every chain. ``twin``: the AE
-    chains run through the digital twin's channels."""
-    blocks, conns = scenario_variables(gui), []
+    chains run through the digital twin's channels; ``hardware``: through a board (gr-iio)."""
+    blocks, conns = scenario_variables(gui, hardware), []
     src_y = CHAIN_Y + (CHAIN_H * (len(chains) - 1)) // 2 + 100
-    b, cn, src = message_source(src_y, gui)
+    b, cn, src = message_source(src_y, gui, hardware)
     blocks += b
     conns += cn
     built = []
     for i, (kind, prefix) in enumerate(chains):
         if kind == "ae":
-            b, cn, names = ae_chain(CHAIN_Y + CHAIN_H * i, src, gui, prefix=prefix, twin=twin)
+            b, cn, names = ae_chain(CHAIN_Y + CHAIN_H * i, src, gui, prefix=prefix, twin=twin, hardware=hardware)
         else:
             b, cn, names = baseline_chain(CHAIN_Y + CHAIN_H * i, src, gui, prefix=prefix)
         blocks += b
@@ -552,10 +661,10 @@ def _assemble(fid, title, desc, gui, chains, with_model, extra_controls, metric_
         blocks += b
         conns += cn
         y += 200 * len(built) + 60
-    blocks += common_parameters(y, gui, with_model, twin)
+    blocks += common_parameters(y, gui, with_model, twin, hardware)
     y += 130
     if gui:
-        blocks += gui_controls(y, extra_controls)
+        blocks += gui_controls(y, extra_controls, hardware)
         y += 190
         for row, ((_, names), (prefix, name)) in enumerate(zip(built, metric_rows)):
             blocks += gui_metrics(prefix, names["metrics"], 2 + row, name, y)
@@ -622,7 +731,25 @@ def isac_compare_sim(gui: bool):
     )
 
 
+def isac_ae_pluto(gui: bool):
+    return _assemble(
+        "isac_ae_pluto" + ("" if gui else "_no_gui"),
+        "ISAC autoencoder over a 2R2T Pluto (gr-iio)",
+        "isac_ae_sim with the air in place of the channels: AE transmitter -> Frame Transmitter -> FMComms2 Sink "
+        "(TX1, TX2); FMComms2 Source (RX1, RX2) -> Radar Frame Receiver and the comm receiver's source -> Comm "
+        "Frame Receiver -> AE receivers -> Pd, Pfa, RMSE, SER. Set the scene first: isac-ae hw scene",
+        gui,
+        [("ae", "")],
+        True,
+        [],
+        [("", "AE")],
+        hardware=True,
+    )
+
+
 FLOWGRAPHS = [isac_ae_sim, isac_ae_twin_sim, isac_baseline_sim, isac_compare_sim]
+#: Flowgraphs with a board in them: examples/hardware (the same chains, the channel blocks swapped for gr-iio).
+HARDWARE_FLOWGRAPHS = [isac_ae_pluto]
 
 
 def platform():
@@ -653,13 +780,13 @@ def check(p, path) -> list[str]:
     ]
 
 
-def main(out_dir: Path = HERE) -> int:
+def main(out_dir: Path = HERE, hardware_dir: Path = HARDWARE_DIR) -> int:
     grc_dir = str(REPO / "grc")
     if grc_dir not in os.environ.get("GRC_BLOCKS_PATH", ""):
         os.environ["GRC_BLOCKS_PATH"] = os.pathsep.join(filter(None, [grc_dir, os.environ.get("GRC_BLOCKS_PATH")]))
     p = platform()
     failed = False
-    for make in FLOWGRAPHS:
+    for make, folder in [(m, out_dir) for m in FLOWGRAPHS] + [(m, hardware_dir) for m in HARDWARE_FLOWGRAPHS]:
         for gui in (True, False):
             fid, opts, blocks, conns = make(gui)
             data = {
@@ -672,7 +799,7 @@ def main(out_dir: Path = HERE) -> int:
             if fg.import_data(data):
                 print(f"{fid}: connection errors", file=sys.stderr)
                 failed = True
-            path = out_dir / f"{fid}.grc"
+            path = folder / f"{fid}.grc"
             p.save_flow_graph(str(path), fg)
             errors = check(p, path)  # what grcc and GRC will see
             if errors:

@@ -27,7 +27,8 @@ background (leakage, noise) the radar frame receiver removes.
 
 Every block buffers its input internally, so no block waits on a full
 buffer of another chain (the flowgraph's chains drift apart by the frames
-in flight).
+in flight). SDR sources never end: a receiver given ``frames`` > 0 ends the
+run (returns WORK_DONE) once it has put out that many frames.
 """
 
 from __future__ import annotations
@@ -133,13 +134,15 @@ class frame_transmitter(gr.basic_block):
 class _FrameReceiver(gr.basic_block):
     """A receiver side: RX streams in, frames found in order, N output items per frame."""
 
-    def __init__(self, name, layout, rx_channels, tx_channels, in_sig, out_sig, out_widths):
+    def __init__(self, name, layout, rx_channels, tx_channels, in_sig, out_sig, out_widths, frames):
         gr.basic_block.__init__(self, name=name, in_sig=in_sig, out_sig=out_sig)
         self.layout = layout
+        self._frames_wanted = checks.integer(frames, "frames", 0)
         self._rx_channels, self._tx_channels = rx_channels, tx_channels
         self._rx = _Queue(rx_channels, np.complex64)  # samples not yet searched, (time, channel)
         self._window = np.zeros((0, rx_channels), np.complex64)
         self._out = [_Queue(width, dtype) for width, dtype in out_widths]
+        self._outputs_done = 0
         self.frames_found = 0
 
     def forecast(self, noutput_items, ninputs):
@@ -155,9 +158,9 @@ class _FrameReceiver(gr.basic_block):
                 self.consume(port, n)
 
     def _frames(self):
-        """Yield each complete frame, (K_rx, L), in stream order."""
+        """Yield each complete frame, (K_rx, L), in stream order (up to the run's number of frames)."""
         length = self.layout.length
-        while True:
+        while not (self._frames_wanted and self.frames_found >= self._frames_wanted):
             need = 2 * length - 1 - len(self._window)
             if need > 0:
                 if self._rx.size == 0:
@@ -171,14 +174,19 @@ class _FrameReceiver(gr.basic_block):
             if frame is not None:
                 self.frames_found += 1
                 yield frame
+                if self._frames_wanted and self.frames_found >= self._frames_wanted:
+                    return
 
     def _emit(self, output_items) -> int:
         out = min([queue.size for queue in self._out] + [len(port) for port in output_items])
         if out == 0:
-            return 0
+            # a run of a given number of frames ends here: the SDR sources never end on their own
+            done = self._frames_wanted and self._outputs_done >= self._frames_wanted * self.layout.data
+            return gr.WORK_DONE if done else 0
         for queue, port in zip(self._out, output_items):
             rows = queue.take(out)
             port[:out] = rows.reshape(port[:out].shape)
+        self._outputs_done += out
         return out
 
 
@@ -200,6 +208,7 @@ class radar_frame_receiver(_FrameReceiver):
         background: str = "",
         target_present: bool = True,
         target_deg: float = 0.0,
+        frames: int = 0,
     ):
         k = checks.integer(K, "K", 1, checks.MAX_ANTENNAS)
         self._background: Optional[Background] = Background.load(background, device) if background else None
@@ -213,6 +222,7 @@ class radar_frame_receiver(_FrameReceiver):
             [np.complex64] * k,
             [(np.complex64, k), np.uint8, np.float32],
             [(k, np.complex64), (1, np.uint8), (1, np.float32)],
+            frames,
         )
         self._k = k
         self._sent = _Queue(2 * k, np.complex64)
@@ -267,7 +277,9 @@ class comm_frame_receiver(_FrameReceiver):
     from nothing and count as errors, as in ``isac-ae hw evaluate``. K: the transmitter's TX channels.
     """
 
-    def __init__(self, K: int = 2, frame_snapshots: int = DEFAULT_FRAME_SNAPSHOTS, comm_deg: float = 40.0):
+    def __init__(
+        self, K: int = 2, frame_snapshots: int = DEFAULT_FRAME_SNAPSHOTS, comm_deg: float = 40.0, frames: int = 0
+    ):
         k = checks.integer(K, "K", 1, checks.MAX_ANTENNAS)
         super().__init__(
             "comm_frame_receiver",
@@ -277,6 +289,7 @@ class comm_frame_receiver(_FrameReceiver):
             [np.complex64],
             [np.complex64, np.complex64, np.float32],
             [(1, np.complex64), (1, np.complex64), (1, np.float32)],
+            frames,
         )
         self.set_comm_deg(comm_deg)
         self.frames_lost = 0

@@ -228,6 +228,11 @@ class TwinSource:
                 out = self._board(request, scene)
         return out.astype(np.complex64)
 
+    def comm_gain(self) -> complex:
+        """The comm channel's fading gain beta of the current scene (the truth a test compares with), full scale."""
+        with self._lock:
+            return complex(self._beta)
+
     # -- physics ---------------------------------------------------------------------
     def _board_tx(self, first: int, n: int) -> np.ndarray:
         """What the board's DACs send at samples first .. first+n-1, (K_tx, n); silence before any burst.
