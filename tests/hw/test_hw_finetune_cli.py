@@ -171,6 +171,7 @@ def test_receivers_resume_from_their_checkpoint_after_an_interruption(
     checkpoint = tmp_path / "receivers_omega_0.09.checkpoint.pt"
     assert checkpoint.exists() and f"the same command resumes from {checkpoint}" in err
 
+    monkeypatch.undo()
     second = []
     _interrupted_at(monkeypatch, 0, second)
     code, out, err = _finetune(capsys, NOWHERE, tmp_path, *argv)
