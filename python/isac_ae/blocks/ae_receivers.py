@@ -5,26 +5,228 @@ one batched forward pass per work() call, under ``torch.inference_mode()``
 with one torch thread. The detection rule is the evaluation's: the detector's
 logit > threshold (the logit, not q = sigmoid(logit), so float32 saturation of
 q at 1 creates no ties).
+
+New receiver weights (online fine-tuning, :mod:`isac_ae.blocks.online_finetune`)
+arrive on the message port ``weights`` (:data:`WEIGHTS_PORT`) as a
+:func:`weights_message`. A background thread checks them against the block's
+model and prepares the new system (the radar receiver also recalibrates its
+threshold for them); the next work() call swaps it in, so one work() call runs
+one set of weights, the stream never waits for the preparation and no item is
+dropped or repeated.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import math
 import threading
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
+import pmt
 import torch
 from gnuradio import gr
+from safetensors import SafetensorError
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
 
+from ..autoencoder import AutoencoderSystem
+from ..autoencoder.model import TRANSMITTER, Autoencoder
 from ..evaluation import h0_scores, threshold_for_pfa
 from . import checks
 from .ae_common import BATCH_ITEMS, DEFAULT_MODEL, OnceWarning, TorchThread, finite_rows, load_system
 
 THRESHOLD_MODES = ("pfa", "logit")
 
+#: Message port on which the receivers take new weights (:func:`weights_message`).
+WEIGHTS_PORT = "weights"
+#: The networks each receiver runs, by their names in model files.
+RADAR_NETWORKS = ("detector", "angle", "uncertainty")
+COMM_NETWORKS = ("comm",)
 
-class ae_radar_receiver(gr.sync_block):
-    """In: z_r (vlen K). Out: q (float), theta_hat (float, rad), sigma_hat (float, rad), detection (byte).
+
+# --- the weights message ---------------------------------------------------------------------------------
+
+
+def transmitter_digest(model: Autoencoder) -> str:
+    """SHA-256 (hex) of a model's transmitter weights (encoder, beamformer).
+
+    Receiver weights are fine-tuned for the beam and constellation that were
+    sent: a weights message names its transmitter by this digest, and a
+    receiver refuses weights fine-tuned for another one.
+    """
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        if name.split(".")[0] in TRANSMITTER:
+            h.update(name.encode())
+            h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class WeightsUpdate:
+    """A decoded weights message: ``generation`` (1, 2, ... per sender), the transmitter digest, and the
+    tensors by their model-file names (e.g. ``detector.net.layers.0.weight``), float32."""
+
+    generation: int
+    transmitter: str
+    state: dict
+
+
+def weights_message(state: dict, transmitter: str, generation: int):
+    """The PMT that carries receiver weights: a dict {generation: long, transmitter: symbol (the
+    :func:`transmitter_digest`), weights: u8vector (the tensors ``state`` in safetensors format)}."""
+    blob = save_tensors({name: t.detach().cpu().contiguous() for name, t in state.items()})
+    message = pmt.make_dict()
+    message = pmt.dict_add(message, pmt.intern("generation"), pmt.from_long(int(generation)))
+    message = pmt.dict_add(message, pmt.intern("transmitter"), pmt.intern(transmitter))
+    return pmt.dict_add(message, pmt.intern("weights"), pmt.init_u8vector(len(blob), list(blob)))
+
+
+def read_weights_message(message) -> WeightsUpdate:
+    """Decode a :func:`weights_message`; ValueError naming what is wrong with any other PMT."""
+    if not pmt.is_dict(message):
+        raise ValueError(f"a weights message is a PMT dict (see weights_message), got {pmt.write_string(message)[:80]}")
+    fields = {}
+    for key, check in (("generation", pmt.is_integer), ("transmitter", pmt.is_symbol), ("weights", pmt.is_u8vector)):
+        value = pmt.dict_ref(message, pmt.intern(key), pmt.PMT_NIL)
+        if not check(value):
+            raise ValueError(
+                f"a weights message needs the field {key!r} ({check.__name__[3:]}), it is missing or not one"
+            )
+        fields[key] = value
+    try:
+        state = load_tensors(bytes(pmt.u8vector_elements(fields["weights"])))
+    except SafetensorError as exc:
+        raise ValueError(f"the weights of a weights message are not safetensors data: {exc}") from None
+    return WeightsUpdate(pmt.to_long(fields["generation"]), pmt.symbol_to_string(fields["transmitter"]), state)
+
+
+class _WeightSwap:
+    """The weights port of a receiver: a background thread prepares each new set of weights, work() swaps it in.
+
+    A subclass names its ``_networks``, implements ``_prepare(system)`` (what else the new system needs,
+    computed in the background) and ``_swap(system, prepared)`` (install both; runs on the work() thread),
+    calls ``_init_weights_port(model)`` after gr.sync_block's __init__ and ``_take_prepared()`` at the start
+    of work(). Messages that arrive while one is being prepared wait; only the latest of them is prepared next.
+    """
+
+    _networks: tuple = ()
+
+    def _init_weights_port(self, model: Autoencoder) -> None:
+        self._transmitter = transmitter_digest(model)
+        self._generation = 0
+        self._swaps: list[tuple[int, int]] = []
+        self._refused = 0
+        self._swap_lock = threading.Lock()
+        self._swap_changed = threading.Condition(self._swap_lock)
+        self._message = None  # the latest message not yet prepared
+        self._prepared = None  # (generation, system, prepared), waiting for the next work() call
+        self._worker = None
+        self.message_port_register_in(pmt.intern(WEIGHTS_PORT))
+        self.set_msg_handler(pmt.intern(WEIGHTS_PORT), self._on_weights)
+
+    def _on_weights(self, message) -> None:
+        with self._swap_lock:
+            self._message = message
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._prepare_loop, name=f"{self.name()} weights", daemon=True)
+                self._worker.start()
+            self._swap_changed.notify_all()
+
+    def _prepare_loop(self) -> None:
+        torch.set_num_threads(1)
+        while True:
+            with self._swap_lock:
+                self._swap_changed.wait_for(lambda: self._message is not None)
+                message, self._message = self._message, None
+            try:
+                update = read_weights_message(message)
+                model = self._updated_model(update)
+                if model is None:  # none of this receiver's networks: the message is for the other receiver
+                    continue
+                with torch.inference_mode():
+                    system = AutoencoderSystem(model, self._loaded.scenario)
+                    prepared = self._prepare(system)
+            except Exception as exc:  # noqa: BLE001  (reported; the receiver keeps the weights it has)
+                with self._swap_lock:
+                    self._refused += 1
+                self.logger.error(f"weights message refused, the receiver keeps its weights: {exc}")
+                continue
+            with self._swap_lock:
+                self._prepared = (update.generation, system, prepared)
+                self._swap_changed.notify_all()
+
+    def _updated_model(self, update: WeightsUpdate) -> Optional[Autoencoder]:
+        """A copy of the latest model (in use or waiting) with ``update``'s tensors of this receiver's networks;
+        None when the message holds none of them. ValueError for weights of another model."""
+        if update.transmitter != self._transmitter:
+            raise ValueError(
+                "the weights were fine-tuned for another transmitter than this receiver's model (give the "
+                "online fine-tuning block the receivers' model file)"
+            )
+        ours = {k: v for k, v in update.state.items() if k.split(".")[0] in self._networks}
+        if not ours:
+            return None
+        with self._swap_lock:
+            base = (self._prepared[1] if self._prepared is not None else self._system).model
+        model = copy.deepcopy(base)
+        current = model.state_dict()
+        for name, tensor in ours.items():
+            if name not in current:
+                raise ValueError(f"the message holds {name!r}, a tensor this receiver's model does not have")
+            if tuple(tensor.shape) != tuple(current[name].shape):
+                raise ValueError(
+                    f"{name} has shape {tuple(tensor.shape)} in the message, {tuple(current[name].shape)} in this "
+                    f"receiver's model (K = {model.num_antennas}, |M| = {model.num_messages})"
+                )
+            if not torch.isfinite(tensor).all():
+                raise ValueError(f"{name} holds NaN or infinite weights")
+        model.load_state_dict(ours, strict=False)
+        return model
+
+    def _take_prepared(self) -> None:
+        """Swap in weights that are ready (called at the start of work(), so between two work() calls)."""
+        if self._prepared is None:
+            return
+        with self._swap_lock:
+            (generation, system, prepared), self._prepared = self._prepared, None
+            self._swap(system, prepared)
+            self._generation = generation
+            self._swaps.append((self.nitems_read(0), generation))
+            self._swap_changed.notify_all()
+        self.logger.info(f"weights of generation {generation} in use from item {self.nitems_read(0)}")
+
+    # --- getters ------------------------------------------------------------------------------------------
+    def generation(self) -> int:
+        """The generation of the weights in use (0: the model file's)."""
+        return self._generation
+
+    def swaps(self) -> list[tuple[int, int]]:
+        """(first item, generation) of every swap so far: the items before the first item ran earlier weights."""
+        with self._swap_lock:
+            return list(self._swaps)
+
+    def refused_messages(self) -> int:
+        """Weights messages refused so far (each logged as an error)."""
+        return self._refused
+
+    def wait_prepared(self, generation: int, timeout: Optional[float] = None) -> bool:
+        """Wait until weights of ``generation`` or later are in use or ready for the next work() call (False on
+        timeout)."""
+
+        def ready():
+            return (self._prepared[0] if self._prepared is not None else self._generation) >= generation
+
+        with self._swap_lock:
+            return bool(self._swap_changed.wait_for(ready, timeout))
+
+
+class ae_radar_receiver(gr.sync_block, _WeightSwap):
+    """In: z_r (vlen K); message port ``weights``. Out: q (float), theta_hat (float, rad), sigma_hat (float,
+    rad), detection (byte).
 
     q = sigmoid(logit) is the detector's probability of a target, theta_hat and
     sigma_hat the angle estimate and its predicted standard deviation, and
@@ -48,9 +250,17 @@ class ae_radar_receiver(gr.sync_block):
     (``ae_transmitter.set_sectors``), the SNRs or the true array. K is the
     model's (a block for another K refuses the model).
 
+    New weights of the detector, angle and uncertainty networks (a
+    :func:`weights_message` on ``weights``) are swapped in between two work()
+    calls together with their threshold: in "pfa" mode it is recalibrated for
+    them in the background on H0 snapshots of the same size and seed (so the
+    false-alarm rate holds at every item), a "logit" threshold stays as given.
+
     A snapshot with a NaN or infinite sample gives q, theta_hat, sigma_hat = NaN
     and detection 0, and logs one warning.
     """
+
+    _networks = RADAR_NETWORKS
 
     def __init__(
         self,
@@ -86,6 +296,7 @@ class ae_radar_receiver(gr.sync_block):
         self._non_finite = OnceWarning(
             self, "NaN or infinite samples in z_r: those snapshots give NaN estimates and detection 0"
         )
+        self._init_weights_port(loaded.model)
 
     # --- threshold ----------------------------------------------------------
     def _h0_scores(self) -> np.ndarray:
@@ -106,9 +317,8 @@ class ae_radar_receiver(gr.sync_block):
         """Calibrate the threshold for false-alarm rate ``pfa`` (0 < pfa < 1) on the H0 scores."""
         checks.h0_samples(self._h0_samples, pfa)  # pfa in (0, 1) and enough H0 snapshots for it
         pfa = float(pfa)
-        threshold = threshold_for_pfa(self._h0_scores(), pfa)
-        with self._lock:
-            self._threshold, self._pfa, self._mode = threshold, pfa, "pfa"
+        with self._lock:  # the H0 scores and the threshold of one set of weights
+            self._threshold, self._pfa, self._mode = threshold_for_pfa(self._h0_scores(), pfa), pfa, "pfa"
 
     def set_threshold(self, threshold: float) -> None:
         """Use the logit threshold ``threshold`` (detection: logit > threshold)."""
@@ -149,6 +359,23 @@ class ae_radar_receiver(gr.sync_block):
             )
         return f"logit threshold {self._threshold!r} (given)"
 
+    # --- new weights ----------------------------------------------------------
+    def _prepare(self, system: AutoencoderSystem):
+        """New weights' H0 scores and their threshold at the Pfa in force (None in "logit" mode)."""
+        h0 = h0_scores(system, self._h0_samples, self._seed)
+        with self._lock:
+            mode, pfa = self._mode, self._pfa
+        return h0, pfa, (threshold_for_pfa(h0, pfa) if mode == "pfa" else None)
+
+    def _swap(self, system: AutoencoderSystem, prepared) -> None:
+        h0, pfa, threshold = prepared
+        with self._lock:
+            if self._mode == "pfa" and (threshold is None or pfa != self._pfa):  # the rule changed meanwhile
+                threshold = threshold_for_pfa(h0, self._pfa)
+            self._system, self._h0 = system, h0
+            if self._mode == "pfa":
+                self._threshold = threshold
+
     # --- streaming ----------------------------------------------------------
     def start(self) -> bool:
         self.logger.info(self.describe_threshold())
@@ -156,6 +383,7 @@ class ae_radar_receiver(gr.sync_block):
 
     def work(self, input_items, output_items):
         self._torch_thread()
+        self._take_prepared()
         z = input_items[0]
         ok = finite_rows(z)
         all_ok = bool(ok.all())
@@ -183,16 +411,21 @@ class ae_radar_receiver(gr.sync_block):
         return len(z)
 
 
-class ae_comm_receiver(gr.sync_block):
-    """In: z_c, kappa (complex). Out: m_hat (byte) [, probabilities (vlen |M| float)].
+class ae_comm_receiver(gr.sync_block, _WeightSwap):
+    """In: z_c, kappa (complex); message port ``weights``. Out: m_hat (byte) [, probabilities (vlen |M| float)].
 
     m_hat is :meth:`AutoencoderSystem.comm_receive` (the comm network on the
     CSI-equalised z_c / kappa). With ``probabilities`` the block has a second
     output: the softmax of the network's logits, p(m | z_c, kappa).
 
+    New weights of the comm network (a :func:`weights_message` on ``weights``)
+    are swapped in between two work() calls.
+
     An item with a NaN or infinite input, or kappa = 0, gives m_hat = 0
     (probabilities NaN) and logs one warning.
     """
+
+    _networks = COMM_NETWORKS
 
     def __init__(self, model=DEFAULT_MODEL, K: int = 16, M: int = 4, probabilities: bool = False):
         system, loaded = load_system(model, K, M)
@@ -205,10 +438,17 @@ class ae_comm_receiver(gr.sync_block):
         self.set_min_output_buffer(BATCH_ITEMS)
         self._torch_thread = TorchThread()
         self._non_finite = OnceWarning(self, "NaN or infinite z_c or kappa, or kappa = 0: those items give index 0")
+        self._init_weights_port(loaded.model)
 
     def _logits(self, z: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
         """(N, |M|) logits of the comm network."""
         return self._system.comm_logits(z, kappa)
+
+    def _prepare(self, system: AutoencoderSystem) -> None:
+        """The comm network needs nothing beyond its weights."""
+
+    def _swap(self, system: AutoencoderSystem, prepared) -> None:
+        self._system = system
 
     def system(self):
         return self._system
@@ -221,6 +461,7 @@ class ae_comm_receiver(gr.sync_block):
 
     def work(self, input_items, output_items):
         self._torch_thread()
+        self._take_prepared()
         z, kappa = input_items[0], input_items[1]
         ok = finite_rows(z) & finite_rows(kappa) & (kappa != 0)
         all_ok = bool(ok.all())
