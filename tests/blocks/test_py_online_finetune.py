@@ -175,6 +175,42 @@ def test_weights_swapped_mid_stream_lose_no_item(model_path, core):
     assert np.mean(np.abs(theta[second] - core.radar_receive(torch.from_numpy(z_r[second]))[1].detach().numpy())) > 1e-3
 
 
+def test_messages_for_either_receiver_all_take_effect(model_path, core):
+    """Radar weights (generations 1, 2) then comm weights (3), posted at once to both receivers: each receiver
+    ends with its networks' latest weights and generation, whatever the messages that arrive together."""
+    digest = ae_receivers.transmitter_digest(core.model)
+    sent = [
+        _perturbed(core.model, ae_receivers.RADAR_NETWORKS, 1),
+        _perturbed(core.model, ae_receivers.RADAR_NETWORKS, 2),
+        _perturbed(core.model, ae_receivers.COMM_NETWORKS, 3),
+    ]
+    rrx = ae_receivers.ae_radar_receiver(str(model_path), mode="logit")
+    crx = ae_receivers.ae_comm_receiver(str(model_path))
+    tb = gr.top_block()
+    tb.connect(blocks.vector_source_c([1j] * K * 64, True, K), blocks.head(8 * K, 10**9), rrx)
+    for port, size in enumerate([4, 4, 4, 1]):
+        tb.connect((rrx, port), blocks.null_sink(size))
+    comm_src = blocks.vector_source_c([1 + 1j] * 64, True)
+    tb.connect(comm_src, blocks.head(8, 10**9), (crx, 0))
+    tb.connect(comm_src, (crx, 1))
+    tb.connect(crx, blocks.null_sink(1))
+    for generation, state in enumerate(sent, 1):
+        message = ae_receivers.weights_message(state, digest, generation)
+        for rx in (rrx, crx):
+            rx._post(pmt.intern(ae_receivers.WEIGHTS_PORT), message)
+    tb.start()
+    try:
+        _wait(lambda: rrx.generation() == 2 and crx.generation() == 3, "the last weights of each receiver")
+    finally:
+        tb.stop()
+        tb.wait()
+    for rx, expected in ((rrx, sent[1]), (crx, sent[2])):
+        state = rx.system().model.state_dict()
+        for name, tensor in expected.items():
+            assert torch.equal(state[name], tensor), name
+    assert rrx.refused_messages() == crx.refused_messages() == 0
+
+
 # --- the twin flowgraph -----------------------------------------------------------------------------------
 
 

@@ -110,19 +110,20 @@ class _WeightSwap:
     A subclass names its ``_networks``, implements ``_prepare(system)`` (what else the new system needs,
     computed in the background) and ``_swap(system, prepared)`` (install both; runs on the work() thread),
     calls ``_init_weights_port(model)`` after gr.sync_block's __init__ and ``_take_prepared()`` at the start
-    of work(). Messages that arrive while one is being prepared wait; only the latest of them is prepared next.
+    of work(). Messages that arrive while others are being prepared wait, and are then prepared together.
     """
 
     _networks: tuple = ()
 
     def _init_weights_port(self, model: Autoencoder) -> None:
         self._transmitter = transmitter_digest(model)
+        self._shapes = {name: tuple(t.shape) for name, t in model.state_dict().items()}
         self._generation = 0
         self._swaps: list[tuple[int, int]] = []
         self._refused = 0
         self._swap_lock = threading.Lock()
         self._swap_changed = threading.Condition(self._swap_lock)
-        self._message = None  # the latest message not yet prepared
+        self._messages = []  # arrived, not yet prepared
         self._prepared = None  # (generation, system, prepared), waiting for the next work() call
         self._worker = None
         self.message_port_register_in(pmt.intern(WEIGHTS_PORT))
@@ -130,62 +131,74 @@ class _WeightSwap:
 
     def _on_weights(self, message) -> None:
         with self._swap_lock:
-            self._message = message
+            self._messages.append(message)
             if self._worker is None:
                 self._worker = threading.Thread(target=self._prepare_loop, name=f"{self.name()} weights", daemon=True)
                 self._worker.start()
             self._swap_changed.notify_all()
 
+    def _refuse(self, exc: Exception) -> None:
+        with self._swap_lock:
+            self._refused += 1
+        self.logger.error(f"weights message refused, the receiver keeps its weights: {exc}")
+
     def _prepare_loop(self) -> None:
         torch.set_num_threads(1)
         while True:
             with self._swap_lock:
-                self._swap_changed.wait_for(lambda: self._message is not None)
-                message, self._message = self._message, None
-            try:
-                update = read_weights_message(message)
-                model = self._updated_model(update)
-                if model is None:  # none of this receiver's networks: the message is for the other receiver
+                self._swap_changed.wait_for(lambda: self._messages)
+                messages, self._messages = self._messages, []
+            # The messages that arrived during the last preparation are merged in order (a later tensor replaces
+            # an earlier one) and prepared once: a message for the other receiver's networks loses nothing.
+            tensors, generation = {}, None
+            for message in messages:
+                try:
+                    update = read_weights_message(message)
+                    ours = self._checked(update)
+                except ValueError as exc:
+                    self._refuse(exc)
                     continue
+                if ours:
+                    tensors.update(ours)
+                    generation = update.generation
+            if not tensors:
+                continue
+            try:
+                with self._swap_lock:
+                    base = (self._prepared[1] if self._prepared is not None else self._system).model
+                model = copy.deepcopy(base)
+                model.load_state_dict(tensors, strict=False)
                 with torch.inference_mode():
                     system = AutoencoderSystem(model, self._loaded.scenario)
                     prepared = self._prepare(system)
             except Exception as exc:  # noqa: BLE001  (reported; the receiver keeps the weights it has)
-                with self._swap_lock:
-                    self._refused += 1
-                self.logger.error(f"weights message refused, the receiver keeps its weights: {exc}")
+                self._refuse(exc)
                 continue
             with self._swap_lock:
-                self._prepared = (update.generation, system, prepared)
+                self._prepared = (generation, system, prepared)
                 self._swap_changed.notify_all()
 
-    def _updated_model(self, update: WeightsUpdate) -> Optional[Autoencoder]:
-        """A copy of the latest model (in use or waiting) with ``update``'s tensors of this receiver's networks;
-        None when the message holds none of them. ValueError for weights of another model."""
+    def _checked(self, update: WeightsUpdate) -> dict:
+        """``update``'s tensors of this receiver's networks (none: the message is for the other receiver);
+        ValueError for weights of another model or shape, or non-finite ones."""
         if update.transmitter != self._transmitter:
             raise ValueError(
                 "the weights were fine-tuned for another transmitter than this receiver's model (give the "
                 "online fine-tuning block the receivers' model file)"
             )
         ours = {k: v for k, v in update.state.items() if k.split(".")[0] in self._networks}
-        if not ours:
-            return None
-        with self._swap_lock:
-            base = (self._prepared[1] if self._prepared is not None else self._system).model
-        model = copy.deepcopy(base)
-        current = model.state_dict()
         for name, tensor in ours.items():
-            if name not in current:
+            if name not in self._shapes:
                 raise ValueError(f"the message holds {name!r}, a tensor this receiver's model does not have")
-            if tuple(tensor.shape) != tuple(current[name].shape):
+            if tuple(tensor.shape) != self._shapes[name]:
                 raise ValueError(
-                    f"{name} has shape {tuple(tensor.shape)} in the message, {tuple(current[name].shape)} in this "
-                    f"receiver's model (K = {model.num_antennas}, |M| = {model.num_messages})"
+                    f"{name} has shape {tuple(tensor.shape)} in the message, {self._shapes[name]} in this "
+                    f"receiver's model (K = {self._loaded.scenario.num_antennas}, "
+                    f"|M| = {self._loaded.scenario.num_messages})"
                 )
             if not torch.isfinite(tensor).all():
                 raise ValueError(f"{name} holds NaN or infinite weights")
-        model.load_state_dict(ours, strict=False)
-        return model
+        return ours
 
     def _take_prepared(self) -> None:
         """Swap in weights that are ready (called at the start of work(), so between two work() calls)."""
