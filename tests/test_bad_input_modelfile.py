@@ -247,7 +247,7 @@ def test_shipped_models_load():
         pytest.skip("no shipped models in this checkout")
     for path in files:
         meta = read_metadata(path)  # the position check included
-        k = 2 if path.parent.name == "pluto2" else 16  # the Pluto example's model, and the paper's K
+        k = {"pluto2": 2, "phaser": 8}.get(path.parent.name, 16)  # the hardware examples' models, the paper's K
         assert meta["num_antennas"] == k and 0.0 <= meta["omega"] <= 1.0
         assert load_model(path).scenario.num_antennas == k
     assert load_model(files[0]).model.members == 1

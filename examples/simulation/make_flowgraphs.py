@@ -25,6 +25,7 @@ BUF = "8192"  # min output buffer (items) of the C++ channels that feed learned 
 TWIN_DEVICE = "quadmxfe"  # the twin flowgraph's default board: K = 16, the shipped models' K
 HARDWARE_DIR = REPO / "examples" / "hardware"
 PLUTO_MODEL = "pluto2/omega_0.09.safetensors"  # the K = 2 model of the Pluto hardware flowgraphs
+PHASER_MODEL = "phaser/omega_0.09.safetensors"  # the K = 8 model whose beam the Phaser flowgraphs scan
 
 
 # --- compact description helpers ---------------------------------------------
@@ -747,9 +748,168 @@ def isac_ae_pluto(gui: bool):
     )
 
 
+def isac_phaser_beampattern(gui: bool):
+    """A K = 8 AE transmitter's beam scanned on a CN0566 (Phaser Beam Scan): the measured pattern next to
+    the predicted one. The Phaser's Pluto plays the source tone (cyclic) on TX1 and delivers Rx1, Rx2."""
+    fid = "isac_phaser_beampattern" + ("" if gui else "_no_gui")
+    desc = (
+        "Learned weights on a CN0566 Phaser: the AE transmitter's beam (K = 8) scanned as receive weights "
+        "(quantised by the ADAR1000s), |Rx1 + Rx2|^2 per scan angle next to the core's prediction. "
+        "Put the source in place first: isac-ae hw scene --device phaser --target-deg SOURCE"
+    )
+    blocks = [
+        variable("comm_sector", (300, 8), "[30, 50]"),
+        variable("target_sector", (430, 8), "[theta_min, theta_max]"),
+        variable("scan_min", (630, 8), "-60"),
+        variable("scan_max", (730, 8), "60"),
+        variable("scan_step", (830, 8), "2"),
+        variable("points", (930, 8), "int(round((scan_max - scan_min) / scan_step)) + 1"),
+        block(
+            "tone",
+            "blocks_vector_source_x",
+            (24, 420),
+            type="complex",
+            vector="(0.5 * numpy.exp(2j * numpy.pi * numpy.arange(1024) / 8)).tolist()",
+            repeat="False",
+            vlen="1",
+        ),
+        block("import_numpy", "import", (1030, 8), imports="import numpy"),
+        block(
+            "pluto_sink",
+            "iio_fmcomms2_sink",
+            (230, 420),
+            type="fc32",
+            uri="sdr_uri",
+            frequency="lo",
+            samplerate="samp_rate",
+            bandwidth="20000000",
+            buffer_size="1024",
+            tx1_en="True",
+            tx2_en="False",
+            cyclic="True",
+            attenuation1="10",
+            len_tag_key="''",
+        ),
+        block(
+            "pluto_source",
+            "iio_fmcomms2_source",
+            (230, 560),
+            type="fc32",
+            uri="sdr_uri",
+            frequency="lo",
+            samplerate="samp_rate",
+            bandwidth="20000000",
+            buffer_size="4096",
+            rx1_en="True",
+            rx2_en="True",
+            gain1="'manual'",
+            manual_gain1="30",
+            gain2="'manual'",
+            manual_gain2="30",
+            len_tag_key="''",
+        ),
+        block(
+            "scan",
+            "isac_ae_phaser_beam_scan",
+            (560, 300),
+            model="model",
+            target_sector="target_sector",
+            comm_sector="comm_sector",
+            uri="uri",
+            sdr_uri="sdr_uri",
+            scan_min="scan_min",
+            scan_max="scan_max",
+            scan_step="scan_step",
+            source_deg="source_deg",
+            settle="32768",
+            integrate="4096",
+            sweeps="0" if gui else "sweeps",
+            json_path="''" if gui else "json_path",
+        ),
+    ]
+    conns = [
+        c("tone", 0, "pluto_sink", 0),
+        c("pluto_source", 0, "scan", 0),
+        c("pluto_source", 1, "scan", 1),
+    ]
+    params = [
+        param("model", (0, 0), repr(PHASER_MODEL), "str", "Model file (K = 8)"),
+        param("uri", (0, 0), "'ip:phaser.local'", "str", "CN0566 URI"),
+        param("sdr_uri", (0, 0), "'ip:192.168.2.1'", "str", "The Phaser's Pluto URI"),
+        param("source_deg", (0, 0), "0", "eng_float", "Source angle (deg)"),
+        param("samp_rate", (0, 0), "30000000", "intx", "Sample rate (Hz)"),
+        param("lo", (0, 0), "2200000000", "intx", "Pluto LO (Hz)"),
+    ]
+    if gui:
+        blocks += [
+            block(
+                "theta_min",
+                "variable_qtgui_range",
+                (0, 0),
+                label="Target sector min (deg)",
+                value="-20",
+                start="-80",
+                stop="0",
+                step="1",
+                gui_hint="0,0,1,1",
+            ),
+            block(
+                "theta_max",
+                "variable_qtgui_range",
+                (0, 0),
+                label="Target sector max (deg)",
+                value="20",
+                start="0",
+                stop="80",
+                step="1",
+                gui_hint="0,1,1,1",
+            ),
+            block(
+                "pattern",
+                "qtgui_vector_sink_f",
+                (860, 300),
+                name="'Beampattern: measured over the air vs predicted (dB)'",
+                vlen="points",
+                x_start="scan_min",
+                x_step="scan_step",
+                x_axis_label="'Scan angle'",
+                x_units="'deg'",
+                y_axis_label="'Power'",
+                y_units="'dB'",
+                ymin="-40",
+                ymax="0",
+                autoscale="False",
+                nconnections="2",
+                update_time="0.5",
+                gui_hint="1,0,2,2",
+                average="1.0",
+                ref_level="0",
+                grid="True",
+                label1="'measured'",
+                label2="'predicted (nominal array)'",
+            ),
+        ]
+        conns += [c("scan", 0, "pattern", 0), c("scan", 1, "pattern", 1)]
+    else:
+        blocks += [
+            variable("theta_min", (0, 0), "-20"),
+            variable("theta_max", (0, 0), "20"),
+            null_sink("null_measured", (860, 300), "float", "points"),
+            null_sink("null_predicted", (860, 400), "float", "points"),
+        ]
+        conns += [c("scan", 0, "null_measured", 0), c("scan", 1, "null_predicted", 0)]
+        params += [
+            param("sweeps", (0, 0), "1", "intx", "Sweeps to run"),
+            param("json_path", (0, 0), "''", "str", "Sweep JSON"),
+        ]
+    blocks += place(params, 8, 720, 230)
+    title = "Learned beam on a CN0566 Phaser: live beampattern" + ("" if gui else " (headless)")
+    return fid, options(fid, title, desc, gui), blocks, conns
+
+
 FLOWGRAPHS = [isac_ae_sim, isac_ae_twin_sim, isac_baseline_sim, isac_compare_sim]
 #: Flowgraphs with a board in them: examples/hardware (the same chains, the channel blocks swapped for gr-iio).
-HARDWARE_FLOWGRAPHS = [isac_ae_pluto]
+HARDWARE_FLOWGRAPHS = [isac_ae_pluto, isac_phaser_beampattern]
 
 
 def platform():
