@@ -62,7 +62,7 @@ SWEEPS = {
         # the model of the hardware example over a 2R2T Pluto (examples/hardware)
         PretrainedSweep("pluto2", Scenario(num_antennas=2), (0.09,), "K = 2 (2R2T Pluto), nominal array", "hardware"),
         # the beam the Phaser flowgraphs scan (a K = 8 analog array; its beam as receive weights)
-        PretrainedSweep("phaser", Scenario(num_antennas=8), (0.09,), "K = 8 (CN0566 Phaser), nominal array", "hardware"),
+        PretrainedSweep("phaser", Scenario(num_antennas=8), (0.09,), "K = 8 (CN0566 Phaser), nominal", "hardware"),
     )
 }
 
