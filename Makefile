@@ -70,6 +70,7 @@ benchmark: setup
 	GRC_BLOCKS_PATH=$(CURDIR)/grc OMP_NUM_THREADS=1 $(PY) benchmarks/bench_flowgraphs.py
 	$(PY) benchmarks/bench_emulator.py
 	$(PY) benchmarks/bench_twin.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_online_finetune.py
 
 clean:
 	rm -rf $(BUILD) $(BUILD).log build python/*.egg-info
