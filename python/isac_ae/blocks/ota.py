@@ -138,7 +138,7 @@ class _FrameReceiver(gr.basic_block):
         gr.basic_block.__init__(self, name=name, in_sig=in_sig, out_sig=out_sig)
         self.layout = layout
         self._frames_wanted = checks.integer(frames, "frames", 0)
-        self._rx_channels, self._tx_channels = rx_channels, tx_channels
+        self._tx_channels = tx_channels
         self._rx = _Queue(rx_channels, np.complex64)  # samples not yet searched, (time, channel)
         self._window = np.zeros((0, rx_channels), np.complex64)
         self._out = [_Queue(width, dtype) for width, dtype in out_widths]
