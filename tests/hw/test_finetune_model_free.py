@@ -63,7 +63,8 @@ def test_the_estimates_agree_with_the_true_gradient_through_the_twin(nominal, tw
     positive by more than Z of its standard errors."""
     scenario, model = nominal.scenario, nominal.model
     plan = BUDGETS["quick"]
-    constellation, beam = (t.detach() for t in unit_transmitter(model, torch.tensor(scenario.theta_vector).float()))
+    constellation, beam, scale = unit_transmitter(model, torch.tensor(scenario.theta_vector).float())
+    constellation, beam = constellation.detach(), beam.detach()
     radar, comm = twin.radar_channel(scenario), twin.comm_channel(scenario)
     policy, generator = torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)
     steps, block = 100, 1024
@@ -71,7 +72,7 @@ def test_the_estimates_agree_with_the_true_gradient_through_the_twin(nominal, tw
     for _ in range(steps):
         draws = Perturbations.draw(policy, plan.pairs, block, scenario.num_antennas, scenario.num_messages)
         c, u = constellation.clone().requires_grad_(), beam.clone().requires_grad_()
-        beams, symbols = perturbed(c, u, draws, plan)
+        beams, symbols = perturbed(c, u, draws, plan, scale)
         terms, targets = [], []
         for j in range(2 * plan.pairs):
             y = Beamformed(symbols[j], beams[j])
@@ -213,7 +214,6 @@ def over_the_air():
         replay = _Replay(air)
         replayed, replayed_metadata = finetune_model_free(loaded, replay.channels(), seed=0, block=PLUTO_BLOCK)
     assert link.stats.snapshots == air_metadata["snapshots"] == 2 * 2 * PLUTO_PAIRS * PLUTO_BLOCK
-    assert link.stats.lost_comm_frames == 0
     return loaded, air, here, (air_model, air_metadata), (replayed, replayed_metadata, replay.calls)
 
 
@@ -247,7 +247,7 @@ def test_over_the_air_losses_agree_with_the_in_process_twin(over_the_air):
         with torch.no_grad():
             return np.stack(
                 [
-                    snapshot_terms(loaded.model, OMEGA, rd.z, rd.target, rd.theta, cd.z, cd.kappa, messages[j], 4)
+                    snapshot_terms(loaded.model, OMEGA, rd.z, rd.target, rd.theta, cd.z, cd.kappa, messages[j])
                     .double()
                     .numpy()
                     for j, (rd, cd) in enumerate(zip(recording.radar_draws[:first], recording.comm_draws[:first]))
@@ -270,7 +270,7 @@ def test_a_lost_comm_frame_counts_as_a_uniform_guess(nominal):
     kappa[::3] = complex(math.nan, math.nan)
     messages = torch.randint(4, (n,), generator=generator)
     with torch.no_grad():
-        terms = snapshot_terms(nominal.model, OMEGA, z, target, theta, z_comm, kappa, messages, 4)
+        terms = snapshot_terms(nominal.model, OMEGA, z, target, theta, z_comm, kappa, messages)
         radar = isac_terms(nominal.model, 1.0, z, target, theta, z_comm, torch.ones_like(kappa), messages)
         intact = isac_terms(nominal.model, OMEGA, z, target, theta, z_comm, kappa, messages)
     lost = torch.isnan(kappa)

@@ -9,10 +9,18 @@ through :meth:`isac_ae.hw.link.OverTheAirLink.channels` (pyadi-iio, the
 emulator) or a twin in process (``DigitalTwin.radar_channel`` /
 ``comm_channel``) runs the same code.
 
-The transmitter, written gauge-free. The model sends y_n = x(m_n) v with
-E|x|^2 ||v||^2 = 1; the same signal is the unit-energy constellation
-c = x / sqrt(E|x|^2) (the encoder's, (|M|,)) on the unit beam u = v / ||v||
-(the beamformer's, (K,)), two disjoint sets of weights.
+The transmitter, split by its gauge. The model sends y_n = x(m_n) v with
+E|x|^2 ||v||^2 = 1: the unit-energy constellation c = x / s (the encoder's,
+(|M|,), s = sqrt(E|x|^2)) on the unit beam u = v / ||v|| = s v (the
+beamformer's, (K,)), two disjoint sets of weights; the estimates below are
+of the gradient in c and u. The gauge s does not change y, but it is the
+scale of what the comm receiver sees (z_c / kappa with kappa = beta a^T v is
+x plus noise), so every transmission is sent in the model's own gauge,
+x = s c on v = u / s, and the receivers train on that scale. (Sent as
+c on u instead, a full-budget run ended with a receiver trained on symbols
+of one scale and a model sending them at three times that: SER fine, cross
+entropy ruined.) The estimates take s as fixed; its drift (the encoder's
+weights move it as a side effect) is followed by the receivers' training.
 
 The policy and the gradient estimates, one step:
 
@@ -79,8 +87,9 @@ _POLICY_STREAM, _CHANNEL_STREAM = 1, 2
 @dataclass(frozen=True)
 class ModelFreeBudget:
     """One run: ``steps`` steps of 2 ``pairs`` channel calls (``block`` snapshots each, set by the caller);
-    sigmas relative (beam: ||delta|| / ||u||, symbols: the perturbation's share of the symbol energy);
-    Adam's step sizes for the transmitter and the receivers; the receivers' minibatch in snapshots."""
+    the sigmas relative to the unit beam and the unit-energy symbols (beam: ||delta|| / ||u|| about
+    beam_sigma; symbols: the perturbation's RMS, symbol_sigma^2 its share of the energy); Adam's step sizes
+    for the transmitter and the receivers; the receivers' minibatch in snapshots."""
 
     steps: int
     pairs: int
@@ -153,25 +162,26 @@ def generators(seed: int) -> tuple[torch.Generator, torch.Generator]:
     )
 
 
-def unit_transmitter(model: Autoencoder, sectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The one-member model's transmitter as (unit-energy constellation (|M|,), unit beam (K,)), complex:
-    c(m) u is the signal the model sends (module docstring), differentiable."""
+def unit_transmitter(model: Autoencoder, sectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """The one-member model's transmitter as (unit-energy constellation c (|M|,), unit beam u (K,)), complex
+    and differentiable, and its gauge s = sqrt(E|x|^2) (module docstring): it sends x = s c on v = u / s."""
     points, beam = model.transmitter(sectors)
     points, beam = points[0], beam[0]
-    return points / points.abs().square().mean().sqrt(), beam / beam.norm()
+    scale = points.abs().square().mean().sqrt()
+    return points / scale, beam / beam.norm(), float(scale.detach())
 
 
 def perturbed(
-    constellation: torch.Tensor, beam: torch.Tensor, draws: Perturbations, plan: ModelFreeBudget
+    constellation: torch.Tensor, beam: torch.Tensor, draws: Perturbations, plan: ModelFreeBudget, scale: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The calls' beams (2P, K) (unit norm) and symbols (2P, B) (unit mean energy) for ``draws``
-    (differentiable in both inputs: a test's pathwise gradient uses that)."""
+    """The calls' beams (2P, K) and symbols (2P, B) for ``draws``, in the model's gauge ``scale`` (norm 1 / s,
+    mean energy s^2), differentiable in ``constellation`` and ``beam`` (a test's pathwise gradient uses that)."""
     k = beam.shape[-1]
     delta = plan.beam_sigma / math.sqrt(k) * draws.eps
     shifted = torch.stack([beam + delta, beam - delta], 1).reshape(-1, k)  # + and - of each pair in a row
-    beams = shifted / shifted.norm(dim=-1, keepdim=True)
+    beams = shifted / (scale * shifted.norm(dim=-1, keepdim=True))
     symbols = math.sqrt(1.0 - plan.symbol_sigma**2) * constellation[draws.messages] + plan.symbol_sigma * draws.w
-    return beams, symbols
+    return beams, scale * symbols
 
 
 def surrogate(
@@ -216,9 +226,7 @@ def surrogate(
     return beam_part + symbol_part, g.detach()
 
 
-def snapshot_terms(
-    model: Autoencoder, omega: float, z, target, theta, z_comm, kappa, messages, num_messages: int
-) -> torch.Tensor:
+def snapshot_terms(model: Autoencoder, omega: float, z, target, theta, z_comm, kappa, messages) -> torch.Tensor:
     """Per-snapshot J_ISAC (N,) (:func:`isac_terms`), a comm snapshot whose frame was lost (CSI not finite)
     counted as a uniform guess, log |M| nats."""
     lost = ~(torch.isfinite(kappa) & torch.isfinite(z_comm))
@@ -228,7 +236,7 @@ def snapshot_terms(
     terms = isac_terms(model, omega, z, target, theta, z_comm, kappa, messages)
     logits = model.comm((z_comm / kappa).unsqueeze(0))[0]
     guessed = comm_loss(logits.unsqueeze(-2), messages.unsqueeze(-1))  # what the receiver's guess cost
-    return torch.where(lost, terms + (1.0 - omega) * (math.log(num_messages) - guessed), terms)
+    return torch.where(lost, terms + (1.0 - omega) * (math.log(model.num_messages) - guessed), terms)
 
 
 def finetune_model_free(
@@ -289,8 +297,8 @@ def finetune_model_free(
     start = time.perf_counter()
     while state["step"] < plan.steps:
         draws = Perturbations.draw(policy, plan.pairs, block, k, m)
-        constellation, beam = unit_transmitter(model, sectors)
-        beams, symbols = perturbed(constellation.detach(), beam.detach(), draws, plan)
+        constellation, beam, scale = unit_transmitter(model, sectors)
+        beams, symbols = perturbed(constellation.detach(), beam.detach(), draws, plan, scale)
         received = []
         for j in range(2 * plan.pairs):
             y = Beamformed(symbols[j], beams[j])
@@ -299,12 +307,13 @@ def finetune_model_free(
             received.append((radar.z, radar.target, radar.theta, comm.z, comm.kappa, draws.messages[j]))
         data = [torch.stack(column) for column in zip(*received)]  # each (2P, B, ...)
         with torch.no_grad():
-            terms = snapshot_terms(model, omega, *(d.flatten(0, 1) for d in data), m).reshape(2 * plan.pairs, -1)
-        estimate, g = surrogate(constellation, beam, draws, plan, terms, data[1])
+            terms = snapshot_terms(model, omega, *(d.flatten(0, 1) for d in data)).reshape(2 * plan.pairs, -1)
+        target = data[1]
+        estimate, g = surrogate(constellation, beam, draws, plan, terms, target)
         tx_optimizer.zero_grad(set_to_none=True)
         estimate.backward()
         tx_optimizer.step()
-        _train_receivers(model, omega, m, [d.flatten(0, 1) for d in data], rx_optimizer, plan, policy)
+        _train_receivers(model, omega, [d.flatten(0, 1) for d in data], rx_optimizer, plan, policy)
 
         loss = float(terms.double().mean())
         state["step"] += 1
@@ -329,10 +338,11 @@ def finetune_model_free(
         "method": METHOD,
         "device": device,
         "omega": omega,
-        "trained": {"transmitter (model-free estimate)": list(TRANSMITTER), "receivers (supervised)": list(RECEIVERS)},
+        "trained": {"transmitter": list(TRANSMITTER), "receivers": list(RECEIVERS)},
         "estimator": {
-            "beam": "antithetic pairs of perturbed beams, one channel call each, label baseline",
+            "beam": "zeroth order: antithetic pairs of perturbed beams, one channel call each, baseline per label",
             "symbols": "REINFORCE per snapshot, leave-one-out baseline per call, label and message",
+            "receivers": "supervised on J_ISAC over the same snapshots",
         },
         "budget": {"name": budget, **asdict(plan)},
         "block": block,
@@ -370,12 +380,12 @@ def _check_scenario(nominal: LoadedModel, channels: Channels) -> Scenario:
     return scenario
 
 
-def _train_receivers(model, omega, m, data, optimizer, plan, generator) -> None:
+def _train_receivers(model, omega, data, optimizer, plan, generator) -> None:
     """Adam on J_ISAC over the step's snapshots (``data``: the flattened columns) in shuffled minibatches."""
     order = torch.randperm(data[0].shape[0], generator=generator)
     for first in range(0, order.numel(), plan.receiver_batch):
         rows = order[first : first + plan.receiver_batch]
-        loss = snapshot_terms(model, omega, *(d[rows] for d in data), m).mean()
+        loss = snapshot_terms(model, omega, *(d[rows] for d in data)).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
