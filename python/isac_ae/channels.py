@@ -105,8 +105,21 @@ def radar_response(y, theta: torch.Tensor, alpha: torch.Tensor, array: ArrayMode
 
     ``ideal``: whether ``array`` has unit gains and no coupling, if the caller already knows.
     """
-    a_tx, a_rx = _manifolds(array, theta, _is_ideal(array) if ideal is None else ideal)
+    ideal = _is_ideal(array) if ideal is None else ideal
+    if isinstance(y, Beamformed) and not ideal:
+        # a_tx^T v = a^T C diag(g_tx) v: the board's TX side moves onto the one beam (a (K,) product) and the
+        # plain steering vectors do, instead of an (N, K) x (K, K) product for a_tx
+        a = steering(array.positions, theta)
+        a_rx = array.gain_rx * (a @ array.coupling.mT)
+        return (alpha * project(transmitted_beam(y, array), a)).unsqueeze(-1) * a_rx
+    a_tx, a_rx = _manifolds(array, theta, ideal)
     return (alpha * project(y, a_tx)).unsqueeze(-1) * a_rx
+
+
+def transmitted_beam(y: Beamformed, array: ArrayModel) -> Beamformed:
+    """``y`` with its beam v replaced by C diag(g_tx) v, so that plain steering vectors a give
+    a^T C diag(g_tx) v = steering_tx^T v (the array's TX gains and coupling applied once, to the beam)."""
+    return Beamformed(y.symbols, (array.gain_tx * y.beam) @ array.coupling.mT)
 
 
 def _manifolds(array: ArrayModel, theta: torch.Tensor, ideal: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -216,7 +229,13 @@ class CommChannel(_ArrayChannel):
         vartheta = uniform(n, *sc.comm_sector_rad, generator, dev)
         beta = complex_normal(n, sc.comm_gain_var, generator, dev, y.dtype)
         noise = complex_normal(n, sc.noise_power, generator, dev, y.dtype)
-        a = steering(self.positions, vartheta) if self._ideal else self.array.steering_tx(vartheta)
+        if isinstance(y, Beamformed) and not self._ideal:
+            y = transmitted_beam(y, self.array)  # the TX side on the beam: plain steering vectors then suffice
+            if v is not None:
+                v = (self.array.gain_tx * v) @ self.array.coupling.mT
+            a = steering(self.positions, vartheta)
+        else:
+            a = steering(self.positions, vartheta) if self._ideal else self.array.steering_tx(vartheta)
         z = beta * project(y, a) + noise
         kappa = beta * (beam_gain(y.beam, a) if v is None else (a * v).sum(-1))
         return CommDraw(z=z, kappa=kappa, vartheta=vartheta, beta=beta)
