@@ -55,6 +55,20 @@ The policy and the gradient estimates, one step:
 The losses j_n are computed by the receivers as they are before the step's
 updates. A comm frame the link loses (its CSI NaN: a deep fade) counts as a
 uniform guess, log |M| nats, for its snapshots; the radar part stays.
+
+Measured on the Quad-MxFE twin (seed 0, in process, block 1024, seed 0) from
+the shipped nominal omega_r = 0.09 model; 1e5 held-out snapshots of the twin's
+channels: J_ISAC 0.179 -> 0.019 (quick: 1.2 M snapshots in 1200 calls, 10 s
+on a loaded 2-core machine) and -> -0.067 (full: 123 M snapshots in 120 000
+calls, 17 min); Pd 0.092 -> 0.200 / 0.592, RMSE 15.7 -> 6.2 / 1.96 deg, SER
+0.0137 -> 0.0078 / 0.0054 (Pfa 0.01). The same quick run with the
+transmitter's step at zero (the receivers alone) ends at J_ISAC 0.036 (Pd
+0.216, SER 0.0137): the transmitter's part is 0.017 +- 0.0006 of it, spent
+on the comm side (omega_r = 0.09 weighs it eleven to one). Over the air each
+call is a frame per scene; behind the emulator a call of 1024 snapshots in one
+scene took 45 ms on the pluto2 twin and 0.24 s on the quadmxfe twin, so the
+quick budget costs about 1 and 5 minutes of device time there, the full one
+1.5 and 8 hours: the full budget is for a twin in process or a patient bench.
 """
 
 from __future__ import annotations
