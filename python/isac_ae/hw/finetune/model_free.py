@@ -74,10 +74,7 @@ quick budget costs about 1 and 5 minutes of device time there, the full one
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -90,6 +87,7 @@ from ...autoencoder.model import NETWORKS, TRANSMITTER, Autoencoder
 from ...autoencoder.modelfile import LoadedModel
 from ...channels import Beamformed, Channels
 from ...scenario import Scenario
+from . import checkpoint as checkpoints
 from .objective import isac_terms
 
 METHOD = "model-free"
@@ -295,7 +293,7 @@ def finetune_model_free(
     policy, channel_generator = generators(seed)
     run = {
         "format": _RUN_FORMAT,
-        "nominal": _digest(nominal.model),
+        "nominal": checkpoints.weights_digest(nominal.model),
         "scenario": scenario.to_dict(),
         "omega": omega,
         "budget": asdict(plan),
@@ -305,7 +303,16 @@ def finetune_model_free(
     state = {"step": 0, "snapshots": 0, "calls": 0, "seconds": 0.0, "first_loss": None, "last_loss": None}
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.exists():
-        state = _resume(ckpt, run, model, tx_optimizer, rx_optimizer, policy, channel_generator)
+        state = checkpoints.resume(
+            ckpt,
+            run,
+            "model, scenario, budget, block or seed",
+            model=model,
+            tx_optimizer=tx_optimizer,
+            rx_optimizer=rx_optimizer,
+            policy=policy,
+            channel_generator=channel_generator,
+        )
     sectors = torch.as_tensor(scenario.theta_vector, dtype=torch.float32)
 
     start = time.perf_counter()
@@ -340,7 +347,16 @@ def finetune_model_free(
         if ckpt is not None and (state["step"] % checkpoint_every == 0 or state["step"] == plan.steps):
             state["seconds"] += time.perf_counter() - start
             start = time.perf_counter()
-            _save(ckpt, run, state, model, tx_optimizer, rx_optimizer, policy, channel_generator)
+            checkpoints.save(
+                ckpt,
+                run,
+                state,
+                model=model,
+                tx_optimizer=tx_optimizer,
+                rx_optimizer=rx_optimizer,
+                policy=policy,
+                channel_generator=channel_generator,
+            )
         if progress is not None:
             progress(
                 ModelFreeProgress(
@@ -403,48 +419,3 @@ def _train_receivers(model, omega, data, optimizer, plan, generator) -> None:
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-
-
-def _digest(model: Autoencoder) -> str:
-    """SHA-256 of a model's weights: a checkpoint belongs to one nominal model."""
-    h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-def _save(path: Path, run: dict, state: dict, model, tx_optimizer, rx_optimizer, policy, channel_generator) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(
-        {
-            "run": json.dumps(run, sort_keys=True),
-            "state": state,
-            "model": model.state_dict(),
-            "tx_optimizer": tx_optimizer.state_dict(),
-            "rx_optimizer": rx_optimizer.state_dict(),
-            "policy": policy.get_state(),
-            "channel_generator": channel_generator.get_state(),
-        },
-        tmp,
-    )
-    os.replace(tmp, path)  # an interruption never leaves a half-written checkpoint
-
-
-def _resume(path: Path, run: dict, model, tx_optimizer, rx_optimizer, policy, channel_generator) -> dict:
-    try:
-        saved = torch.load(path, weights_only=True)
-    except Exception as exc:  # torch raises several types for a damaged file
-        raise ValueError(f"cannot read checkpoint {path}: {exc or type(exc).__name__}") from None
-    if not isinstance(saved, dict) or saved.get("run") != json.dumps(run, sort_keys=True):
-        raise ValueError(
-            f"checkpoint {path} belongs to another fine-tuning run (model, scenario, budget, block or seed "
-            "differ): use another checkpoint path or delete it to start afresh"
-        )
-    model.load_state_dict(saved["model"])
-    tx_optimizer.load_state_dict(saved["tx_optimizer"])
-    rx_optimizer.load_state_dict(saved["rx_optimizer"])
-    policy.set_state(saved["policy"])
-    channel_generator.set_state(saved["channel_generator"])
-    return saved["state"]

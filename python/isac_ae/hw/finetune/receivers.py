@@ -22,10 +22,8 @@ the best check are returned (the nominal ones if none beat them).
 from __future__ import annotations
 
 import copy
-import hashlib
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -41,6 +39,7 @@ from ...scenario import Scenario, ScenarioError
 from ..capture import NS, CaptureError, captures_in, load_capture
 from ..frames import FrameError
 from ..profiles import profile as get_profile
+from . import checkpoint as checkpoints
 from .objective import isac_terms
 
 METHOD = "receivers"
@@ -168,7 +167,7 @@ def finetune_receivers(
     optimizer = torch.optim.Adam(params, lr=plan.learning_rate)
     generator = torch.Generator().manual_seed(seed)
     run = {
-        "nominal": _digest(nominal.model),
+        "nominal": checkpoints.weights_digest(nominal.model),
         "omega": omega,
         "device": board.name,
         "captures": {p.name: digests[p.name] for p in usable},
@@ -179,7 +178,9 @@ def finetune_receivers(
     state = {"step": 0, "since_best": 0, "seconds": 0.0, "best": None, "best_loss": None}
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.exists():
-        state = _resume(ckpt, run, model, optimizer, generator)
+        state = checkpoints.resume(
+            ckpt, run, "model, captures, split, budget or seed", model=model, optimizer=optimizer, generator=generator
+        )
     if state["best"] is None:  # the nominal receivers are the first candidate: fine-tuning must beat them
         state["best"], state["best_loss"] = _receiver_state(model), _loss(model, omega, held)
         state["nominal_loss"] = state["best_loss"]
@@ -204,7 +205,7 @@ def finetune_receivers(
         state["seconds"] += time.perf_counter() - start
         start = time.perf_counter()
         if ckpt is not None:
-            _save(ckpt, run, state, model, optimizer, generator)
+            checkpoints.save(ckpt, run, state, model=model, optimizer=optimizer, generator=generator)
         if progress is not None:
             progress(
                 ReceiverProgress(
@@ -335,44 +336,3 @@ def _loss(model: Autoencoder, omega: float, data: _Snapshots) -> float:
 
 def _receiver_state(model: Autoencoder) -> dict:
     return {k: v.detach().clone() for k, v in model.state_dict().items() if k.split(".")[0] in RECEIVERS}
-
-
-def _digest(model: Autoencoder) -> str:
-    """SHA-256 of a model's weights: a checkpoint belongs to one nominal model."""
-    h = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-def _save(path: Path, run: dict, state: dict, model, optimizer, generator) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(
-        {
-            "run": json.dumps(run, sort_keys=True),
-            "state": state,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "generator": generator.get_state(),
-        },
-        tmp,
-    )
-    os.replace(tmp, path)  # an interruption never leaves a half-written checkpoint
-
-
-def _resume(path: Path, run: dict, model, optimizer, generator) -> dict:
-    try:
-        saved = torch.load(path, weights_only=True)
-    except Exception as exc:  # torch raises several types for a damaged file
-        raise ValueError(f"cannot read checkpoint {path}: {exc or type(exc).__name__}") from None
-    if not isinstance(saved, dict) or saved.get("run") != json.dumps(run, sort_keys=True):
-        raise ValueError(
-            f"checkpoint {path} belongs to another fine-tuning run (model, captures, split, budget or seed "
-            "differ): use another checkpoint path or delete it to start afresh"
-        )
-    model.load_state_dict(saved["model"])
-    optimizer.load_state_dict(saved["optimizer"])
-    generator.set_state(saved["generator"])
-    return saved["state"]
