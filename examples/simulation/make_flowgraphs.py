@@ -245,6 +245,26 @@ def rho_phi(gui, label=""):
     ]
 
 
+#: gr-iio's FMComms2 blocks at the flowgraph's carrier and sample rate.
+RADIO = dict(type="fc32", frequency="lo", samplerate="samp_rate", bandwidth="20000000", len_tag_key="''")
+
+
+def iio_source(name, xy, uri, buffer_size, channels):
+    """gr-iio's FMComms2 source on RX1 (and RX2 when ``channels`` is 2), manual gain 30 dB."""
+    gains = {}
+    for k in range(1, channels + 1):
+        gains.update({f"gain{k}": "'manual'", f"manual_gain{k}": "30"})
+    rx = dict(rx1_en="True", rx2_en=str(channels == 2))
+    return block(name, "iio_fmcomms2_source", xy, uri=uri, buffer_size=buffer_size, **rx, **gains, **RADIO)
+
+
+def iio_sink(name, xy, uri, buffer_size, channels, cyclic):
+    """gr-iio's FMComms2 sink on TX1 (and TX2 when ``channels`` is 2), 10 dB attenuation."""
+    attenuation = {f"attenuation{k}": "10" for k in range(1, channels + 1)}
+    tx = dict(tx1_en="True", tx2_en=str(channels == 2), cyclic=str(cyclic))
+    return block(name, "iio_fmcomms2_sink", xy, uri=uri, buffer_size=buffer_size, **tx, **attenuation, **RADIO)
+
+
 def hardware_channels(prefix, x, y, tx, gui):
     """The air in place of the channels: Frame Transmitter -> FMComms2 Sink (TX1, TX2); FMComms2 Source
     (RX1, RX2) -> Radar Frame Receiver; the comm receiver's source (RX1) -> Comm Frame Receiver. The two
@@ -252,36 +272,10 @@ def hardware_channels(prefix, x, y, tx, gui):
     ftx, sink, src, csrc = f"{prefix}frame_tx", f"{prefix}iio_sink", f"{prefix}iio_source", f"{prefix}comm_source"
     rc, cc = f"{prefix}radar_frame_rx", f"{prefix}comm_frame_rx"
     frames = "0" if gui else "items // frame"
-    radio = dict(type="fc32", frequency="lo", samplerate="samp_rate", bandwidth="20000000", len_tag_key="''")
     blocks = [
         block(ftx, "isac_ae_frame_transmitter", (x, y), K="K", frame_snapshots="frame"),
-        block(
-            sink,
-            "iio_fmcomms2_sink",
-            (x + 230, y),
-            uri="uri",
-            buffer_size="frame + 4096",
-            tx1_en="True",
-            tx2_en="True",
-            cyclic="False",
-            attenuation1="10",
-            attenuation2="10",
-            **radio,
-        ),
-        block(
-            src,
-            "iio_fmcomms2_source",
-            (x, y + 120),
-            uri="uri",
-            buffer_size="8192",
-            rx1_en="True",
-            rx2_en="True",
-            gain1="'manual'",
-            manual_gain1="30",
-            gain2="'manual'",
-            manual_gain2="30",
-            **radio,
-        ),
+        iio_sink(sink, (x + 230, y), "uri", "frame + 4096", 2, False),
+        iio_source(src, (x, y + 120), "uri", "8192", 2),
         block(
             rc,
             "isac_ae_radar_frame_receiver",
@@ -294,18 +288,7 @@ def hardware_channels(prefix, x, y, tx, gui):
             target_deg="target_deg",
             frames=frames,
         ),
-        block(
-            csrc,
-            "iio_fmcomms2_source",
-            (x, y + 260),
-            uri="comm_uri",
-            buffer_size="8192",
-            rx1_en="True",
-            rx2_en="False",
-            gain1="'manual'",
-            manual_gain1="30",
-            **radio,
-        ),
+        iio_source(csrc, (x, y + 260), "comm_uri", "8192", 1),
         block(
             cc,
             "isac_ae_comm_frame_receiver",
@@ -774,40 +757,8 @@ def isac_phaser_beampattern(gui: bool):
             vlen="1",
         ),
         block("import_numpy", "import", (1030, 8), imports="import numpy"),
-        block(
-            "pluto_sink",
-            "iio_fmcomms2_sink",
-            (230, 420),
-            type="fc32",
-            uri="sdr_uri",
-            frequency="lo",
-            samplerate="samp_rate",
-            bandwidth="20000000",
-            buffer_size="1024",
-            tx1_en="True",
-            tx2_en="False",
-            cyclic="True",
-            attenuation1="10",
-            len_tag_key="''",
-        ),
-        block(
-            "pluto_source",
-            "iio_fmcomms2_source",
-            (230, 560),
-            type="fc32",
-            uri="sdr_uri",
-            frequency="lo",
-            samplerate="samp_rate",
-            bandwidth="20000000",
-            buffer_size="4096",
-            rx1_en="True",
-            rx2_en="True",
-            gain1="'manual'",
-            manual_gain1="30",
-            gain2="'manual'",
-            manual_gain2="30",
-            len_tag_key="''",
-        ),
+        iio_sink("pluto_sink", (230, 420), "sdr_uri", "1024", 1, True),
+        iio_source("pluto_source", (230, 560), "sdr_uri", "4096", 2),
         block(
             "scan",
             "isac_ae_phaser_beam_scan",
