@@ -792,29 +792,8 @@ def isac_phaser_beampattern(gui: bool):
         param("lo", (0, 0), "2200000000", "intx", "Pluto LO (Hz)"),
     ]
     if gui:
+        blocks += gui_controls(860, hardware=True)  # the target-sector sliders, as the Pluto flowgraph has them
         blocks += [
-            block(
-                "theta_min",
-                "variable_qtgui_range",
-                (0, 0),
-                label="Target sector min (deg)",
-                value="-20",
-                start="-80",
-                stop="0",
-                step="1",
-                gui_hint="0,0,1,1",
-            ),
-            block(
-                "theta_max",
-                "variable_qtgui_range",
-                (0, 0),
-                label="Target sector max (deg)",
-                value="20",
-                start="0",
-                stop="80",
-                step="1",
-                gui_hint="0,1,1,1",
-            ),
             block(
                 "pattern",
                 "qtgui_vector_sink_f",
