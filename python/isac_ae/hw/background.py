@@ -20,9 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .calibration import CalibrationError, _complex, _pairs, write_atomically
-from .profiles import ProfileError
-from .profiles import profile as get_profile
+from .calibration import CalibrationError, _complex, _pairs, expected_elements, read_json, write_atomically
 
 FORMAT = "isac_ae.background/1"
 
@@ -75,16 +73,8 @@ class Background:
     def load(cls, path, device: str) -> Background:
         """Read a background of ``device`` (a profile name); CalibrationError naming the file otherwise."""
         path = Path(path)
-        try:
-            expected_k = get_profile(device).num_elements
-        except ProfileError as exc:
-            raise CalibrationError(str(exc)) from None
-        try:
-            data = json.loads(path.read_text())
-        except OSError as exc:
-            raise CalibrationError(f"cannot read background {path}: {exc.strerror or exc}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CalibrationError(f"{path} is not JSON: {exc}") from None
+        expected_k = expected_elements(device)
+        data = read_json(path, "background")
         if not isinstance(data, dict) or data.get("format") != FORMAT:
             raise CalibrationError(f"{path} is not a background (expected format {FORMAT!r}): see `isac-ae hw scene`")
         try:

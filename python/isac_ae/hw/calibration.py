@@ -100,6 +100,25 @@ def write_atomically(path: Path, data: bytes) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def read_json(path: Path, what: str):
+    """The JSON in ``path``; CalibrationError naming the file (a ``what``: "calibration", "background") when
+    it cannot be read or is not JSON."""
+    try:
+        return json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise CalibrationError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CalibrationError(f"{path} is not JSON: {exc}") from None
+
+
+def expected_elements(device: str, num_elements=None) -> int:
+    """K of ``device``'s profile (or ``num_elements`` when given); CalibrationError for an unknown profile."""
+    try:
+        return get_profile(device).num_elements if num_elements is None else int(num_elements)
+    except ProfileError as exc:
+        raise CalibrationError(str(exc)) from None
+
+
 def tuned_lo_hz(device) -> float:
     """The carrier a device is tuned to, Hz: the AD9361's RX LO, the AD9081's NCOs (direct RF sampling),
     the Phaser's RF (its ADF4159 LO minus the Pluto's IF, the relation ADI's Phaser examples set)."""
@@ -252,17 +271,8 @@ class Calibration:
         CalibrationError, naming both, for a file of another device or K.
         """
         path = Path(path)
-        try:
-            expected_k = get_profile(device).num_elements if num_elements is None else int(num_elements)
-        except ProfileError as exc:
-            raise CalibrationError(str(exc)) from None
-        try:
-            data = json.loads(path.read_text())
-        except OSError as exc:
-            raise CalibrationError(f"cannot read calibration {path}: {exc.strerror or exc}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise CalibrationError(f"{path} is not JSON: {exc}") from None
-        calibration = cls.from_dict(data, str(path))
+        expected_k = expected_elements(device, num_elements)
+        calibration = cls.from_dict(read_json(path, "calibration"), str(path))
         if calibration.device != device:
             raise CalibrationError(f"{path} calibrates a {calibration.device}, not a {device}")
         if calibration.num_elements != expected_k:
