@@ -13,14 +13,20 @@ DEFAULT_SYNTHESIS_GRID = np.deg2rad(np.linspace(-90.0, 90.0, 721))
 
 
 def ls_beam(positions, sector_rad, grid_rad=DEFAULT_SYNTHESIS_GRID) -> np.ndarray:
-    """Least-squares beam for an angular sector, eq. (9), unit norm, shape (K,).
+    """Least-squares beam for an angular sector on ideal elements at ``positions`` (K,), wavelengths, eq. (9)."""
+    return ls_beam_for(lambda theta: steering_matrix(positions, theta).T, sector_rad, grid_rad)
 
-    Solves ``min_y || b - A^T y ||^2`` where ``A`` holds the steering vectors
-    of the grid and ``b_i = |a(theta_i)|^2 = K`` inside the sector, 0 outside.
-    ``lstsq`` gives the same minimiser as ``(A^* A^T)^{-1} A^* b`` without
-    forming the (possibly ill-conditioned) normal equations.
+
+def ls_beam_for(tx_manifold, sector_rad, grid_rad=DEFAULT_SYNTHESIS_GRID) -> np.ndarray:
+    """Least-squares beam for an angular sector, eq. (9), unit norm, shape (K,), on any array.
+
+    tx_manifold: angles (G,) radians -> (G, K) complex, the field each element
+    radiates toward each angle (``tx`` of :mod:`isac_ae.baselines.steering`).
+    Solves ``min_y || b - A y ||^2`` where the rows of ``A`` are the TX steering
+    vectors of the grid and ``b_i = ||a(theta_i)||^2`` inside the sector (K on
+    ideal elements), 0 outside. ``lstsq`` gives the same minimiser as the
+    normal equations without forming them (they can be ill-conditioned).
     """
-    positions = np.asarray(positions, dtype=np.float64)
     lo, hi = sector_rad
     grid = np.asarray(grid_rad, dtype=np.float64)
     inside = (grid >= lo) & (grid <= hi)
@@ -28,9 +34,11 @@ def ls_beam(positions, sector_rad, grid_rad=DEFAULT_SYNTHESIS_GRID) -> np.ndarra
         # A sector narrower than the grid step still needs a target direction.
         grid = np.append(grid, 0.5 * (lo + hi))
         inside = np.append(inside, True)
-    a = steering_matrix(positions, grid)
-    desired = np.where(inside, np.sum(np.abs(a) ** 2, axis=0), 0.0)
-    y, *_ = np.linalg.lstsq(a.T, desired.astype(np.complex128), rcond=None)
+    a = np.asarray(tx_manifold(grid), dtype=np.complex128)
+    if a.ndim != 2 or a.shape[0] != grid.size:
+        raise ValueError(f"tx_manifold must map {grid.size} angles to ({grid.size}, K), got {a.shape}")
+    desired = np.where(inside, np.sum(np.abs(a) ** 2, axis=1), 0.0)
+    y, *_ = np.linalg.lstsq(a, desired.astype(np.complex128), rcond=None)
     return y / np.linalg.norm(y)
 
 

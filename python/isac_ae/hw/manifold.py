@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..baselines.steering import DictionarySteering
 from .calibration import (
     CalibrationError,
     check_angles,
@@ -82,6 +83,24 @@ class Manifold:
     @property
     def num_elements(self) -> int:
         return self.response.shape[1]
+
+    def dictionary(self, nominal_positions, calibration=None) -> DictionarySteering:
+        """The steering dictionary a baseline can be designed with: these responses interpolated in angle.
+
+        nominal_positions: (K,) wavelengths (their phase progression is taken out
+        before interpolating). The TX manifold is the RX one times each chain's
+        TX over RX gain from ``calibration`` (exact when the coupling is
+        symmetric, as a passive array's is); without a calibration, or on a
+        receive-only array (tx_correction None), the two are taken equal.
+        """
+        tx_over_rx = None
+        if calibration is not None:
+            if calibration.num_elements != self.num_elements:
+                raise CalibrationError(
+                    f"the calibration has K = {calibration.num_elements}, the manifold K = {self.num_elements}"
+                )
+            tx_over_rx = calibration.tx_gain / calibration.rx_gain
+        return DictionarySteering(np.radians(self.angles_deg), self.response, nominal_positions, tx_over_rx)
 
     def save(self, path) -> None:
         """Write an ``.npz``: angles_deg, response, snr_db and a JSON header (device, LO, URI, date, method)."""
