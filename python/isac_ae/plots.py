@@ -37,6 +37,14 @@ def plot_tradeoff(rows, out_dir: Path, title: str = "", extra_series=(), prefix:
     metric and SER intervals. Files: ``<prefix>_ser_vs_pd`` and
     ``<prefix>_ser_vs_rmse`` (.png, .pdf). Returns the written paths.
     """
+    return plot_fronts([("baseline", rows)], out_dir, title, extra_series, prefix)
+
+
+def plot_fronts(fronts, out_dir: Path, title: str = "", extra_series=(), prefix: str = "baseline") -> list[Path]:
+    """:func:`plot_tradeoff` for several baseline designs: fronts is a list of (label, sweep rows).
+
+    With one design every swept point is drawn too (grey), with several only their fronts.
+    """
     written = []
     for metric, xlabel, stem in (
         ("pd", r"detection probability $P_d$", f"{prefix}_ser_vs_pd"),
@@ -44,19 +52,26 @@ def plot_tradeoff(rows, out_dir: Path, title: str = "", extra_series=(), prefix:
     ):
         front_key, _, low, high = FRONTS[metric]
         fig, ax = plt.subplots(figsize=(5.5, 4.0))
-        ax.scatter(
-            [r[metric] for r in rows], [r["ser"] for r in rows], s=10, color="0.7", label="baseline (all rho, phi)"
-        )
-        front = sorted((r for r in rows if r[front_key]), key=lambda r: r["ser"])
-        ax.errorbar(
-            [r[metric] for r in front],
-            [r["ser"] for r in front],
-            xerr=_error(front, metric, low, high),
-            fmt="k-o",
-            ms=3,
-            elinewidth=0.8,
-            label="baseline Pareto front (95 % CI)",
-        )
+        for i, (name, rows) in enumerate(fronts):
+            if len(fronts) == 1:
+                ax.scatter(
+                    [r[metric] for r in rows],
+                    [r["ser"] for r in rows],
+                    s=10,
+                    color="0.7",
+                    label=f"{name} (all rho, phi)",
+                )
+            front = sorted((r for r in rows if r[front_key]), key=lambda r: r["ser"])
+            ax.errorbar(
+                [r[metric] for r in front],
+                [r["ser"] for r in front],
+                xerr=_error(front, metric, low, high),
+                fmt="-o",
+                color="k" if i == 0 else f"C{i + 3}",
+                ms=3,
+                elinewidth=0.8,
+                label=f"{name} Pareto front (95 % CI)",
+            )
         for label, series in extra_series:
             ax.errorbar(
                 [r[metric] for r in series],
@@ -77,9 +92,10 @@ def plot_tradeoff(rows, out_dir: Path, title: str = "", extra_series=(), prefix:
         ax.set_xlabel(xlabel)
         ax.set_ylabel("symbol error rate")
         ax.grid(True, which="both", alpha=0.3)
-        pfa = rows[0].get("target_pfa") or rows[0].get("pfa")
+        first = fronts[0][1][0]
+        pfa = first.get("target_pfa") or first.get("pfa")
         ax.set_title(title or f"ISAC trade-off at $P_{{fa}}$ = {pfa:.0e}")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7 if len(fronts) > 1 else 8)
         written += _save(fig, Path(out_dir) / stem)
     return written
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .baselines import BaselineSystem, MaprtDetector
+from .baselines import BaselineSystem, design_maprt
 from .evaluation import evaluate, h0_scores, pareto_front, seed_streams, threshold_for_pfa
 from .scenario import Scenario
 
@@ -50,41 +50,47 @@ FRONTS = {
 }
 
 
-def baseline_sweep(scenario: Scenario, rhos, phis_rad, samples: int, seed: int, device="cpu", progress=None):
+def baseline_sweep(scenario: Scenario, rhos, phis_rad, samples: int, seed: int, device="cpu", progress=None, **design):
     """Evaluate the baseline on every (rho, phi) of the grid; see :func:`baseline_points`."""
     points = [(rho, phi) for rho in rhos for phi in _phases(rho, phis_rad)]
-    return baseline_points(scenario, points, samples, seed, device, progress)
+    return baseline_points(scenario, points, samples, seed, device, progress, **design)
 
 
-def baseline_points(scenario: Scenario, points, samples: int, seed: int, device="cpu", progress=None):
+def baseline_points(
+    scenario: Scenario, points, samples: int, seed: int, device="cpu", progress=None, *, steering=None, channels=None
+):
     """Evaluate the baseline at every (rho, phi radians) of ``points``; one dict per point with both front flags.
 
+    steering: the array the baseline is designed for (None: the nominal array,
+    :class:`~isac_ae.baselines.BaselineSystem`); channels: what the snapshots
+    go through (None: the scenario's simulated channels; a twin's or a board's).
     The MAPRT score under H0 is ``max |a^H n|^2``, which does not depend on the
     transmitted beam, so one H0 calibration (``samples`` snapshots) serves all points.
     Every point sees the test draws of ``evaluate(system, samples, seed)`` for
     any system (common random numbers): the comparison between points, and
     with a learned system evaluated with the same seed, is free of the
     channel's sampling noise that the systems share. Sweeps with equal
-    (scenario, samples, seed) share threshold and draws, so their rows can be
-    merged (:func:`mark_fronts`).
+    (scenario, samples, seed, channels) share threshold and draws, so their
+    rows can be merged (:func:`mark_fronts`).
     """
-    maprt = MaprtDetector(scenario.nominal_positions(), scenario.target_sector_rad, device=device)
-    threshold = baseline_threshold(scenario, samples, seed, device, maprt)
+    maprt = design_maprt(scenario, steering, device)
+    threshold = baseline_threshold(scenario, samples, seed, device, maprt, channels=channels)
     rows = []
     for rho, phi in points:
-        system = BaselineSystem(scenario, rho, phi, device=device, maprt=maprt)
-        result = evaluate(system, samples, seed, device, threshold=threshold, progress=progress)
+        system = BaselineSystem(scenario, rho, phi, device=device, maprt=maprt, steering=steering)
+        result = evaluate(system, samples, seed, device, threshold=threshold, progress=progress, channels=channels)
         row = {"rho": rho, "phi_deg": math.degrees(phi), **result.to_dict()}
         row["h0_samples"] = samples
         rows.append(row)
     return mark_fronts(rows)
 
 
-def baseline_threshold(scenario: Scenario, samples: int, seed: int, device="cpu", maprt=None) -> float:
+def baseline_threshold(scenario: Scenario, samples: int, seed: int, device="cpu", maprt=None, channels=None) -> float:
     """The MAPRT threshold every point of a sweep with (scenario, samples, seed) uses: that of ``evaluate``."""
-    maprt = maprt or MaprtDetector(scenario.nominal_positions(), scenario.target_sector_rad, device=device)
+    maprt = maprt or design_maprt(scenario, None, device)
     reference = BaselineSystem(scenario, 1.0, 0.0, device=device, maprt=maprt)
-    return threshold_for_pfa(h0_scores(reference, samples, seed_streams(seed, 2)[0], device), scenario.pfa)
+    h0 = h0_scores(reference, samples, seed_streams(seed, 2)[0], device, channels=channels)
+    return threshold_for_pfa(h0, scenario.pfa)
 
 
 def mark_fronts(rows):
