@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from isac_ae.hw.calibration import (
+    TX_FRAMES,
     Calibration,
     CalibrationError,
     calibrate_digital,
@@ -28,6 +29,7 @@ from isac_ae.hw.calibration import (
 from isac_ae.hw.device import CommReceiver, PhaserArray, Transceiver
 from isac_ae.hw.profiles import profile
 from isac_ae.hw.scene import OperatorSceneController, Scene, Target
+from isac_ae.hw.twin import DigitalTwin
 
 from ..helpers import Z
 from .twin_variants import (
@@ -321,3 +323,14 @@ def test_array_model_and_corrections_undo_the_estimated_gains():
         calibration.correct_rx(np.ones(3))
     with pytest.raises(CalibrationError, match="got \\(3,\\) positions"):
         calibration.array_model(np.arange(3))
+
+
+def test_combined_frames_recover_the_tx_gains_through_a_fade():
+    """Quad-MxFE twin 3 puts the comm receiver in a fade (a few dB of SNR per frame): the TX_FRAMES frames'
+    combination still lands within the LS error of the combined SNR (Z sigma)."""
+    twin = DigitalTwin("quadmxfe", 3)
+    calibration = _calibrate_digital(twin)
+    per_frame_db = calibration.diagnostics["tx_snr_db"] - 10 * np.log10(TX_FRAMES)
+    assert per_frame_db < 5.0, "no fade: this checks the combination at low SNR"
+    a_tx = manifold(twin, 0.0, "tx")[0]
+    assert within(calibration.tx_gain, relative(a_tx), _tx_std(twin, calibration, a_tx), Z)
