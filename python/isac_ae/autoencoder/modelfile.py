@@ -31,7 +31,7 @@ from safetensors.torch import load_file, save_file
 
 from .. import __version__
 from ..scenario import Scenario, ScenarioError
-from .model import Autoencoder
+from .model import OMEGA_FEATURES, Autoencoder
 
 FORMAT = "isac_ae.autoencoder"
 FORMAT_VERSION = 1
@@ -55,7 +55,12 @@ class LoadedModel:
 
     @property
     def omega(self) -> float:
+        """omega_r it was trained for; a conditioned model's default point."""
         return float(self.metadata["omega"])
+
+    @property
+    def conditioned(self) -> bool:
+        return self.model.conditioned
 
 
 def save_model(
@@ -69,6 +74,8 @@ def save_model(
     """
     if model.members != 1:
         raise ValueError("save one member at a time (Autoencoder.member(i))")
+    if model.conditioned and "conditioning" not in training:
+        raise ValueError("a conditioned model's training record needs its 'conditioning'")
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     diverged = [k for k, v in tensors.items() if not torch.isfinite(v).all()]
     if diverged:
@@ -88,6 +95,13 @@ def save_model(
         "true_positions_wavelengths": [float(p) for p in scenario.true_positions()],
         "training": training,
     }
+    if model.conditioned:
+        metadata["conditioning"] = {
+            "inputs": ["omega_r"],
+            "features": model.conditions,
+            "hidden_scale": model.hidden_scale,
+            **training["conditioning"],
+        }
     tmp = path.with_suffix(path.suffix + ".tmp")
     save_file(tensors, str(tmp), metadata={HEADER_KEY: json.dumps(metadata)})
     tmp.replace(path)
@@ -150,7 +164,8 @@ def load_model(path: Path, scenario: Optional[Scenario] = None, device="cpu") ->
         diff = scenario_mismatch(scenario, trained_for)
         if diff:
             raise ModelFileError(f"{path} was trained for another scenario ({'; '.join(diff)})")
-    _check_shapes(path, shapes, trained_for)
+    arch = _architecture(path, metadata)
+    _check_shapes(path, shapes, trained_for, arch)
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError) as exc:
@@ -158,7 +173,7 @@ def load_model(path: Path, scenario: Optional[Scenario] = None, device="cpu") ->
     bad = [k for k, v in tensors.items() if not torch.isfinite(v).all()]
     if bad:
         raise ModelFileError(f"{path}: non-finite weights in {bad[0]}")
-    model = Autoencoder(trained_for.num_antennas, trained_for.num_messages, members=1)
+    model = Autoencoder(trained_for.num_antennas, trained_for.num_messages, 1, *arch)
     model.load_state_dict(tensors)
     return LoadedModel(model.to(device).eval(), trained_for, metadata, path)
 
@@ -259,11 +274,30 @@ def _check_positions(path: Path, recorded: list, scenario: Scenario) -> None:
         )
 
 
-def _check_shapes(path: Path, shapes: dict[str, tuple[int, ...]], scenario: Scenario) -> None:
-    """The tensors must be exactly those of a one-member model for the scenario's K and |M|."""
+def _architecture(path: Path, metadata: dict) -> tuple[int, int]:
+    """(condition inputs, hidden scale) of the networks: (0, 1) unless the model is conditioned."""
+    conditioning = metadata.get("conditioning")
+    if conditioning is None:
+        return 0, 1
+    if not (
+        isinstance(conditioning, dict)
+        and conditioning.get("inputs") == ["omega_r"]
+        and conditioning.get("features") == OMEGA_FEATURES
+        and _is_int(conditioning.get("hidden_scale"))
+        and 1 <= conditioning["hidden_scale"] <= 64
+    ):
+        raise ModelFileError(
+            f"{path}: unsupported conditioning {_short(conditioning)} (this version reads omega_r conditioning, "
+            f"{OMEGA_FEATURES} features)"
+        )
+    return OMEGA_FEATURES, conditioning["hidden_scale"]
+
+
+def _check_shapes(path: Path, shapes: dict[str, tuple[int, ...]], scenario: Scenario, arch=(0, 1)) -> None:
+    """The tensors must be exactly those of a one-member model for the scenario's K and |M| (and architecture)."""
     k, m = scenario.num_antennas, scenario.num_messages
     with torch.device("meta"):  # shapes only: nothing is allocated
-        expected = {name: tuple(t.shape) for name, t in Autoencoder(k, m, members=1).state_dict().items()}
+        expected = {name: tuple(t.shape) for name, t in Autoencoder(k, m, 1, *arch).state_dict().items()}
     missing, extra = sorted(set(expected) - set(shapes)), sorted(set(shapes) - set(expected))
     if missing or extra:
         raise ModelFileError(f"{path}: tensors do not fit K={k}, |M|={m}: missing {missing}, unexpected {extra}")

@@ -8,7 +8,10 @@ ensemble of one. Shapes: inputs and outputs carry the member dimension first,
 (E, N, ...).
 
 Widths derive from K and |M| as in Table I (hidden layers at least :data:`MIN_HIDDEN` wide, which
-changes nothing for K >= 16); hidden layers use ReLU. Complex
+changes nothing for K >= 16; ``hidden_scale`` times wider for a conditioned model); hidden layers use ReLU.
+A conditioned network (``conditions`` > 0) reads a condition vector (C, conditions), e.g. omega_r's
+features, as extra inputs of its first layer, one per row of its batch: its output (C, N, ...) is the
+network at each condition, with one set of weights (members = 1). Complex
 quantities enter and leave as [real parts, imaginary parts]. Where Table I's
 output activation would harm training, the network returns the quantity before
 it and the loss applies the activation in a numerically safe form:
@@ -37,9 +40,9 @@ SIGMA_FLOOR = math.radians(1e-3)
 MIN_HIDDEN = 16
 
 
-def hidden(width: int) -> int:
-    """A hidden layer's width: Table I's, at least :data:`MIN_HIDDEN`."""
-    return max(int(width), MIN_HIDDEN)
+def hidden(width: int, scale: int = 1) -> int:
+    """A hidden layer's width: Table I's, at least :data:`MIN_HIDDEN`, times ``scale``."""
+    return max(int(width), MIN_HIDDEN) * scale
 
 
 class EnsembleLinear(nn.Module):
@@ -67,9 +70,17 @@ class EnsembleLinear(nn.Module):
         """Feed input position i to weight row ``order[i]``: the stored layout stays, the input may be permuted."""
         self.input_order = order
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """x (E, N, n_in) -> (E, N, n_out). One member serves a batch of C conditions: x (C, N, n_in), or
+        with ``condition`` (C, c) x (C, N, n_in - c), the last c weight rows reading the condition (constant
+        over N, so its term joins the bias instead of being concatenated to every row)."""
         weight = self.weight if self.input_order is None else self.weight[:, self.input_order]
-        return torch.baddbmm(self.bias, x, weight)
+        bias = self.bias
+        if condition is not None:
+            c = condition.shape[-1]
+            bias = bias + condition.unsqueeze(1) @ weight[:, -c:]  # (C, 1, n_out)
+            weight = weight[:, :-c]
+        return torch.baddbmm(bias, x, weight.expand(x.shape[0], -1, -1))
 
 
 class EnsembleMLP(nn.Module):
@@ -79,9 +90,9 @@ class EnsembleMLP(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(EnsembleLinear(members, a, b) for a, b in zip(sizes[:-1], sizes[1:]))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         for i, layer in enumerate(self.layers):
-            x = layer(x)
+            x = layer(x, condition) if i == 0 else layer(x)
             if i < len(self.layers) - 1:
                 x = x.relu_()  # in place: baddbmm's backward needs its inputs, not its output
         return x
@@ -106,21 +117,23 @@ def real_to_complex(x: torch.Tensor) -> torch.Tensor:
 class Encoder(nn.Module):
     """f_epsilon: message -> constellation point. Table I: |M| -> (K, K, 2K) -> 2."""
 
-    def __init__(self, num_antennas: int, num_messages: int, members: int = 1):
+    def __init__(self, num_antennas: int, num_messages: int, members: int = 1, conditions: int = 0, scale: int = 1):
         super().__init__()
         k = num_antennas
         self.num_messages = num_messages
-        self.net = EnsembleMLP(members, [num_messages, hidden(k), hidden(k), hidden(2 * k), 2])
+        sizes = [num_messages + conditions, hidden(k, scale), hidden(k, scale), hidden(2 * k, scale), 2]
+        self.net = EnsembleMLP(members, sizes)
 
-    def constellation(self) -> torch.Tensor:
-        """All |M| points at once (the one-hot inputs are the identity), (E, |M|) complex."""
+    def constellation(self, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """All |M| points at once (the one-hot inputs are the identity), (E or C, |M|) complex."""
         w = self.net.layers[0].weight
-        one_hot = torch.eye(self.num_messages, dtype=w.dtype, device=w.device).expand(w.shape[0], -1, -1)
-        return real_to_complex(self.net(one_hot)).squeeze(-1)
+        rows = w.shape[0] if condition is None else len(condition)
+        one_hot = torch.eye(self.num_messages, dtype=w.dtype, device=w.device).expand(rows, -1, -1)
+        return real_to_complex(self.net(one_hot, condition)).squeeze(-1)
 
-    def forward(self, messages: torch.Tensor) -> torch.Tensor:
-        """messages (N,) int64 -> x(m), (E, N) complex."""
-        return self.constellation()[:, messages]
+    def forward(self, messages: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """messages (N,) int64 -> x(m), (E or C, N) complex."""
+        return self.constellation(condition)[:, messages]
 
 
 class Beamformer(nn.Module):
@@ -129,14 +142,17 @@ class Beamformer(nn.Module):
     Table I: 4 -> (K, K, 2K) -> K complex outputs, i.e. 2K reals (Table I counts complex outputs).
     """
 
-    def __init__(self, num_antennas: int, members: int = 1):
+    def __init__(self, num_antennas: int, members: int = 1, conditions: int = 0, scale: int = 1):
         super().__init__()
         k = num_antennas
-        self.net = EnsembleMLP(members, [4, hidden(k), hidden(k), hidden(2 * k), 2 * k])
+        self.net = EnsembleMLP(
+            members, [4 + conditions, hidden(k, scale), hidden(k, scale), hidden(2 * k, scale), 2 * k]
+        )
 
-    def forward(self, sectors: torch.Tensor) -> torch.Tensor:
-        members = self.net.layers[0].weight.shape[0]
-        return real_to_complex(self.net(sectors.reshape(1, 1, 4).expand(members, 1, 4))).squeeze(1)
+    def forward(self, sectors: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """sectors (4,) radians -> v, (E or C, K) complex."""
+        rows = self.net.layers[0].weight.shape[0] if condition is None else len(condition)
+        return real_to_complex(self.net(sectors.reshape(1, 1, 4).expand(rows, 1, 4), condition)).squeeze(1)
 
 
 class RadarHead(nn.Module):
@@ -150,35 +166,38 @@ class RadarHead(nn.Module):
     halves costs in every training step (forward and backward).
     """
 
-    def __init__(self, num_antennas: int, members: int = 1):
+    def __init__(self, num_antennas: int, members: int = 1, conditions: int = 0, scale: int = 1):
         super().__init__()
         k = num_antennas
-        self.net = EnsembleMLP(members, [2 * k, hidden(2 * k), hidden(2 * k), hidden(k), 1])
-        self.net.layers[0].read_inputs_in_order(interleaved_order(k))
+        self.net = EnsembleMLP(
+            members, [2 * k + conditions, hidden(2 * k, scale), hidden(2 * k, scale), hidden(k, scale), 1]
+        )
+        order = interleaved_order(k)
+        self.net.layers[0].read_inputs_in_order(torch.cat([order, torch.arange(2 * k, 2 * k + conditions)]))
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(-1)
+    def features(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(x, condition).squeeze(-1)
 
 
 class PresenceDetector(RadarHead):
     """f_rho: returns the logit of q = p(target | z_r)."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.features(x)
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return self.features(x, condition)
 
 
 class AngleEstimator(RadarHead):
     """f_nu: returns theta_hat in (-pi/2, pi/2) radians (tanh output scaled)."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return 0.5 * math.pi * torch.tanh(self.features(x))
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return 0.5 * math.pi * torch.tanh(self.features(x, condition))
 
 
 class UncertaintyEstimator(RadarHead):
     """f_sigma: returns sigma_hat >= SIGMA_FLOOR radians (softplus, see module docstring)."""
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.softplus(self.features(x)) + SIGMA_FLOOR
+    def forward(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return nn.functional.softplus(self.features(x, condition)) + SIGMA_FLOOR
 
 
 class CommReceiver(nn.Module):
@@ -187,10 +206,11 @@ class CommReceiver(nn.Module):
     Table I: 2 -> (K, 2K, 2K) -> |M|.
     """
 
-    def __init__(self, num_antennas: int, num_messages: int, members: int = 1):
+    def __init__(self, num_antennas: int, num_messages: int, members: int = 1, conditions: int = 0, scale: int = 1):
         super().__init__()
         k = num_antennas
-        self.net = EnsembleMLP(members, [2, hidden(k), hidden(2 * k), hidden(2 * k), num_messages])
+        sizes = [2 + conditions, hidden(k, scale), hidden(2 * k, scale), hidden(2 * k, scale), num_messages]
+        self.net = EnsembleMLP(members, sizes)
 
-    def forward(self, equalised: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.stack([equalised.real, equalised.imag], dim=-1))
+    def forward(self, equalised: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(torch.stack([equalised.real, equalised.imag], dim=-1), condition)

@@ -1,7 +1,8 @@
 """A trade-off sweep of the autoencoder: one model file per omega_r in one directory.
 
-Layout of a sweep directory: ``omega_<w>.safetensors`` per omega_r and, while
-training runs, ``checkpoint.pt`` (deleted once every model file is written).
+Layout of a sweep directory: ``omega_<w>.safetensors`` per omega_r (a
+conditioned run: one ``conditioned.safetensors``) and, while training runs,
+``checkpoint.pt`` (deleted once every model file is written).
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ from .modelfile import LoadedModel, ModelFileError, load_model, read_metadata, s
 from .training import StepReport, Trainer, TrainingConfig
 
 CHECKPOINT_NAME = "checkpoint.pt"
+CONDITIONED_NAME = "conditioned.safetensors"
+#: The point a conditioned model runs at when none is chosen (the GRC example's default).
+DEFAULT_OMEGA = 0.09
+
+
+def output_names(config: TrainingConfig) -> list[str]:
+    """The files a run with ``config`` writes in its directory (model files and the checkpoint)."""
+    models = [CONDITIONED_NAME] if config.conditioned else [model_filename(w) for w in config.omegas]
+    return [CHECKPOINT_NAME, *models]
 
 
 def model_filename(omega: float) -> str:
@@ -40,6 +50,18 @@ def write_sweep(trainer: Trainer, out_dir: Path, command: Optional[str] = None) 
     out_dir = Path(out_dir)
     config = trainer.config
     training = {k: v for k, v in config.to_dict().items() if k != "omegas"}
+    if config.conditioned:
+        conditioning = {"omega_range": list(config.omegas)}
+        path = save_model(
+            out_dir / CONDITIONED_NAME,
+            trainer.model,
+            trainer.scenario,
+            min(max(DEFAULT_OMEGA, config.omegas[0]), config.omegas[1]),
+            {**training, "conditioning": conditioning},
+            command,
+        )
+        (out_dir / CHECKPOINT_NAME).unlink(missing_ok=True)
+        return [path]
     paths = []
     for i, omega in enumerate(config.omegas):
         paths.append(

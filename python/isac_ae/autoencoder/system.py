@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..scenario import Scenario
-from .model import Autoencoder
+from .model import Autoencoder, omega_condition
 
 
 class AutoencoderSystem:
@@ -14,11 +14,20 @@ class AutoencoderSystem:
     The transmitter is evaluated once: its constellation (|M|,) and
     unit-energy beamformer (K,) are fixed after training, which is what a
     deployed transmitter does (one inference scale, fixed at training).
+    A conditioned model runs at the trade-off point ``omega`` (required for it, refused for others).
     """
 
     name = "autoencoder"
 
-    def __init__(self, model: Autoencoder, scenario: Scenario, device="cpu"):
+    def __init__(self, model: Autoencoder, scenario: Scenario, device="cpu", omega: float | None = None):
+        if model.conditioned != (omega is not None):
+            raise ValueError(
+                "a conditioned model needs omega_r"
+                if model.conditioned
+                else "omega_r is an input of conditioned models only"
+            )
+        if omega is not None and not 0.0 <= omega <= 1.0:
+            raise ValueError(f"omega_r must lie in [0, 1], got {omega}")
         if model.members != 1:
             raise ValueError(f"an AutoencoderSystem runs one model, got an ensemble of {model.members}")
         if (model.num_antennas, model.num_messages) != (scenario.num_antennas, scenario.num_messages):
@@ -29,9 +38,13 @@ class AutoencoderSystem:
         self.scenario = scenario
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        self.omega = omega
+        self.condition = None
+        if omega is not None:
+            self.condition = omega_condition(torch.tensor([float(omega)], device=self.device))
         sectors = torch.as_tensor(scenario.theta_vector, dtype=torch.float32, device=self.device)
         with torch.no_grad():
-            points, beam = self.model.transmitter(sectors)
+            points, beam = self.model.transmitter(sectors, self.condition)
         self.constellation = points[0]
         self.beam = beam[0]
 
@@ -45,12 +58,12 @@ class AutoencoderSystem:
         The logit is the detection score: monotone in q = sigmoid(logit), so a
         threshold on it is a threshold on q, without q's float32 saturation at 1.
         """
-        logit, theta, sigma = self.model.radar(z.unsqueeze(0))
+        logit, theta, sigma = self.model.radar(z.unsqueeze(0), self.condition)
         return logit[0], theta[0], sigma[0]
 
     def comm_logits(self, z: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
         """z, kappa: (N,) complex -> message logits (N, |M|) from the CSI-equalised z / kappa."""
-        return self.model.comm((z / kappa).unsqueeze(0))[0]
+        return self.model.comm((z / kappa).unsqueeze(0), self.condition)[0]
 
     def comm_receive(self, z: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
         """z, kappa: (N,) complex -> message estimates (N,) int64."""

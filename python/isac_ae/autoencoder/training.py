@@ -27,6 +27,13 @@ omega_r = 0.09 this alone triples the RMSE (docs/REPRODUCTION.md). Schedule
    step noise.
 
 Schedule ``joint`` trains all six networks at once on J_ISAC with J_NLL.
+
+A conditioned run (``TrainingConfig.conditioned`` = C > 0) trains one model
+that takes omega_r as an input (:func:`~isac_ae.autoencoder.model.omega_condition`)
+instead of an ensemble: every step draws C values of omega_r over
+``omegas = (low, high)`` (:func:`draw_omegas`), runs the one set of weights at
+all C on the same batch, and sums their J_ISAC, so it costs about what an
+ensemble of C members costs.
 Only the networks a stage's loss needs are evaluated. Each stage starts a
 fresh Adam optimiser. A checkpoint holds the weights, the optimiser, the
 position in the schedule and the random generator's state, so a resumed run
@@ -47,7 +54,7 @@ from ..channels import Beamformed, Channels, grouped
 from ..scenario import Scenario
 from .allocator import keep_freed_memory
 from .losses import comm_loss, detection_loss, isac_loss, regression_mse, regression_nll
-from .model import TRANSMITTER, Autoencoder
+from .model import OMEGA_FEATURES, TRANSMITTER, Autoencoder, omega_condition
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,14 @@ SCHEDULES = {
     "joint": (Stage("joint", RADAR_NETWORKS, "nll"),),
 }
 
+
+def draw_omegas(count: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
+    """``count`` omega_r in [low, high], (count,) float32: one per stratum of u in [0, 1), mapped by
+    ``(1000^u - 1) / 999``, which puts a third of the draws below 0.01 of the range, where the front turns."""
+    u = (torch.arange(count) + torch.rand(count, generator=generator, device=generator.device).cpu()) / count
+    return low + (high - low) * (1000.0**u - 1.0) / 999.0
+
+
 #: Samples per stage of each budget. ``paper``: 20 M per network (Sec. III-C).
 BUDGETS = {"paper": 20_000_000, "quick": 2_000_000}
 
@@ -92,10 +107,16 @@ class TrainingConfig:
     schedule: str = "staged"
     seed: int = 0
     budget: str = "quick"
+    conditioned: int = 0  # omega_r draws per step of a conditioned model; 0: an ensemble over omegas
+    hidden_scale: int = 1  # hidden layers this many times Table I's width
 
     def __post_init__(self):
         if not self.omegas:
             raise TrainingError("at least one omega_r is needed")
+        if self.conditioned < 0 or self.hidden_scale < 1:
+            raise TrainingError("conditioned must be >= 0 and hidden_scale >= 1")
+        if self.conditioned and not (len(self.omegas) == 2 and self.omegas[0] < self.omegas[1]):
+            raise TrainingError(f"a conditioned model trains over omega_r in (low, high), got {list(self.omegas)}")
         for w in self.omegas:
             if not (isinstance(w, (int, float)) and 0.0 <= w <= 1.0):
                 raise TrainingError(f"omega_r must lie in [0, 1], got {w}")
@@ -170,7 +191,13 @@ class Trainer:
             keep_freed_memory()
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            self.model = Autoencoder(scenario.num_antennas, scenario.num_messages, members=len(config.omegas))
+            self.model = Autoencoder(
+                scenario.num_antennas,
+                scenario.num_messages,
+                members=1 if config.conditioned else len(config.omegas),
+                conditions=OMEGA_FEATURES if config.conditioned else 0,
+                hidden_scale=config.hidden_scale,
+            )
         self.model.to(self.device)
         self.omegas = torch.tensor(config.omegas, dtype=torch.float32, device=self.device)
         self.sectors = torch.as_tensor(scenario.theta_vector, dtype=torch.float32, device=self.device)
@@ -199,35 +226,46 @@ class Trainer:
         return self.stage_index >= len(self.config.stages)
 
     # -- one step ---------------------------------------------------------
-    def losses(self, stage: Stage, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Radar and comm losses of every member on one fresh batch, each (E,)."""
+    def step_omegas(self) -> torch.Tensor:
+        """The omega_r of the next step's losses: the members' (E,), or a conditioned model's draws (C,)."""
+        if not self.config.conditioned:
+            return self.omegas
+        low, high = self.config.omegas
+        return draw_omegas(self.config.conditioned, low, high, self.generator).to(self.device)
+
+    def losses(self, stage: Stage, batch_size: int, omegas=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Radar and comm losses of every member (E,), or of a conditioned model at ``omegas`` (C,), on one
+        fresh batch."""
+        condition = omega_condition(omegas) if self.config.conditioned else None
         messages = torch.randint(
             self.scenario.num_messages, (batch_size,), generator=self.generator, device=self.device
         )
-        points, v = self.model.transmitter(self.sectors)
+        points, v = self.model.transmitter(self.sectors, condition)
         y = Beamformed(points[:, messages], v)
         rd = grouped(self.radar, y, self.generator)
         cd = self.comm(y, self.generator)
-        comm = comm_loss(self.model.comm(cd.z / cd.kappa), messages)
+        comm = comm_loss(self.model.comm(cd.z / cd.kappa, condition), messages)
         x = self.model.radar_features(rd.z)
         # Absent targets add nothing to the regression terms: the estimators see only the present
         # rows, which the grouped draw put first.
         present = slice(0, int(rd.target.sum()))
         x1, t1, theta1 = x[:, present], rd.target[present], rd.theta[present]
+        m, c = self.model, condition
         if stage.radar_loss == "mse":
-            radar = regression_mse(self.model.angle(x1), theta1, t1, snapshots=batch_size)
+            radar = regression_mse(m.angle(x1, c), theta1, t1, snapshots=batch_size)
         elif stage.radar_loss == "detection":
-            radar = detection_loss(self.model.detector(x), rd.target)
+            radar = detection_loss(m.detector(x, c), rd.target)
         else:
-            radar = regression_nll(self.model.angle(x1), self.model.uncertainty(x1), theta1, t1, snapshots=batch_size)
+            radar = regression_nll(m.angle(x1, c), m.uncertainty(x1, c), theta1, t1, snapshots=batch_size)
             if stage.radar_loss == "nll":  # J_NLL of eq. (6)
-                radar = radar + detection_loss(self.model.detector(x), rd.target)
+                radar = radar + detection_loss(m.detector(x, c), rd.target)
         return radar, comm
 
     def train_step(self) -> StepReport:
         stage = self.config.stages[self.stage_index]
-        radar, comm = self.losses(stage, self.config.batch_size)
-        loss = isac_loss(radar, comm, self.omegas)
+        omegas = self.step_omegas()
+        radar, comm = self.losses(stage, self.config.batch_size, omegas)
+        loss = isac_loss(radar, comm, omegas)
         self.optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         self.optimizer.step()
@@ -261,9 +299,10 @@ class Trainer:
         for p in self.model.parameters():  # every parameter has the member dimension first
             finite &= p.detach().isfinite().flatten(1).all(1)
         if not bool(finite.all()):
-            bad = [w for w, ok in zip(self.config.omegas, finite.tolist()) if not ok]
+            bad = ", ".join(f"{w:g}" for w, ok in zip(self.config.omegas, finite.tolist()) if not ok)
+            who = "the conditioned model" if self.config.conditioned else f"omega_r = {bad}"
             raise TrainingError(
-                f"training diverged: the weights of omega_r = {', '.join(f'{w:g}' for w in bad)} are no longer "
+                f"training diverged: the weights of {who} are no longer "
                 f"finite in stage {stage.name}, step {self.step} (learning rate {self.config.learning_rate:g} too "
                 "high?); the last checkpoint, if any, holds earlier finite weights"
             )
