@@ -359,6 +359,13 @@ def cmd_baseline_sweep(args) -> int:
     return 0
 
 
+def _omega(text: str) -> float:
+    values = _omega_list(text)
+    if len(values) != 1:
+        raise argparse.ArgumentTypeError(f"expected one omega_r in [0, 1], got {text!r}")
+    return values[0]
+
+
 def _omega_list(text: str) -> list[float]:
     values = _float_list(text)
     for w in values:
@@ -395,7 +402,7 @@ def _training_progress(total_steps: int, done: int, enabled: bool):
 def cmd_train(args) -> int:
     """Train one model per omega_r (one ensemble), resuming from the output's checkpoint."""
     from .autoencoder import BUDGETS, TrainingConfig, TrainingError
-    from .autoencoder.sweep import CHECKPOINT_NAME, model_filename, sweep_trainer, write_sweep
+    from .autoencoder.sweep import CHECKPOINT_NAME, output_names, sweep_trainer, write_sweep
 
     scenario = _scenario(args)
     if not 0.0 < scenario.p_target < 1.0:
@@ -415,11 +422,13 @@ def cmd_train(args) -> int:
             schedule=args.schedule,
             seed=args.seed,
             budget=args.budget if not args.samples_per_stage else "custom",
+            conditioned=args.conditioned,
+            hidden_scale=args.hidden_scale,
         )
     except TrainingError as exc:
         raise UsageError(str(exc)) from None
     device = _device(args.device)
-    out = _output_dir(args.out, [CHECKPOINT_NAME, *(model_filename(w) for w in config.omegas)])
+    out = _output_dir(args.out, output_names(config))
     trainer = sweep_trainer(scenario, config, out, device)
     if (out / CHECKPOINT_NAME).exists():
         try:
@@ -438,7 +447,7 @@ def cmd_train(args) -> int:
             raise UsageError(str(exc)) from None
     paths = write_sweep(trainer, out, args.command_line)
     seconds = time.perf_counter() - start
-    trained = (trainer.total_steps - first_step) * config.batch_size * len(config.omegas)
+    trained = (trainer.total_steps - first_step) * config.batch_size * (config.conditioned or len(config.omegas))
     print(f"trained {len(paths)} model(s) in {seconds:.1f} s ({trained / seconds:.3g} samples x models / s)")
     for path in paths:
         print(f"wrote {path}")
@@ -473,8 +482,13 @@ def cmd_evaluate(args) -> int:
     if diff:
         raise UsageError(f"{args.model} was trained for another scenario ({'; '.join(diff)})")
     _check_evaluable(loaded.scenario, args.samples)
-    system = AutoencoderSystem(loaded.model, loaded.scenario, device)
-    return _evaluate_and_report(args, system, device, {"model": str(loaded.path), "omega": loaded.omega})
+    if args.omega is not None and not loaded.conditioned:
+        raise UsageError(f"--omega: {args.model} was trained for omega_r = {loaded.omega:g}; it is not conditioned")
+    omega = loaded.omega if args.omega is None else args.omega
+    system = AutoencoderSystem(loaded.model, loaded.scenario, device, omega if loaded.conditioned else None)
+    return _evaluate_and_report(
+        args, system, device, {"model": str(loaded.path), "omega": omega, "conditioned": loaded.conditioned}
+    )
 
 
 def cmd_models(args) -> int:
@@ -508,6 +522,7 @@ def cmd_models(args) -> int:
                 "num_messages": meta["num_messages"],
                 "true_positions_wavelengths": meta["true_positions_wavelengths"],
                 "training": meta["training"],
+                "conditioned": "conditioning" in meta,
                 "git_commit": meta.get("git_commit"),
                 "command": meta.get("command"),
             }
@@ -559,6 +574,59 @@ def cmd_reproduce(args) -> int:
         except (ModelFileError, FileNotFoundError) as exc:
             raise UsageError(str(exc)) from None
     print(f"done in {time.perf_counter() - start:.1f} s")
+    for path in written:
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_study(args) -> int:
+    """Fig. 5 over R impairment realisations x S training seeds (isac_ae.study), through Ray or in this process."""
+    from tqdm import tqdm
+
+    from . import study
+
+    if args.sequential and args.workers not in (None, 0):
+        raise UsageError("--sequential runs in this process and takes no --workers")
+    workers = 0 if args.sequential else args.workers
+    if args.address is not None and workers is not None:
+        raise UsageError("--address joins a running Ray cluster, whose CPUs set the parallelism: drop --workers")
+    names = [n.strip() for n in args.impairments.split(",")] if args.impairments is not None else None
+    try:
+        runs = study.plan(
+            study.select_sweeps(args.figure, names), args.realisations, args.seeds, args.budget, args.samples
+        )
+        if workers != 0:
+            study.import_ray()
+    except study.StudyError as exc:
+        raise UsageError(str(exc)) from None
+    for pfa in {r.scenario.pfa for r in runs}:
+        _check_samples_for_pfa(runs[0].samples, pfa)
+    out = _output_dir(args.out)
+    work = study.Study(runs, out)
+    try:
+        todo = work.pending()
+    except study.StudyError as exc:  # a run file that is not the run it should be
+        raise UsageError(str(exc)) from None
+    if len(todo) < len(runs):
+        print(f"{len(runs) - len(todo)} of {len(runs)} runs already done in {out / 'runs'}", file=sys.stderr)
+    if workers == 0:  # in process: a bar over every training step, with the stage and the losses
+        bar, step = _training_progress(sum(r.steps for r in todo), 0, True)
+    else:  # Ray: the steps happen in the workers, the bar counts runs
+        bar, step = tqdm(total=len(todo), desc="study", unit="run", file=sys.stderr), None
+
+    def finished(run, result) -> None:
+        bar.write(f"{run.key}: {result['timing']['total_s']:.1f} s", file=sys.stdout)
+        if step is None:
+            bar.update(1)
+
+    start = time.perf_counter()
+    with bar:
+        try:
+            work.run(workers, args.address, finished, step)
+            written = work.report()
+        except study.StudyError as exc:
+            raise UsageError(str(exc)) from None
+    print(f"{len(todo)} run(s) in {time.perf_counter() - start:.1f} s")
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -628,7 +696,24 @@ def build_parser() -> argparse.ArgumentParser:
         "Resumes from OUT/checkpoint.pt if an earlier run was interrupted.",
     )
     p.add_argument(
-        "--omega", type=_omega_list, required=True, help="omega_r, one value or a comma-separated list in [0, 1]"
+        "--omega",
+        type=_omega_list,
+        required=True,
+        help="omega_r, one value or a comma-separated list in [0, 1]; with --conditioned the range LOW,HIGH",
+    )
+    p.add_argument(
+        "--conditioned",
+        type=_int_in(0, 64, "a number of omega_r draws"),
+        default=0,
+        metavar="C",
+        help="train one model with omega_r as an input, C draws over --omega's range per step (default 0: one "
+        "model per omega_r)",
+    )
+    p.add_argument(
+        "--hidden-scale",
+        type=_int_in(1, 64, "a width factor"),
+        default=1,
+        help="hidden layers this many times Table I's width (default %(default)s)",
     )
     p.add_argument(
         "--budget",
@@ -668,6 +753,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model file (.safetensors)")
     p.add_argument("--samples", type=_samples, default=100_000, help=SAMPLES_HELP)
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default %(default)s)")
+    p.add_argument(
+        "--omega", type=_omega, default=None, help="a conditioned model's trade-off point (default: its own)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_scenario_options(p)
     p.set_defaults(func=cmd_evaluate, **{k: None for k in Scenario().to_dict()})
@@ -712,6 +800,41 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda or cuda:N (default %(default)s)")
     p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser(
+        "study",
+        help="Fig. 5 over many impairment realisations and training seeds (medians and spreads)",
+        description="Train and evaluate the Fig. 5 comparison (AE trained on the impaired array against the "
+        "nominal-designed baseline at matched SER) for R impairment realisations x S training seeds per Fig. 5 "
+        "sweep: one run file per (sweep, realisation, seed) in OUT/runs (a study run again skips the finished "
+        "ones), then a table and plots of medians and spreads. Runs go through Ray (pip install '.[study]').",
+    )
+    p.add_argument("figure", choices=("fig5",), help="which figure")
+    p.add_argument("--realisations", type=_positive_int, required=True, help="impairment seeds 0..R-1")
+    p.add_argument("--seeds", type=_positive_int, required=True, help="training seeds 0..S-1")
+    p.add_argument(
+        "--budget",
+        choices=("tiny", "quick", "paper"),
+        default="quick",
+        help="per run: tiny = seconds (tests), quick = 2e6 samples per stage and 1e5 test snapshots, "
+        "paper = 2e7 and 2e5 (default %(default)s)",
+    )
+    p.add_argument(
+        "--impairments",
+        default=None,
+        help="Fig. 5 sweeps, comma-separated (default: all of " + ", ".join(s.name for s in sweeps_of("fig5")) + ")",
+    )
+    p.add_argument("--samples", type=_samples, default=None, help="test snapshots per point (default: the budget's)")
+    p.add_argument("--out", default="out/study", help="output directory (default %(default)s)")
+    p.add_argument("--address", default=None, help="join the Ray cluster at this address instead of starting one")
+    p.add_argument(
+        "--workers",
+        type=_int_in(0, None, "a number of workers"),
+        default=None,
+        help="CPUs of the local Ray cluster, one run each (default: all); 0 = in this process, without Ray",
+    )
+    p.add_argument("--sequential", action="store_true", help="run in this process, without Ray (--workers 0)")
+    p.set_defaults(func=cmd_study)
 
     from .hw.commands import add_hw_parser
 
