@@ -6,6 +6,7 @@ receiver on the next), reached through :mod:`isac_ae.hw.device` as a board
 would be.
 """
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -342,6 +343,75 @@ def test_a_bench_that_stays_down_fails_with_one_clear_error_and_no_partial_file(
     finally:
         emulator.stop()
     assert _files(tmp_path) == _pairs(1)
+
+
+def _without_comm_fade(plan: CapturePlan, index: int) -> CapturePlan:
+    """``plan`` with scene ``index``'s comm channel at amplitude 0: a fade of infinite depth, so the comm receiver
+    hears noise only (on a twin the deepest fade, the same on every run)."""
+    scenes = list(plan.scenes)
+    scenes[index] = dataclasses.replace(scenes[index], comm_amplitude=0.0)
+    return dataclasses.replace(plan, scenes=tuple(scenes))
+
+
+def test_a_comm_frame_lost_in_a_fade_is_recorded_with_its_radar_part_not_retried(tmp_path):
+    plan = _without_comm_fade(_plan(3), 1)
+    lines = []
+    paths = _run(tmp_path / "a", plan, retries=2, retry_delay_s=0.0, log=lines.append)
+    assert _files(tmp_path / "a") == _pairs(3)
+    assert not [line for line in lines if "reconnecting" in line]  # a fade is the channel, not a bench fault
+    assert [line for line in lines if "comm frame lost" in line] == [
+        f"capture 2: comm frame lost ({json.loads(paths[1].read_text())['global']['isac_ae:comm_lost']}); "
+        "recorded with its radar part"
+    ]
+    for i, path in enumerate(paths):
+        recording = sigmf.fromfile(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            recording.validate()
+            sigmf_validate.validate(json.loads(path.read_text()))
+        lost = recording.get_global_info()["isac_ae:comm_lost"]
+        receivers = [a["isac_ae:receiver"] for a in recording.get_annotations()]
+        assert (lost is not None, receivers) == ((True, ["board"]) if i == 1 else (False, ["board", "comm"]))
+        loaded = load_capture(path, DEVICE, K)
+        assert loaded.comm_lost == (i == 1) and loaded.labels.scene == plan.scenes[i]
+        np.testing.assert_array_equal(loaded.labels.messages, plan.messages(i))
+        # The radar part is whole: these scenes have no target, so unit noise power per element (the
+        # first test's tolerance).
+        assert not loaded.labels.target_present and loaded.radar.z.shape == (LAYOUT.data, K)
+        power = np.mean(np.abs(loaded.radar.z) ** 2)
+        assert abs(power - 1 - K / LAYOUT.preamble) < Z * math.sqrt(1 / (LAYOUT.quiet * K) + 1 / loaded.radar.z.size)
+    lost = load_capture(paths[1]).comm
+    assert np.all(np.isnan(lost.kappa)) and not np.any(lost.z) and math.isnan(lost.cfo_cycles_per_sample)
+    assert "no preamble found" in json.loads(paths[1].read_text())["global"]["isac_ae:comm_lost"]
+    # Same plan, same twin: the same session, byte for byte (the meta differs only in its date).
+    again = _run(tmp_path / "b", plan)
+    assert [_digest(p.with_suffix(".sigmf-data")) for p in again] == [
+        _digest(p.with_suffix(".sigmf-data")) for p in paths
+    ]
+
+
+def test_a_comm_frame_that_does_not_decode_when_loaded_keeps_the_radar_part(tmp_path):
+    """What a recording from before ``isac_ae:comm_lost`` holds: a comm channel with no decodable frame."""
+    (path,) = _run(tmp_path, _plan(1))
+    before = load_capture(path)
+    assert not before.comm_lost
+    # The comm channel replaced by its own noise level alone (seeded): no frame there any more.
+    data = path.with_suffix(".sigmf-data")
+    samples = np.frombuffer(data.read_bytes(), np.complex64).reshape(-1, K + 1).copy()
+    rng = np.random.default_rng(5)
+    scale = math.sqrt(before.comm.noise_power / 2)
+    samples[:, K] = scale * (rng.standard_normal(len(samples)) + 1j * rng.standard_normal(len(samples)))
+    data.write_bytes(samples.tobytes())
+    meta = json.loads(path.read_text())
+    meta["global"]["core:sha512"] = hashlib.sha512(samples.tobytes()).hexdigest()
+    path.write_text(json.dumps(meta))
+    after = load_capture(path)
+    assert after.comm_lost and np.all(np.isnan(after.comm.kappa)) and not np.any(after.comm.z)
+    # The radar part is what the radar frame gave, bit for bit; the labels are untouched.
+    np.testing.assert_array_equal(after.radar.z, before.radar.z)
+    np.testing.assert_array_equal(after.radar.leakage, before.radar.leakage)
+    np.testing.assert_array_equal(after.labels.messages, before.labels.messages)
+    assert after.labels.scene == before.labels.scene
 
 
 def test_loading_refuses_another_device_or_k_and_a_damaged_recording(tmp_path):

@@ -3,7 +3,10 @@ SigMF captures taken through pyadi-iio and the emulator with its own transmitter
 held-out draws of the twin's true channels by more than their sampling error; an interrupted run resumes to
 the same weights; bad input is refused in one line."""
 
+import copy
+import dataclasses
 import json
+import math
 import shutil
 
 import numpy as np
@@ -19,8 +22,16 @@ from isac_ae.baselines import qam_constellation  # noqa: E402
 from isac_ae.channels import Channels  # noqa: E402
 from isac_ae.hw.capture import CapturePlan, capture_session, draw_scenes, open_bench, twin_amplitudes  # noqa: E402
 from isac_ae.hw.emulator import Emulator  # noqa: E402
-from isac_ae.hw.finetune.objective import heldout_terms  # noqa: E402
-from isac_ae.hw.finetune.receivers import BUDGETS, RECEIVERS, finetune_receivers  # noqa: E402
+from isac_ae.hw.finetune.objective import heldout_terms, isac_terms  # noqa: E402
+from isac_ae.hw.finetune.receivers import (  # noqa: E402
+    BUDGETS,
+    RECEIVERS,
+    _load,
+    _loss,
+    _objective,
+    _Snapshots,
+    finetune_receivers,
+)
 from isac_ae.hw.frames import FrameLayout  # noqa: E402
 from isac_ae.hw.twin import DigitalTwin  # noqa: E402
 from isac_ae.pretrained import sweep_dir  # noqa: E402
@@ -28,11 +39,12 @@ from isac_ae.pretrained import sweep_dir  # noqa: E402
 from ..helpers import Z  # noqa: E402
 from .torch_threads import one_thread  # noqa: E402, F401
 
-DEVICE, K, TWIN_SEED = "quadmxfe", 16, 0
-#: Scenes drawn with this seed have no comm fade so deep that the comm receiver misses a frame (a capture
-#: session stops there: its retries set the same scene, so the same fading draw).
-CAPTURE_SEED = 2
+DEVICE, K, TWIN_SEED, CAPTURE_SEED = "quadmxfe", 16, 0, 2
 CAPTURES, LAYOUT = 48, FrameLayout(data=256)  # many short scenes: the receivers learn from angles, not snapshots
+#: The scene whose comm channel is silenced (amplitude 0: the comm receiver loses its frame, as in the deepest
+#: fade); it has a target, so its radar items teach the angle receivers.
+LOST = 2
+LOST_NAME = f"capture_{LOST:06d}.sigmf-meta"
 HELD_OUT_DRAWS = 50_000
 
 
@@ -43,11 +55,14 @@ def _capture(out, plan: CapturePlan, device: str = DEVICE, twin_seed: int = TWIN
 
 
 def _plan(loaded: LoadedModel, count: int) -> CapturePlan:
-    """``count`` scenes of the model's scenario at its SNRs on the twin, sent with the model's transmitter."""
+    """``count`` scenes of the model's scenario at its SNRs on the twin, sent with the model's transmitter; scene
+    :data:`LOST` without its comm channel."""
     sc = loaded.scenario
     system = AutoencoderSystem(loaded.model, sc)
     amplitudes = twin_amplitudes(sc, LAYOUT, DigitalTwin(DEVICE, TWIN_SEED).truth.noise_power)
-    scenes = draw_scenes(sc, count, CAPTURE_SEED, *amplitudes)
+    scenes = list(draw_scenes(sc, count, CAPTURE_SEED, *amplitudes))
+    assert scenes[LOST].targets
+    scenes[LOST] = dataclasses.replace(scenes[LOST], comm_amplitude=0.0)
     beam, points = system.beam.numpy(), system.constellation.numpy()
     return CapturePlan(DEVICE, sc, scenes, beam, points, CAPTURE_SEED, LAYOUT)
 
@@ -85,19 +100,50 @@ def test_fine_tuned_receivers_lower_j_isac_on_held_out_twin_draws(nominal, captu
     moved = {name.split(".")[0] for name, w in model.state_dict().items() if not torch.equal(w, reference[name])}
     assert moved == set(RECEIVERS)
 
-    # Split by recording: disjoint, complete, both sets with and without targets; the snapshots counted.
+    # Split by recording: disjoint, complete, both sets with and without targets; the snapshots counted: the
+    # recording whose comm frame was lost gives its radar items and no comm ones.
     files = sorted(p.name for p in captures.glob("*.sigmf-meta"))
-    train, held, lost = meta["captures"]["train"], meta["captures"]["held_out"], meta["captures"]["skipped"]
-    assert sorted(train + held + list(lost)) == files and not set(train) & set(held)
-    assert len(held) == (len(train) + len(held)) // 4 and len(lost) < CAPTURES // 10
+    train, held = meta["captures"]["train"], meta["captures"]["held_out"]
+    assert sorted(train + held) == files and not set(train) & set(held)
+    lost = set(meta["captures"]["comm_lost"])  # the silenced scene's, and the twin's own deep fades (a few)
+    assert len(held) == len(files) // 4 and LOST_NAME in lost and len(lost) < CAPTURES // 10
     for names in (train, held):
         presence = {bool(json.loads((captures / n).read_text())["global"]["isac_ae:scene"]["targets"]) for n in names}
         assert presence == {True, False}
     assert meta["snapshots"] == {"train": len(train) * LAYOUT.data, "held_out": len(held) * LAYOUT.data}
+    assert meta["comm_snapshots"] == {
+        "train": len(set(train) - lost) * LAYOUT.data,
+        "held_out": len(set(held) - lost) * LAYOUT.data,
+    }
     assert meta["method"] == "receivers" and meta["device"] == DEVICE and meta["omega"] == omega
     assert meta["held_out_loss"]["fine_tuned"] < meta["held_out_loss"]["nominal"]
     assert 0 < meta["steps"] <= BUDGETS["quick"].steps and meta["seconds"] > 0
     json.dumps(meta)  # recordable in a model file
+
+
+def test_a_lost_comm_frame_gives_its_radar_terms_and_no_comm_terms(nominal, captures):
+    """The receivers' J_ISAC against :func:`isac_terms`: the same where every comm frame was decoded; with a lost
+    one, its radar terms count and its comm terms do not (its NaN kappa would make the loss and gradients NaN)."""
+    model, omega, sc = copy.deepcopy(nominal.model), nominal.omega, nominal.scenario
+    decoded = _load(captures / "capture_000000.sigmf-meta", DEVICE, sc)
+    lost = _load(captures / LOST_NAME, DEVICE, sc)
+    assert decoded.decoded.all() and not lost.decoded.any() and lost.target.all()
+    assert torch.isnan(lost.kappa).all() and torch.isfinite(lost.z).all()
+    both = _Snapshots.joined([decoded, lost])
+    # isac_terms at omega_r = 1 is the radar term alone; finite stand-ins for the lost comm inputs weigh 0 there.
+    stand_ins = _Snapshots(
+        both.z, both.target, both.theta, torch.zeros_like(both.z_comm), torch.ones_like(both.kappa), both.messages
+    )
+    expected = omega * isac_terms(model, 1.0, *stand_ins).mean() + (1 - omega) * isac_terms(model, 0.0, *decoded).mean()
+    loss = _objective(model, omega, both)
+    # float32 sums of 2 x 256 terms taken in another order: a few ulps apart
+    assert math.isclose(loss.item(), expected.item(), rel_tol=1e-5)
+    assert math.isclose(_loss(model, omega, both), expected.item(), rel_tol=1e-5)
+    alone = isac_terms(model, omega, *decoded).mean().item()
+    assert math.isclose(_objective(model, omega, decoded).item(), alone, rel_tol=1e-5)
+    loss.backward()
+    for name in RECEIVERS:
+        assert all(torch.isfinite(p.grad).all() for p in model.network(name).parameters()), name
 
 
 class _Interrupted(Exception):
@@ -169,3 +215,10 @@ def test_bad_input_is_refused_in_one_line(nominal, captures, tmp_path):
     recording["global"]["isac_ae:calibration"] = {"method": "boresight"}
     meta.write_text(json.dumps(recording))
     refused("captured with a calibration", nominal, single, DEVICE)
+
+    # Recordings none of whose comm frames were decoded (a comm receiver off or mistuned) cannot train it.
+    silent = tmp_path / "silent"
+    silent.mkdir()
+    for path in captures.glob(f"{LOST_NAME.split('.')[0]}.*"):
+        shutil.copy(path, silent / path.name)
+    refused("no recording in .* has a decoded comm frame", nominal, silent, DEVICE)

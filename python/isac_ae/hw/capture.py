@@ -15,11 +15,12 @@ receiver, and writes the recording ``capture_<i:06d>``:
   receiver finds the frame by its own preamble search.
 * ``.sigmf-meta``: global fields (the device profile, K, sample rate, LO,
   calibration, frame layout, scenario, scene, beam, constellation, seed,
-  package version; the ``isac_ae`` extension is declared), one capture
-  segment (LO, UTC datetime), and two annotations, one per receiver, over the
-  frame's data section with the labels: target present, its angle, the comm
-  receiver's angle (degrees) and the message index of every snapshot
-  (``isac_ae:messages``).
+  package version, ``isac_ae:comm_lost``: why the comm frame was lost or
+  null; the ``isac_ae`` extension is declared), one capture segment (LO, UTC
+  datetime), and one annotation per receiver that found the frame (the
+  board's always) over the frame's data section with the labels: target
+  present, its angle, the comm receiver's angle (degrees) and the message
+  index of every snapshot (``isac_ae:messages``).
 
 Atomic: both files are written under hidden temporary names, fsynced, and
 renamed data first, meta last; the meta is the commit record, so a
@@ -30,9 +31,18 @@ them. Resumable: scene i and its messages depend only on (seed, i), so
 rerunning a session skips the complete recordings and takes the others; a
 directory of another device, K, scenario, seed, layout, beam, constellation,
 calibration or tuning is refused. A bench error (a device that disconnects,
-a frame that is not found) is retried with a fresh connection a bounded
-number of times; then :class:`CaptureError` says which capture failed, and
-no file of it is left.
+a board frame that is not found) is retried with a fresh connection a
+bounded number of times, in the same scene; then :class:`CaptureError` says
+which capture failed, and no file of it is left.
+
+A comm frame lost in a deep fade (the comm receiver finds no preamble, or
+its pilot halves disagree) is not a bench error: it is what the channel did
+in that scene, so the recording is written with its radar part whole and
+``isac_ae:comm_lost`` (the reason) in its meta, and no comm annotation.
+Retrying it would not help (a scene's fade is the same on a retry, on a
+bench as on a twin) and re-drawing the fade until a frame gets through
+would record a channel without its deep fades, the ones a receiver's
+errors come from (``isac-ae hw evaluate`` counts them as lost too).
 """
 
 from __future__ import annotations
@@ -58,7 +68,17 @@ from .. import __version__
 from ..scenario import Scenario
 from .device import CommReceiver, DeviceError, Transceiver, next_port_uri
 from .emulator.source import parse_scene
-from .frames import CommBlock, FrameError, FrameLayout, RadarBlock, build_frame, comm_block, find_frame, radar_block
+from .frames import (
+    CommBlock,
+    FrameError,
+    FrameLayout,
+    RadarBlock,
+    build_frame,
+    comm_block,
+    comm_frame,
+    find_frame,
+    radar_block,
+)
 from .profiles import profile as get_profile
 from .scene import EmulatorSceneController, Scene, SceneController, Target
 
@@ -304,12 +324,12 @@ def capture_session(
         try:
             for i in todo:
                 log(f"capture {i + 1}/{len(plan.scenes)}: {plan.scenes[i].describe()}")
-                bench, (samples, starts, settings) = _acquire_retried(
-                    bench, connect, plan, i, retries, retry_delay_s, log
-                )
-                reference = reference or {NS + name: value for name, value in _jsonable(settings).items()}
-                _compare(reference, _jsonable(settings), _BENCH_FIELDS, "bench")
-                _write_recording(out, STEM.format(i), *_recording(plan, i, samples, starts, settings))
+                bench, taken = _acquire_retried(bench, connect, plan, i, retries, retry_delay_s, log)
+                reference = reference or {NS + name: value for name, value in _jsonable(taken.settings).items()}
+                _compare(reference, _jsonable(taken.settings), _BENCH_FIELDS, "bench")
+                if taken.comm_lost is not None:
+                    log(f"capture {i + 1}: comm frame lost ({taken.comm_lost}); recorded with its radar part")
+                _write_recording(out, STEM.format(i), *_recording(plan, i, taken))
         finally:
             if bench is not None:
                 bench.close()
@@ -317,7 +337,7 @@ def capture_session(
 
 
 def _acquire_retried(bench, connect, plan, index, retries, delay, log):
-    """(bench, (samples, starts, settings)) of capture ``index``, reconnecting after a bench error."""
+    """(bench, :class:`_Taken`) of capture ``index``, reconnecting after a bench error."""
     for attempt in range(retries + 1):
         try:
             if bench is None:
@@ -339,26 +359,44 @@ def _acquire_retried(bench, connect, plan, index, retries, delay, log):
     )
 
 
-def _acquire(bench: Bench, plan: CapturePlan, index: int):
-    """Samples (2L, K + 1) complex64, the frame starts (board, comm), the bench's settings."""
-    k, n = plan.num_antennas, 2 * plan.layout.length
+class _Taken(NamedTuple):
+    """One capture as acquired: samples (2L, K + 1) complex64, where the frame starts in the board's and the
+    comm receiver's channels (None: the comm frame was lost), why it was lost (None: decoded), the bench's
+    settings (:meth:`Bench.settings`)."""
+
+    samples: np.ndarray
+    board_start: int
+    comm_start: Optional[int]
+    comm_lost: Optional[str]
+    settings: dict
+
+
+def _acquire(bench: Bench, plan: CapturePlan, index: int) -> _Taken:
+    """Capture ``index``; FrameError (retried) where the board's own frame is missing."""
+    k, n, layout = plan.num_antennas, 2 * plan.layout.length, plan.layout
     frame = plan.frame(index)
     bench.scenes.set(plan.scenes[index])
     bench.board.send(frame)
     bench.comm.flush()
     board = bench.board.capture(n)
     comm = bench.comm.capture(n)
-    starts = (find_frame(plan.layout, board, k), find_frame(plan.layout, comm, k))
+    # The board hears its own frame through the direct leakage whatever the scene: missing it is a bench fault.
+    board_start = find_frame(layout, board, k)
+    try:
+        comm_start, comm_lost = find_frame(layout, comm, k), None
+        comm_frame(layout, comm[comm_start : comm_start + layout.length])  # the pilots decide whether it is lost
+    except FrameError as exc:
+        comm_start, comm_lost = None, str(exc)
     samples = np.empty((n, k + 1), np.complex64)
     samples[:, :k] = board.T
     samples[:, k] = comm
-    return samples, starts, bench.settings()
+    return _Taken(samples, board_start, comm_start, comm_lost, bench.settings())
 
 
-def _recording(plan: CapturePlan, index: int, samples: np.ndarray, starts: tuple[int, int], settings: dict):
+def _recording(plan: CapturePlan, index: int, taken: _Taken):
     """The data (bytes) and the validated SigMFFile metadata of one capture."""
-    k, layout, scene = plan.num_antennas, plan.layout, plan.scenes[index]
-    data = samples.tobytes()  # C order: time-major, the K + 1 channels interleaved
+    k, layout, scene, settings = plan.num_antennas, plan.layout, plan.scenes[index], taken.settings
+    data = taken.samples.tobytes()  # C order: time-major, the K + 1 channels interleaved
     target = scene.targets[0].angle_deg if scene.targets else None
     fields = {
         **plan.identity(),
@@ -368,6 +406,7 @@ def _recording(plan: CapturePlan, index: int, samples: np.ndarray, starts: tuple
         "index": index,
         "scene": json.loads(scene.to_json()),
         "channels": [f"board rx {c}" for c in range(k)] + ["comm rx 0"],
+        "comm_lost": taken.comm_lost,
     }
     meta = SigMFFile(
         global_info={
@@ -393,7 +432,9 @@ def _recording(plan: CapturePlan, index: int, samples: np.ndarray, starts: tuple
         NS + "comm_angle_deg": scene.comm_angle_deg,
         NS + "messages": plan.messages(index).tolist(),
     }
-    for receiver, channels, start in (("board", list(range(k)), starts[0]), ("comm", [k], starts[1])):
+    for receiver, channels, start in (("board", list(range(k)), taken.board_start), ("comm", [k], taken.comm_start)):
+        if start is None:  # a lost comm frame: its data section is nowhere to be found
+            continue
         label = f"{receiver} data: " + (f"target {target:+.2f} deg" if target is not None else "no target")
         meta.add_annotation(
             start + layout.data_start,
@@ -517,11 +558,22 @@ class CaptureLabels:
 
 class Capture(NamedTuple):
     """One capture read back: the board's snapshots z (N, K), the comm symbols z_c and CSI kappa (N,),
-    both in units of the measured noise (N0 = 1), and the labels."""
+    both in units of the measured noise (N0 = 1), and the labels.
+
+    A comm frame lost in a deep fade (:attr:`comm_lost`) has z_c = 0 and kappa = NaN (CFO and noise power
+    NaN), as a live link gives it (``OverTheAirLink``, the Comm Frame Receiver): its symbols are decided
+    from nothing, and a loss over the comm receiver must leave them out. The radar part and the labels
+    are whole either way.
+    """
 
     radar: RadarBlock
     comm: CommBlock
     labels: CaptureLabels
+
+    @property
+    def comm_lost(self) -> bool:
+        """Whether the comm receiver lost this frame (then only the radar part and the labels are data)."""
+        return bool(np.isnan(self.comm.kappa).any())
 
 
 def captures_in(directory: str | Path) -> list[Path]:
@@ -534,7 +586,10 @@ def load_capture(path: str | Path, device: Optional[str] = None, num_antennas: O
     through :func:`~isac_ae.hw.frames.radar_block` and :func:`~isac_ae.hw.frames.comm_block`.
 
     The data's SHA-512 is checked against the meta. ``device`` / ``num_antennas``:
-    what the caller expects; a capture of another device or K is refused.
+    what the caller expects; a capture of another device or K is refused. A
+    comm frame lost in a deep fade (``isac_ae:comm_lost`` in the meta, or one
+    whose pilots do not decode here) gives the lost comm part of
+    :class:`Capture`, never an error: the radar part is kept.
     """
     meta_path = sigmffile.get_sigmf_filenames(path)["meta_fn"]
     glob = _read_meta(meta_path)["global"]
@@ -566,7 +621,27 @@ def load_capture(path: str | Path, device: Optional[str] = None, num_antennas: O
     )
     frame = build_frame(layout, beam, constellation[messages])
     return Capture(
-        radar=radar_block(layout, samples[:, :k].T, frame), comm=comm_block(layout, samples[:, k], k), labels=labels
+        radar=radar_block(layout, samples[:, :k].T, frame), comm=_comm(glob, layout, samples[:, k], k), labels=labels
+    )
+
+
+def _comm(glob: dict, layout: FrameLayout, samples: np.ndarray, k: int) -> CommBlock:
+    """The comm part of a recording: decoded from its comm channel ``samples`` (2L,), or lost (z_c 0, kappa NaN).
+
+    Recordings from before ``isac_ae:comm_lost`` was written carry no verdict: their frame is decoded here, and
+    lost if its pilots do not decode.
+    """
+    if glob.get(NS + "comm_lost") is None:
+        try:
+            return comm_block(layout, samples, k)
+        except FrameError:
+            pass
+    nan = math.nan
+    return CommBlock(
+        z=np.zeros(layout.data, np.complex64),
+        kappa=np.full(layout.data, complex(nan, nan), np.complex64),
+        cfo_cycles_per_sample=nan,
+        noise_power=nan,
     )
 
 

@@ -8,7 +8,11 @@ estimators) and the comm receiver learn the board's impairments from the
 recorded snapshots and their labels (target present, its angle, the
 messages) on the paper's ISAC loss J_ISAC = omega_r J_NLL + (1 - omega_r) J_CE
 (eqs. (6)-(8)) with the model's omega_r; the comm receiver sees each frame's
-own CSI estimate from its pilots, as over the air.
+own CSI estimate from its pilots, as over the air. A recording whose comm
+frame was lost in a deep fade (:attr:`~isac_ae.hw.capture.Capture.comm_lost`)
+gives its radar snapshots and no comm ones: J_ISAC is then omega_r times the
+mean radar term over every snapshot plus (1 - omega_r) times the mean comm
+term over the snapshots whose comm frame was decoded.
 
 The recordings are split into a training and a held-out set by file, not by
 snapshot: the snapshots of one recording share its scene (one target angle,
@@ -32,15 +36,14 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 import torch
 
+from ...autoencoder.losses import comm_loss, isac_loss, radar_nll
 from ...autoencoder.model import TRANSMITTER, Autoencoder
 from ...autoencoder.modelfile import LoadedModel
 from ...autoencoder.system import AutoencoderSystem
 from ...scenario import Scenario, ScenarioError
 from ..capture import NS, CaptureError, captures_in, load_capture
-from ..frames import FrameError
 from ..profiles import profile as get_profile
 from . import checkpoint as checkpoints
-from .objective import isac_terms
 
 METHOD = "receivers"
 #: The networks this method trains (the transmitter's stay frozen).
@@ -85,7 +88,9 @@ class ReceiverProgress:
 
 
 class _Snapshots(NamedTuple):
-    """Labelled snapshots of a set of recordings, as the receivers take them (see :func:`isac_terms`)."""
+    """Labelled snapshots of a set of recordings, as the receivers take them: z (N, K); target, theta (radians,
+    0 without a target), z_comm, kappa (N0 = 1; z_comm 0 and kappa NaN where the comm frame was lost),
+    messages (N,)."""
 
     z: torch.Tensor
     target: torch.Tensor
@@ -96,6 +101,11 @@ class _Snapshots(NamedTuple):
 
     def __len__(self) -> int:
         return self.z.shape[0]
+
+    @property
+    def decoded(self) -> torch.Tensor:
+        """(N,) bool: the snapshots whose comm frame was decoded (finite kappa)."""
+        return torch.isfinite(self.kappa)
 
     def rows(self, index) -> "_Snapshots":
         return _Snapshots(*(t[index] for t in self))
@@ -125,15 +135,18 @@ def finetune_receivers(
     arguments resumes (and ends with the same weights as an uninterrupted
     run); progress: called at every check. Returns the one-member model and
     the metadata to record in its model file (method, device, the recordings
-    used and those skipped, the snapshots, the budget and steps, the held-out
-    losses, the training seconds over all calls). A recording whose comm frame
-    cannot be decoded (a deep fade: its pilot halves disagree) is skipped.
+    used and those whose comm frame was lost, the snapshots (``snapshots``:
+    all, each with its radar part; ``comm_snapshots``: those with a decoded
+    comm frame), the budget and steps, the held-out losses, the training
+    seconds over all calls). A recording whose comm frame was lost in a deep
+    fade trains the radar receivers only.
 
     ValueError (one line) for: an unknown device or one that cannot run the
     ISAC loop; a model of another K than the device; a missing or empty
     directory; recordings of another device, K or scenario than the model,
     taken with another beam or constellation, or with a calibration; too few
-    recordings to split; a checkpoint of another run.
+    recordings to split; no comm frame decoded in any recording; a checkpoint
+    of another run.
     """
     if budget not in BUDGETS:
         raise ValueError(f"budget must be one of {tuple(BUDGETS)}, got {budget!r}")
@@ -148,14 +161,11 @@ def finetune_receivers(
     beam, constellation = _transmitter(nominal.model, scenario)
     # every recording is checked before any is loaded
     digests = {path.name: _check_recording(path, board.name, scenario, beam, constellation) for path in paths}
-    recordings, skipped = {}, {}
-    for path in paths:
-        try:
-            recordings[path] = _load(path, board.name, scenario)
-        except FrameError as exc:  # a comm frame lost in a deep fade: its symbols carry no labelled data
-            skipped[path.name] = str(exc)
-    usable = list(recordings)
-    train_paths, held_paths = _split(usable, [bool(recordings[p].target[0]) for p in usable], held_out, seed)
+    recordings = {path: _load(path, board.name, scenario) for path in paths}
+    comm_lost = [p.name for p in paths if not recordings[p].decoded.any()]
+    if len(comm_lost) == len(paths):
+        raise ValueError(f"no recording in {captures} has a decoded comm frame: is the comm receiver on and tuned?")
+    train_paths, held_paths = _split(paths, [bool(recordings[p].target[0]) for p in paths], held_out, seed)
     train = _Snapshots.joined([recordings[p] for p in train_paths])
     held = _Snapshots.joined([recordings[p] for p in held_paths])
 
@@ -170,7 +180,7 @@ def finetune_receivers(
         "nominal": checkpoints.weights_digest(nominal.model),
         "omega": omega,
         "device": board.name,
-        "captures": {p.name: digests[p.name] for p in usable},
+        "captures": digests,
         "held_out": [p.name for p in held_paths],
         "budget": asdict(plan),
         "seed": seed,
@@ -189,7 +199,7 @@ def finetune_receivers(
     train_loss = math.nan
     while state["step"] < plan.steps and state["since_best"] < plan.patience:
         batch = train.rows(torch.randint(len(train), (plan.batch_size,), generator=generator))
-        loss = isac_terms(model, omega, *batch).mean()
+        loss = _objective(model, omega, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -223,9 +233,10 @@ def finetune_receivers(
             "directory": str(Path(captures)),
             "train": [p.name for p in train_paths],
             "held_out": [p.name for p in held_paths],
-            "skipped": skipped,
+            "comm_lost": comm_lost,
         },
         "snapshots": {"train": len(train), "held_out": len(held)},
+        "comm_snapshots": {"train": int(train.decoded.sum()), "held_out": int(held.decoded.sum())},
         "budget": budget,
         "steps": state["step"],
         "stopped": "early" if state["since_best"] >= plan.patience else "budget",
@@ -304,8 +315,8 @@ def _split(paths: list[Path], present: list[bool], fraction: float, seed: int) -
 
 
 def _load(path: Path, device: str, scenario: Scenario) -> _Snapshots:
-    """The labelled snapshots of one recording: the board's z (N0 = 1), the comm symbols with their CSI.
-    FrameError where the comm receiver's frame cannot be decoded (its pilot halves disagree)."""
+    """The labelled snapshots of one recording: the board's z (N0 = 1), the comm symbols with their CSI (z_comm 0
+    and kappa NaN where the comm frame was lost)."""
     try:
         radar, comm, labels = load_capture(path, device, scenario.num_antennas)
     except CaptureError as exc:
@@ -325,13 +336,38 @@ def _load(path: Path, device: str, scenario: Scenario) -> _Snapshots:
 # --- training ------------------------------------------------------------------------------------------
 
 
+def _terms(model: Autoencoder, data: _Snapshots) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-snapshot terms of ``model``'s receivers (differentiable): radar J_NLL (N,) of every snapshot and comm
+    J_CE (C,) of the C whose comm frame was decoded; a lost frame's NaN kappa never reaches the comm receiver.
+    With every frame decoded, omega_r radar + (1 - omega_r) comm is :func:`~.objective.isac_terms`."""
+    each = lambda x: x.unsqueeze(-1)  # noqa: E731  (the losses reduce over a trailing dimension of one)
+    logit, theta_hat, sigma_hat = (out[0] for out in model.radar(data.z.unsqueeze(0)))
+    radar = radar_nll(each(logit), each(theta_hat), each(sigma_hat), each(data.theta), each(data.target))
+    decoded = data.decoded
+    logits = model.comm((data.z_comm[decoded] / data.kappa[decoded]).unsqueeze(0))[0]
+    return radar, comm_loss(logits.unsqueeze(-2), each(data.messages[decoded]))
+
+
+def _isac(radar_sum, radar_count: int, comm_sum, comm_count: int, omega: float):
+    """J_ISAC from the sums and counts of the radar and comm terms (no comm term where no frame was decoded)."""
+    return isac_loss(radar_sum / radar_count, comm_sum / max(comm_count, 1), omega)
+
+
+def _objective(model: Autoencoder, omega: float, data: _Snapshots) -> torch.Tensor:
+    """J_ISAC of a training batch (a differentiable scalar)."""
+    radar, comm = _terms(model, data)
+    return _isac(radar.sum(), len(radar), comm.sum(), len(comm), omega)
+
+
 @torch.no_grad()
 def _loss(model: Autoencoder, omega: float, data: _Snapshots) -> float:
     """J_ISAC of ``model``'s receivers on all of ``data``."""
-    total = 0.0
+    sums, comm_count = torch.zeros(2, dtype=torch.float64), 0
     for start in range(0, len(data), _CHUNK):
-        total += float(isac_terms(model, omega, *data.rows(slice(start, start + _CHUNK))).double().sum())
-    return total / len(data)
+        radar, comm = _terms(model, data.rows(slice(start, start + _CHUNK)))
+        sums += torch.stack([radar.double().sum(), comm.double().sum()])
+        comm_count += len(comm)
+    return float(_isac(sums[0], len(data), sums[1], comm_count, omega))
 
 
 def _receiver_state(model: Autoencoder) -> dict:
