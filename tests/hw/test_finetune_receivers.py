@@ -26,11 +26,11 @@ from isac_ae.hw.finetune.objective import heldout_terms, isac_terms  # noqa: E40
 from isac_ae.hw.finetune.receivers import (  # noqa: E402
     BUDGETS,
     RECEIVERS,
-    _load,
+    Snapshots,
     _loss,
     _objective,
-    _Snapshots,
     finetune_receivers,
+    load_snapshots,
 )
 from isac_ae.hw.frames import FrameLayout  # noqa: E402
 from isac_ae.hw.twin import DigitalTwin  # noqa: E402
@@ -125,13 +125,13 @@ def test_a_lost_comm_frame_gives_its_radar_terms_and_no_comm_terms(nominal, capt
     """The receivers' J_ISAC against :func:`isac_terms`: the same where every comm frame was decoded; with a lost
     one, its radar terms count and its comm terms do not (its NaN kappa would make the loss and gradients NaN)."""
     model, omega, sc = copy.deepcopy(nominal.model), nominal.omega, nominal.scenario
-    decoded = _load(captures / "capture_000000.sigmf-meta", DEVICE, sc)
-    lost = _load(captures / LOST_NAME, DEVICE, sc)
+    decoded = load_snapshots(captures / "capture_000000.sigmf-meta", DEVICE, sc.num_antennas)
+    lost = load_snapshots(captures / LOST_NAME, DEVICE, sc.num_antennas)
     assert decoded.decoded.all() and not lost.decoded.any() and lost.target.all()
     assert torch.isnan(lost.kappa).all() and torch.isfinite(lost.z).all()
-    both = _Snapshots.joined([decoded, lost])
+    both = Snapshots.joined([decoded, lost])
     # isac_terms at omega_r = 1 is the radar term alone; finite stand-ins for the lost comm inputs weigh 0 there.
-    stand_ins = _Snapshots(
+    stand_ins = Snapshots(
         both.z, both.target, both.theta, torch.zeros_like(both.z_comm), torch.ones_like(both.kappa), both.messages
     )
     expected = omega * isac_terms(model, 1.0, *stand_ins).mean() + (1 - omega) * isac_terms(model, 0.0, *decoded).mean()

@@ -9,7 +9,7 @@ z_c, kappa, m. So the receivers can be fine-tuned in a flowgraph from
 recordings instead of from a board.
 
 The recordings are turned into snapshots by the receivers method's own
-conversion (:func:`isac_ae.hw.finetune.receivers._load`, i.e.
+conversion (:func:`isac_ae.hw.finetune.receivers.load_snapshots`, i.e.
 :func:`~isac_ae.hw.capture.load_capture`: SHA-512, frames found, leakage
 removed, N0 = 1) and replayed in the order of their names
 (``capture_000000``, ...). All of them are read and checked when the block is
@@ -37,10 +37,8 @@ from pathlib import Path
 import numpy as np
 from gnuradio import gr
 
-from ..hw.finetune.receivers import _load, _recordings, _Snapshots
-from ..hw.frames import FrameError
+from ..hw.finetune.receivers import Snapshots, load_snapshots, recordings
 from ..hw.profiles import profile as get_profile
-from ..scenario import Scenario
 from . import checks
 
 __all__ = ["capture_source"]
@@ -63,17 +61,10 @@ class capture_source(gr.sync_block):
         if board.num_elements != k:
             raise ValueError(f"K = {k}, but a {board.name} has {board.num_elements} elements")
         self._repeat = checks.flag(repeat, "repeat")
-        # _load reads only K from the scenario: the captures' own scenario is the receivers' business
-        scenario = Scenario(num_antennas=k)
         if not str(directory).strip():
             raise ValueError("directory must name a directory of captures (isac-ae hw capture records them)")
-        loaded = {}
-        for path in _recordings(Path(str(directory))):
-            try:
-                loaded[path.name] = _load(path, board.name, scenario)
-            except FrameError as exc:  # a lost comm frame is not one: only a board frame that is not there
-                raise ValueError(f"{path}: the board's frame cannot be decoded ({exc})") from None
-        joined = _Snapshots.joined(list(loaded.values()))
+        loaded = {path.name: load_snapshots(path, board.name, k) for path in recordings(Path(str(directory)))}
+        joined = Snapshots.joined(list(loaded.values()))
         if int(joined.messages.max()) > np.iinfo(np.uint8).max:
             raise ValueError(f"{directory} holds message indices above 255: m travels as a byte")
         self._names = list(loaded)

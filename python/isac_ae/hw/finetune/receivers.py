@@ -42,6 +42,7 @@ from ...autoencoder.modelfile import LoadedModel
 from ...autoencoder.system import AutoencoderSystem
 from ...scenario import Scenario, ScenarioError
 from ..capture import NS, CaptureError, captures_in, load_capture
+from ..frames import FrameError
 from ..profiles import profile as get_profile
 from . import checkpoint as checkpoints
 
@@ -87,7 +88,7 @@ class ReceiverProgress:
     checks_without_improvement: int
 
 
-class _Snapshots(NamedTuple):
+class Snapshots(NamedTuple):
     """Labelled snapshots of a set of recordings, as the receivers take them: z (N, K); target, theta (radians,
     0 without a target), z_comm, kappa (N0 = 1; z_comm 0 and kappa NaN where the comm frame was lost),
     messages (N,)."""
@@ -107,12 +108,12 @@ class _Snapshots(NamedTuple):
         """(N,) bool: the snapshots whose comm frame was decoded (finite kappa)."""
         return torch.isfinite(self.kappa)
 
-    def rows(self, index) -> "_Snapshots":
-        return _Snapshots(*(t[index] for t in self))
+    def rows(self, index) -> "Snapshots":
+        return Snapshots(*(t[index] for t in self))
 
     @staticmethod
-    def joined(parts: list["_Snapshots"]) -> "_Snapshots":
-        return _Snapshots(*(torch.cat(column) for column in zip(*parts)))
+    def joined(parts: list["Snapshots"]) -> "Snapshots":
+        return Snapshots(*(torch.cat(column) for column in zip(*parts)))
 
 
 def finetune_receivers(
@@ -157,17 +158,17 @@ def finetune_receivers(
     board = get_profile(device)
     scenario, omega = nominal.scenario, nominal.omega
     board.check_scenario(scenario, "isac")  # the device runs the loop, at the model's K
-    paths = _recordings(Path(captures))
+    paths = recordings(Path(captures))
     beam, constellation = _transmitter(nominal.model, scenario)
     # every recording is checked before any is loaded
     digests = {path.name: _check_recording(path, board.name, scenario, beam, constellation) for path in paths}
-    recordings = {path: _load(path, board.name, scenario) for path in paths}
-    comm_lost = [p.name for p in paths if not recordings[p].decoded.any()]
+    recordings_by_path = {path: load_snapshots(path, board.name, scenario.num_antennas) for path in paths}
+    comm_lost = [p.name for p in paths if not recordings_by_path[p].decoded.any()]
     if len(comm_lost) == len(paths):
         raise ValueError(f"no recording in {captures} has a decoded comm frame: is the comm receiver on and tuned?")
-    train_paths, held_paths = _split(paths, [bool(recordings[p].target[0]) for p in paths], held_out, seed)
-    train = _Snapshots.joined([recordings[p] for p in train_paths])
-    held = _Snapshots.joined([recordings[p] for p in held_paths])
+    train_paths, held_paths = _split(paths, [bool(recordings_by_path[p].target[0]) for p in paths], held_out, seed)
+    train = Snapshots.joined([recordings_by_path[p] for p in train_paths])
+    held = Snapshots.joined([recordings_by_path[p] for p in held_paths])
 
     plan = BUDGETS[budget]
     model = copy.deepcopy(nominal.model).cpu()
@@ -250,7 +251,8 @@ def finetune_receivers(
 # --- the recordings ------------------------------------------------------------------------------------
 
 
-def _recordings(directory: Path) -> list[Path]:
+def recordings(directory: Path) -> list[Path]:
+    """The recordings in a capture directory, sorted; ValueError for a missing or empty directory."""
     if not directory.is_dir():
         raise ValueError(f"capture directory {directory} does not exist or is not a directory")
     paths = captures_in(directory)
@@ -314,16 +316,19 @@ def _split(paths: list[Path], present: list[bool], fraction: float, seed: int) -
     return [p for i, p in enumerate(paths) if i not in held], [p for i, p in enumerate(paths) if i in held]
 
 
-def _load(path: Path, device: str, scenario: Scenario) -> _Snapshots:
+def load_snapshots(path: Path, device: str, num_antennas: int) -> Snapshots:
     """The labelled snapshots of one recording: the board's z (N0 = 1), the comm symbols with their CSI (z_comm 0
-    and kappa NaN where the comm frame was lost)."""
+    and kappa NaN where the comm frame was lost). ValueError for a recording of another device or K, a failed
+    checksum, or a board frame that cannot be found."""
     try:
-        radar, comm, labels = load_capture(path, device, scenario.num_antennas)
+        radar, comm, labels = load_capture(path, device, num_antennas)
     except CaptureError as exc:
         raise ValueError(str(exc)) from None
+    except FrameError as exc:  # a lost comm frame is not one: only a board frame that is not there
+        raise ValueError(f"{path}: the board's frame cannot be decoded ({exc})") from None
     n = radar.z.shape[0]
     theta = math.radians(labels.target_angle_deg) if labels.target_present else 0.0
-    return _Snapshots(
+    return Snapshots(
         torch.as_tensor(radar.z),
         torch.full((n,), labels.target_present),
         torch.full((n,), theta, dtype=torch.float32),
@@ -336,7 +341,7 @@ def _load(path: Path, device: str, scenario: Scenario) -> _Snapshots:
 # --- training ------------------------------------------------------------------------------------------
 
 
-def _terms(model: Autoencoder, data: _Snapshots) -> tuple[torch.Tensor, torch.Tensor]:
+def _terms(model: Autoencoder, data: Snapshots) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-snapshot terms of ``model``'s receivers (differentiable): radar J_NLL (N,) of every snapshot and comm
     J_CE (C,) of the C whose comm frame was decoded; a lost frame's NaN kappa never reaches the comm receiver.
     With every frame decoded, omega_r radar + (1 - omega_r) comm is :func:`~.objective.isac_terms`."""
@@ -353,14 +358,14 @@ def _isac(radar_sum, radar_count: int, comm_sum, comm_count: int, omega: float):
     return isac_loss(radar_sum / radar_count, comm_sum / max(comm_count, 1), omega)
 
 
-def _objective(model: Autoencoder, omega: float, data: _Snapshots) -> torch.Tensor:
+def _objective(model: Autoencoder, omega: float, data: Snapshots) -> torch.Tensor:
     """J_ISAC of a training batch (a differentiable scalar)."""
     radar, comm = _terms(model, data)
     return _isac(radar.sum(), len(radar), comm.sum(), len(comm), omega)
 
 
 @torch.no_grad()
-def _loss(model: Autoencoder, omega: float, data: _Snapshots) -> float:
+def _loss(model: Autoencoder, omega: float, data: Snapshots) -> float:
     """J_ISAC of ``model``'s receivers on all of ``data``."""
     sums, comm_count = torch.zeros(2, dtype=torch.float64), 0
     for start in range(0, len(data), _CHUNK):
