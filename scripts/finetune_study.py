@@ -112,8 +112,9 @@ def measure(twin: DigitalTwin) -> tuple:
 def capture(twin: DigitalTwin, nominal: LoadedModel, count: int, out: Path) -> tuple[int, float]:
     """Record ``count`` scenes sent with the nominal transmitter into ``out``; (recordings, seconds).
 
-    A scene whose comm fade is too deep for the comm receiver to find the frame stops the session; the
-    recordings made until then are kept and used (their number is reported)."""
+    A comm frame lost in a deep fade is recorded with its radar part; a bench error that outlasts the
+    retries stops the session, and the recordings made until then are kept and used (their number is
+    reported)."""
     started = time.perf_counter()
     sc, layout = nominal.scenario, FrameLayout(data=CAPTURE_DATA)
     system = AutoencoderSystem(nominal.model, sc)
