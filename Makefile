@@ -66,6 +66,7 @@ test-python: setup
 benchmark: setup
 	$(PY) benchmarks/bench_baseline.py
 	$(PY) benchmarks/bench_training.py
+	$(PY) benchmarks/bench_conditioned_training.py
 	$(PY) benchmarks/bench_cpp_blocks.py
 	GRC_BLOCKS_PATH=$(CURDIR)/grc OMP_NUM_THREADS=1 $(PY) benchmarks/bench_flowgraphs.py
 	$(PY) benchmarks/bench_emulator.py

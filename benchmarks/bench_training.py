@@ -121,9 +121,11 @@ def plain_step_times(scenario: Scenario, omega: float, steps: int) -> list[float
     return [_timed(loop.step) for _ in range(steps)]
 
 
-def trainer_step_times(scenario: Scenario, omegas, steps: int) -> list[list[float]]:
-    """Step times of every stage of the staged schedule for one ensemble of ``omegas``, per stage."""
-    config = TrainingConfig(omegas=tuple(omegas), samples_per_stage=(steps + 1) * BATCH, batch_size=BATCH)
+def trainer_step_times(scenario: Scenario, omegas, steps: int, **options) -> list[list[float]]:
+    """Step times of every stage of the staged schedule for one ensemble of ``omegas``, per stage.
+
+    ``options``: more TrainingConfig fields (a conditioned model: ``conditioned``, ``hidden_scale``)."""
+    config = TrainingConfig(omegas=tuple(omegas), samples_per_stage=(steps + 1) * BATCH, batch_size=BATCH, **options)
     trainer = Trainer(scenario, config)
     times = [[] for _ in config.stages]
     while not trainer.finished:
@@ -134,7 +136,7 @@ def trainer_step_times(scenario: Scenario, omegas, steps: int) -> list[list[floa
     return times
 
 
-def _stage_mean_of_medians(per_stage: list[list[float]]) -> float:
+def stage_mean_of_medians(per_stage: list[list[float]]) -> float:
     return statistics.fmean(statistics.median(t) for t in per_stage)
 
 
@@ -161,8 +163,8 @@ def main() -> None:
     rates = {
         "plain_loop_default_allocator": BATCH / statistics.median(plain_default),
         "plain_loop": BATCH / statistics.median(plain),
-        "trainer_per_omega": BATCH / _stage_mean_of_medians(single),
-        "trainer_ensemble": len(omegas) * BATCH / _stage_mean_of_medians(ensemble),
+        "trainer_per_omega": BATCH / stage_mean_of_medians(single),
+        "trainer_ensemble": len(omegas) * BATCH / stage_mean_of_medians(ensemble),
     }
     result = {
         "threads": args.threads,
