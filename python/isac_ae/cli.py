@@ -589,14 +589,16 @@ def cmd_study(args) -> int:
         raise UsageError("--sequential runs in this process and takes no --workers")
     workers = 0 if args.sequential else args.workers
     if args.address is not None and workers is not None:
-        raise UsageError("--address joins a running Ray cluster, whose CPUs set the parallelism: drop --workers")
+        raise UsageError(
+            "--address joins a running Ray cluster, whose CPUs set the parallelism: drop --workers and --sequential"
+        )
     names = [n.strip() for n in args.impairments.split(",")] if args.impairments is not None else None
     try:
         runs = study.plan(
             study.select_sweeps(args.figure, names), args.realisations, args.seeds, args.budget, args.samples
         )
         if workers != 0:
-            study.import_ray()
+            study.import_ray(args.address)
     except study.StudyError as exc:
         raise UsageError(str(exc)) from None
     for pfa in {r.scenario.pfa for r in runs}:
@@ -609,20 +611,20 @@ def cmd_study(args) -> int:
         raise UsageError(str(exc)) from None
     if len(todo) < len(runs):
         print(f"{len(runs) - len(todo)} of {len(runs)} runs already done in {out / 'runs'}", file=sys.stderr)
-    if workers == 0:  # in process: a bar over every training step, with the stage and the losses
-        bar, step = _training_progress(sum(r.steps for r in todo), 0, True)
-    else:  # Ray: the steps happen in the workers, the bar counts runs
-        bar, step = tqdm(total=len(todo), desc="study", unit="run", file=sys.stderr), None
+    # In process: bars over the training steps and the evaluated snapshots; through Ray: over the runs.
+    sequential = workers == 0
+    steps, step = _training_progress(sum(r.steps for r in todo), 0, sequential)
+    snapshots = _progress(None, "evaluation", sequential)
+    runs_done = tqdm(total=len(todo), desc="study", unit="run", file=sys.stderr, disable=sequential)
 
     def finished(run, result) -> None:
-        bar.write(f"{run.key}: {result['timing']['total_s']:.1f} s", file=sys.stdout)
-        if step is None:
-            bar.update(1)
+        runs_done.write(f"{run.key}: {result['timing']['total_s']:.1f} s", file=sys.stdout)
+        runs_done.update(1)
 
     start = time.perf_counter()
-    with bar:
+    with steps, snapshots, runs_done:
         try:
-            work.run(workers, args.address, finished, step)
+            work.run(workers, args.address, finished, step, snapshots.update)
             written = work.report()
         except study.StudyError as exc:
             raise UsageError(str(exc)) from None
