@@ -132,7 +132,8 @@ def front_at_ser(rows, ser: float, ser_low: float, ser_high: float, metric: str)
     at a SER that sampling cannot tell from ``ser``. Interpolating the
     interval bounds (rather than adding variances) treats neighbouring points
     as fully correlated, which can only widen the range.
-    ``points``: the (rho, phi_deg) of the two front points around ``ser``.
+    ``points``: the (rho, phi_deg) of the two front points around ``ser`` ((omega_r,) for a front of
+    autoencoder rows).
     """
     key, _, ci_low, ci_high = FRONTS[metric]
     front, log_ser = _front(rows, key)
@@ -145,7 +146,12 @@ def front_at_ser(rows, ser: float, ser_low: float, ser_high: float, metric: str)
     high = max(_interpolate(front, log_ser, ci_high, s) for s in sers)
     upper = int(np.searchsorted([r["ser"] for r in front], ser, side="right"))
     around = front[max(upper - 1, 0) : upper + 1]
-    return {"value": value, "low": low, "high": high, "points": [(r["rho"], r["phi_deg"]) for r in around]}
+    return {"value": value, "low": low, "high": high, "points": [_point_label(r) for r in around]}
+
+
+def _point_label(row) -> tuple:
+    """What identifies a point of a front: (rho, phi_deg) of a baseline sweep, (omega_r,) of autoencoder rows."""
+    return (row["rho"], row["phi_deg"]) if "rho" in row else (row["omega"],)
 
 
 def refine_points(
