@@ -206,7 +206,10 @@ def execute(
             autoencoder_row(
                 # "model": the run file that holds the member's numbers (the weights are not kept)
                 LoadedModel(
-                    trainer.model.member(i), run.scenario, _metadata(run, omega), Path("runs", f"{run.key}.json")
+                    trainer.model.member(i),
+                    run.scenario,
+                    {"omega": omega, "training": run.training.to_dict()},
+                    Path("runs", f"{run.key}.json"),
                 ),
                 run.samples,
                 EVAL_SEED,
@@ -234,10 +237,6 @@ def execute(
             "total_s": end - start,
         },
     }
-
-
-def _metadata(run: Run, omega: float) -> dict:
-    return {"omega": omega, "training": run.training.to_dict()}
 
 
 def _quiet(_: str) -> None:
