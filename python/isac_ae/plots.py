@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 from .tradeoff import FRONTS  # noqa: E402
 
 
-def _save(fig, stem: Path) -> list[Path]:
+def save_figure(fig, stem: Path) -> list[Path]:
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     for path in paths:
         fig.savefig(path, dpi=150, bbox_inches="tight")
@@ -96,7 +96,7 @@ def plot_fronts(fronts, out_dir: Path, title: str = "", extra_series=(), prefix:
         pfa = first.get("target_pfa") or first.get("pfa")
         ax.set_title(title or f"ISAC trade-off at $P_{{fa}}$ = {pfa:.0e}")
         ax.legend(fontsize=7 if len(fronts) > 1 else 8)
-        written += _save(fig, Path(out_dir) / stem)
+        written += save_figure(fig, Path(out_dir) / stem)
     return written
 
 
@@ -116,7 +116,7 @@ def plot_beampatterns(patterns, scenario, out_dir: Path, stem: str = "fig3_beamp
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     ax.set_title("learned beampatterns")
-    return _save(fig, Path(out_dir) / stem)
+    return save_figure(fig, Path(out_dir) / stem)
 
 
 def plot_rmse_vs_sigma(rows, out_dir: Path, stem: str = "fig4_rmse_vs_sigma") -> list[Path]:
@@ -148,4 +148,4 @@ def plot_rmse_vs_sigma(rows, out_dir: Path, stem: str = "fig4_rmse_vs_sigma") ->
     ax.set_ylabel("AoA RMSE (degrees)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, Path(out_dir) / stem)
+    return save_figure(fig, Path(out_dir) / stem)

@@ -44,12 +44,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .atomic import write_atomically
 from .autoencoder import Trainer, TrainingConfig, TrainingError
 from .autoencoder.modelfile import LoadedModel
 from .autoencoder.training import BUDGETS as TRAINING_BUDGETS
 from .autoencoder.training import StepReport
-from .hw.calibration import write_atomically
-from .plots import _save
+from .plots import save_figure
 from .pretrained import PretrainedSweep, sweeps_of
 from .reproduce import autoencoder_row, baseline_front, comparison_table
 from .scenario import Scenario
@@ -552,4 +552,4 @@ def plot_bands(sweep: dict, stem: Path) -> list[Path]:
         f"budget {sweep['budget']}",
         fontsize=9,
     )
-    return _save(fig, stem)
+    return save_figure(fig, stem)

@@ -23,7 +23,7 @@ import numpy as np
 from gnuradio import gr
 
 from ..array import nominal_positions, steering_matrix
-from ..hw.calibration import write_atomically
+from ..atomic import write_atomically
 from . import checks
 
 __all__ = ["phaser_beam_scan", "scan_weights"]

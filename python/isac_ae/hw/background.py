@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .calibration import CalibrationError, _complex, _pairs, expected_elements, read_json, write_atomically
+from ..atomic import write_atomically
+from .calibration import CalibrationError, _complex, _pairs, expected_elements, read_json
 
 FORMAT = "isac_ae.background/1"
 

@@ -41,7 +41,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +48,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import write_atomically
 from ..impairments import ADAR1000_MAX_GAIN_CODE, ArrayModel
 from .frames import FrameLayout, build_frame, comm_block, find_frame, radar_block
 from .profiles import ProfileError
@@ -84,20 +84,6 @@ def _complex(data, name: str, source: str) -> np.ndarray:
 def utc_now() -> str:
     """The current time, UTC, ISO 8601 to the second."""
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder (fsync, rename): never half-written."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def read_json(path: Path, what: str):

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_atomically
 from ..baselines.steering import DictionarySteering
 from .calibration import (
     CalibrationError,
@@ -47,7 +48,6 @@ from .calibration import (
     tone_amplitudes,
     tuned_lo_hz,
     utc_now,
-    write_atomically,
 )
 from .scene import SceneController
 

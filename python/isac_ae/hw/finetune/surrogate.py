@@ -55,12 +55,13 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from ...atomic import write_atomically
 from ...autoencoder.model import Autoencoder
 from ...autoencoder.training import StepReport, Trainer, TrainingConfig, TrainingError
 from ...channels import Channels
 from ...impairments import ArrayModel
 from ...scenario import Scenario
-from ..calibration import Calibration, write_atomically
+from ..calibration import Calibration
 from ..manifold import Manifold
 from ..profiles import profile as get_profile
 
