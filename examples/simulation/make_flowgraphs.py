@@ -26,6 +26,8 @@ TWIN_DEVICE = "quadmxfe"  # the twin flowgraph's default board: K = 16, the ship
 HARDWARE_DIR = REPO / "examples" / "hardware"
 PLUTO_MODEL = "pluto2/omega_0.09.safetensors"  # the K = 2 model of the Pluto hardware flowgraphs
 PHASER_MODEL = "phaser/omega_0.09.safetensors"  # the K = 8 model whose beam the Phaser flowgraphs scan
+#: The Qt AE simulation's model: its omega_r slider moves a conditioned model (isac-ae train --conditioned).
+AE_SIM_MODEL = DEFAULT_MODEL
 
 
 # --- compact description helpers ---------------------------------------------
@@ -88,13 +90,13 @@ def place(blocks, x0, y, step=200):
     return blocks
 
 
-def common_parameters(y, gui=False, with_model=True, twin=False, hardware=False):
+def common_parameters(y, gui=False, with_model=True, twin=False, hardware=False, model=DEFAULT_MODEL):
     """Command-line parameters shared by the flowgraphs (no_gui adds K, the target sector, items, metrics JSON;
     ``twin`` the digital twin: device profile, twin seed, truth JSON; ``hardware`` the board's and the comm
     receiver's URIs, the background and the bench's labels)."""
     blocks = []
     if with_model:
-        model = PLUTO_MODEL if hardware else DEFAULT_MODEL
+        model = PLUTO_MODEL if hardware else model
         blocks.append(param("model", (0, 0), repr(model), "str", "Model file"))
     if hardware:
         blocks += [
@@ -211,6 +213,30 @@ def gui_controls(y, extra=(), hardware=False):
     if hardware:
         blocks = [b for b in blocks if b["name"] in ("theta_min", "theta_max")] + list(extra)
     return place(blocks, 8, y, 230)
+
+
+#: What the AE blocks of a flowgraph with an omega_r slider run at: the slider for a conditioned model, the
+#: model's own omega_r otherwise (a model trained for one omega_r refuses any other).
+OMEGA_EXPR = "omega_r if conditioned else None"
+
+
+def omega_control():
+    """The omega_r slider and ``conditioned`` (whether the flowgraph's model is; decided when it starts)."""
+    return [
+        block(
+            "omega_r",
+            "variable_qtgui_range",
+            (0, 0),
+            label="omega_r (conditioned model: 0 comm ... 1 radar)",
+            value="0.09",
+            start="0",
+            stop="1",
+            step="0.001",
+            gui_hint="1,2,1,2",
+        ),
+        block("import_conditioned", "import", (0, 0), imports="from isac_ae.blocks.ae_common import model_conditioned"),
+        variable("conditioned", (0, 0), "model_conditioned(model)"),
+    ]
 
 
 def rho_phi(gui, label=""):
@@ -356,9 +382,9 @@ def metrics_block(name, xy, label, gui):
     )
 
 
-def ae_chain(y, src, gui, prefix="", twin=False, hardware=False):
+def ae_chain(y, src, gui, prefix="", twin=False, hardware=False, omega="None"):
     """AE transmitter, channels (``twin``: the digital twin's), AE receivers, metrics. ``src``: the message
-    stream (block, port)."""
+    stream (block, port); ``omega``: the AE blocks' omega_r (an expression; None: the model's)."""
     tx, rrx, crx, met = (
         f"{prefix}ae_transmitter",
         f"{prefix}ae_radar_receiver",
@@ -375,6 +401,7 @@ def ae_chain(y, src, gui, prefix="", twin=False, hardware=False):
             M="M",
             target_sector="target_sector",
             comm_sector="comm_sector",
+            omega=omega,
         ),
     ]
     conns = [c(*src, tx, 0)]
@@ -396,8 +423,18 @@ def ae_chain(y, src, gui, prefix="", twin=False, hardware=False):
             threshold="0",
             h0_samples="h0_samples",
             seed="h0_seed",
+            omega=omega,
         ),
-        block(crx, "isac_ae_ae_comm_receiver", (790, y + 260), model="model", K="K", M="M", probabilities="False"),
+        block(
+            crx,
+            "isac_ae_ae_comm_receiver",
+            (790, y + 260),
+            model="model",
+            K="K",
+            M="M",
+            probabilities="False",
+            omega=omega,
+        ),
         metrics_block(met, (1090, y + 130), "AE", gui),
         null_sink(f"{prefix}null_q", (1090, y)),
         null_sink(f"{prefix}null_sigma", (1090, y + 60)),
@@ -614,9 +651,23 @@ def constellation_gui(name, xy, comm_channels, labels, gui_hint):
 
 
 # --- the flowgraphs ---------------------------------------------------------------
-def _assemble(fid, title, desc, gui, chains, with_model, extra_controls, metric_rows, twin=False, hardware=False):
+def _assemble(
+    fid,
+    title,
+    desc,
+    gui,
+    chains,
+    with_model,
+    extra_controls,
+    metric_rows,
+    twin=False,
+    hardware=False,
+    model=DEFAULT_MODEL,
+    omega="None",
+):
     """chains: list of (kind, prefix) with kind "ae" or "baseline"; the GUI plots every chain. ``twin``: the AE
-    chains run through the digital twin's channels; ``hardware``: through a board (gr-iio)."""
+    chains run through the digital twin's channels; ``hardware``: through a board (gr-iio). ``model``: the
+    model parameter's default; ``omega``: the AE blocks' omega_r expression."""
     blocks, conns = scenario_variables(gui, hardware), []
     src_y = CHAIN_Y + (CHAIN_H * (len(chains) - 1)) // 2 + 100
     b, cn, src = message_source(src_y, gui, hardware)
@@ -625,7 +676,9 @@ def _assemble(fid, title, desc, gui, chains, with_model, extra_controls, metric_
     built = []
     for i, (kind, prefix) in enumerate(chains):
         if kind == "ae":
-            b, cn, names = ae_chain(CHAIN_Y + CHAIN_H * i, src, gui, prefix=prefix, twin=twin, hardware=hardware)
+            b, cn, names = ae_chain(
+                CHAIN_Y + CHAIN_H * i, src, gui, prefix=prefix, twin=twin, hardware=hardware, omega=omega
+            )
         else:
             b, cn, names = baseline_chain(CHAIN_Y + CHAIN_H * i, src, gui, prefix=prefix)
         blocks += b
@@ -645,7 +698,7 @@ def _assemble(fid, title, desc, gui, chains, with_model, extra_controls, metric_
         blocks += b
         conns += cn
         y += 200 * len(built) + 60
-    blocks += common_parameters(y, gui, with_model, twin, hardware)
+    blocks += common_parameters(y, gui, with_model, twin, hardware, model)
     y += 130
     if gui:
         blocks += gui_controls(y, extra_controls, hardware)
@@ -659,16 +712,20 @@ def _assemble(fid, title, desc, gui, chains, with_model, extra_controls, metric_
 
 
 def isac_ae_sim(gui: bool):
+    """The GUI has the omega_r slider (a conditioned model's trade-off point, live) and AE_SIM_MODEL by default;
+    the headless twin runs a model at its own omega_r."""
     return _assemble(
         "isac_ae_sim" + ("" if gui else "_no_gui"),
         "ISAC autoencoder simulation",
         "Learned ISAC: random messages -> AE transmitter -> radar and comm channels -> AE receivers -> "
-        "Pd, Pfa, RMSE, SER",
+        "Pd, Pfa, RMSE, SER" + ("; the omega_r slider moves a conditioned model along its trade-off" if gui else ""),
         gui,
         [("ae", "")],
         True,
-        [],
+        omega_control() if gui else [],
         [("", "AE")],
+        model=AE_SIM_MODEL if gui else DEFAULT_MODEL,
+        omega=OMEGA_EXPR if gui else "None",
     )
 
 

@@ -1,4 +1,4 @@
-"""Shared pieces of the learned (autoencoder) GNU Radio blocks: model loading, torch set-up, warnings.
+"""Shared pieces of the learned (autoencoder) GNU Radio blocks: model loading, omega_r, torch set-up, warnings.
 
 The blocks call the core (:class:`isac_ae.autoencoder.AutoencoderSystem`) and
 copy none of its maths. Each ``work()`` call runs one batched forward pass under
@@ -7,10 +7,17 @@ pool, is what makes a forward pass cheap per item, and every GNU Radio block
 already runs on its own thread, so more torch threads would only compete with
 the other blocks for the cores. The blocks ask for output buffers of
 :data:`BATCH_ITEMS` items so that the blocks after them see large batches.
+
+A conditioned model (omega_r an input of its networks) runs at the trade-off
+point ``omega`` that the blocks take, and ``set_omega`` moves it while the
+flowgraph runs; ``None`` is the model's own point (a conditioned model's
+default, ``metadata["omega"]``). A model that is not conditioned was trained
+for one omega_r: it refuses any other value.
 """
 
 from __future__ import annotations
 
+import numbers
 import os
 import threading
 from pathlib import Path
@@ -38,8 +45,10 @@ __all__ = [
     "ModelFileError",
     "OnceWarning",
     "TorchThread",
+    "checked_omega",
     "finite_rows",
     "load_system",
+    "model_conditioned",
     "resolve_model_path",
 ]
 
@@ -82,11 +91,36 @@ def _expected(value, name: str) -> Optional[int]:
         raise ValueError(f"{name} must be an integer >= 1 (or 0 to take the model's), got {value!r}") from None
 
 
-def load_system(model_path, K=None, M=None) -> tuple[AutoencoderSystem, LoadedModel]:
-    """Load a model file for a block whose parameters say K antennas and |M| messages.
+def checked_omega(loaded: LoadedModel, omega) -> Optional[float]:
+    """The trade-off point a block runs ``loaded`` at: omega_r in [0, 1] for a conditioned model (None: its
+    default point), None for any other model; ValueError for anything else, naming the model."""
+    if not loaded.conditioned:
+        if omega is not None:
+            raise ValueError(
+                f"omega_r = {omega!r} given, but {loaded.path.name} is not a conditioned model (it was trained for "
+                f"omega_r = {loaded.omega:g} only): leave omega_r at None, or choose a model trained with "
+                "isac-ae train --conditioned"
+            )
+        return None
+    if omega is None:
+        return loaded.omega
+    if isinstance(omega, bool) or not isinstance(omega, numbers.Real) or not 0.0 <= float(omega) <= 1.0:
+        raise ValueError(f"omega_r must be a number in [0, 1] (None: the model's {loaded.omega:g}), got {omega!r}")
+    return float(omega)
+
+
+def model_conditioned(model_path) -> bool:
+    """Whether a model file (a path or a shipped name) holds a conditioned model: what a flowgraph asks to wire
+    its omega_r control to the blocks."""
+    return load_model(resolve_model_path(model_path)).conditioned
+
+
+def load_system(model_path, K=None, M=None, omega=None) -> tuple[AutoencoderSystem, LoadedModel]:
+    """Load a model file for a block whose parameters say K antennas and |M| messages, at omega_r ``omega``.
 
     Returns (system, loaded model). A model with another K or |M| raises
-    :class:`ModelFileError` naming both, before any port is created.
+    :class:`ModelFileError` naming both, before any port is created; an
+    ``omega`` the model cannot run at (:func:`checked_omega`) a ValueError.
     """
     K, M = _expected(K, "K"), _expected(M, "|M|")
     path = resolve_model_path(model_path)
@@ -103,7 +137,7 @@ def load_system(model_path, K=None, M=None) -> tuple[AutoencoderSystem, LoadedMo
             f"model {path} does not fit the block: it was trained for {', '.join(wrong)}; "
             "set the block's parameters to the model's, or choose a model trained for them"
         )
-    return AutoencoderSystem(loaded.model, sc), loaded
+    return AutoencoderSystem(loaded.model, sc, omega=checked_omega(loaded, omega)), loaded
 
 
 class TorchThread:

@@ -13,6 +13,13 @@ model and prepares the new system (the radar receiver also recalibrates its
 threshold for them); the next work() call swaps it in, so one work() call runs
 one set of weights, the stream never waits for the preparation and no item is
 dropped or repeated.
+
+A conditioned model's receivers run at omega_r ``omega`` and move with
+``set_omega`` at the next work() call. The radar receiver's calibrated
+threshold follows without a calibration on the stream's path: it calibrates
+once, at construction, a threshold at every omega_r of :data:`OMEGA_GRID`
+(the same H0 snapshots through the detector at each) and interpolates
+between them (:class:`ThresholdTable`).
 """
 
 from __future__ import annotations
@@ -33,10 +40,10 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from ..autoencoder import AutoencoderSystem
-from ..autoencoder.model import TRANSMITTER, Autoencoder
+from ..autoencoder.model import TRANSMITTER, Autoencoder, omega_condition
 from ..evaluation import h0_scores, threshold_for_pfa
 from . import checks
-from .ae_common import BATCH_ITEMS, DEFAULT_MODEL, OnceWarning, TorchThread, finite_rows, load_system
+from .ae_common import BATCH_ITEMS, DEFAULT_MODEL, OnceWarning, TorchThread, checked_omega, finite_rows, load_system
 
 THRESHOLD_MODES = ("pfa", "logit")
 
@@ -104,13 +111,77 @@ def read_weights_message(message) -> WeightsUpdate:
     return WeightsUpdate(pmt.to_long(fields["generation"]), pmt.symbol_to_string(fields["transmitter"]), state)
 
 
+# --- thresholds over omega_r -----------------------------------------------------------------------------
+
+
+def _coordinate(omegas) -> np.ndarray:
+    """What the threshold table interpolates in: omega_condition's log feature of omega_r, float64."""
+    return omega_condition(torch.as_tensor(omegas, dtype=torch.float64))[..., 1].numpy()
+
+
+def omega_grid(points: int) -> np.ndarray:
+    """``points`` omega_r from 0 to 1, uniform in :func:`_coordinate` (omega_condition inverted on a dense grid)."""
+    dense = np.concatenate([[0.0], np.geomspace(1e-9, 1.0, 100_001)])
+    u = _coordinate(dense)
+    return np.interp(np.linspace(u[0], u[-1], points), u, dense)
+
+
+#: The omega_r at which a conditioned radar receiver calibrates its threshold (see ThresholdTable).
+OMEGA_GRID = omega_grid(33)
+
+
+class _GridDetector:
+    """A system's detector at every omega_r of a grid, as a system for :func:`h0_scores`: ``radar_receive(z (N,
+    K))`` gives (logits (N, G), None, None), and h0_scores draws the same snapshots as for ``system`` itself."""
+
+    def __init__(self, system: AutoencoderSystem, omegas: np.ndarray):
+        self.scenario, self.transmit, self._model = system.scenario, system.transmit, system.model
+        conditions = omega_condition(torch.as_tensor(omegas, dtype=torch.float32))
+        self._conditions = conditions.unsqueeze(1)  # (G, 1, 2): one omega_r at a time, as AutoencoderSystem's
+
+    def radar_receive(self, z: torch.Tensor):
+        x = self._model.radar_features(z.unsqueeze(0))
+        return torch.stack([self._model.detector(x, c)[0] for c in self._conditions], dim=-1), None, None
+
+
+class ThresholdTable:
+    """The H0 detector logits a radar receiver calibrates on, and its thresholds at any omega_r.
+
+    ``scores``: :func:`h0_scores` of ``samples`` snapshots drawn with ``seed``,
+    (samples,) for a model that is not conditioned; for a conditioned one
+    (samples, G), column g the same snapshots through the detector at
+    omega_r = ``omegas[g]`` (:data:`OMEGA_GRID`), each the threshold
+    calibration of :class:`AutoencoderSystem` at that omega_r. Between grid
+    points a threshold is interpolated linearly in omega_condition's log
+    feature (the grid is uniform in it).
+    """
+
+    def __init__(self, system: AutoencoderSystem, samples: int, seed: int, omegas: np.ndarray = OMEGA_GRID):
+        self.omegas = np.asarray(omegas, dtype=np.float64) if system.model.conditioned else None
+        self.scores = h0_scores(system if self.omegas is None else _GridDetector(system, self.omegas), samples, seed)
+        self._coordinates = None if self.omegas is None else _coordinate(self.omegas)
+
+    def thresholds(self, pfa: float) -> np.ndarray:
+        """The threshold for false-alarm rate ``pfa`` at each grid omega_r, (G,) (G = 1 without a grid)."""
+        scores = self.scores.reshape(len(self.scores), -1)
+        return np.array([threshold_for_pfa(scores[:, g], pfa) for g in range(scores.shape[1])])
+
+    def threshold(self, thresholds: np.ndarray, omega: Optional[float]) -> float:
+        """From :meth:`thresholds`, the one at ``omega`` (None without a grid)."""
+        if self.omegas is None:
+            return float(thresholds[0])
+        return float(np.interp(_coordinate(omega), self._coordinates, thresholds))
+
+
 class _WeightSwap:
     """The weights port of a receiver: a background thread prepares each new set of weights, work() swaps it in.
 
     A subclass names its ``_networks``, implements ``_prepare(system)`` (what else the new system needs,
-    computed in the background) and ``_swap(system, prepared)`` (install both; runs on the work() thread),
+    computed in the background) and ``_swap(system, prepared)`` (install both; runs under ``_swap_lock``),
     calls ``_init_weights_port(model)`` after gr.sync_block's __init__ and ``_take_prepared()`` at the start
     of work(). Messages that arrive while others are being prepared wait, and are then prepared together.
+    ``set_omega`` installs the same weights at another omega_r through ``_swap(system, None)``, and new
+    weights run at the omega_r in force when they are swapped in.
     """
 
     _networks: tuple = ()
@@ -169,7 +240,7 @@ class _WeightSwap:
                 model = copy.deepcopy(base)
                 model.load_state_dict(tensors, strict=False)
                 with torch.inference_mode():
-                    system = AutoencoderSystem(model, self._loaded.scenario)
+                    system = self._system_at(model, self._system.omega)
                     prepared = self._prepare(system)
             except Exception as exc:  # noqa: BLE001  (reported; the receiver keeps the weights it has)
                 self._refuse(exc)
@@ -206,13 +277,38 @@ class _WeightSwap:
             return
         with self._swap_lock:
             (generation, system, prepared), self._prepared = self._prepared, None
+            if system.omega != self._system.omega:  # set_omega while the weights were prepared
+                system = self._system_at(system.model, self._system.omega)
             self._swap(system, prepared)
             self._generation = generation
             self._swaps.append((self.nitems_read(0), generation))
             self._swap_changed.notify_all()
         self.logger.info(f"weights of generation {generation} in use from item {self.nitems_read(0)}")
 
+    def _system_at(self, model: Autoencoder, omega: Optional[float]) -> AutoencoderSystem:
+        with torch.inference_mode():
+            return AutoencoderSystem(model, self._loaded.scenario, omega=omega)
+
+    def set_omega(self, omega) -> None:
+        """Move a conditioned model to omega_r ``omega`` in [0, 1] (None: its default point); GRC's callback.
+
+        In use from the next work() call (the radar receiver's threshold with it). A model that is not
+        conditioned refuses any omega but None (ValueError)."""
+        omega = checked_omega(self._loaded, omega)
+        with self._swap_lock:
+            if omega != self._system.omega:
+                self._swap(self._system_at(self._system.model, omega), None)  # the same weights: nothing prepared
+
     # --- getters ------------------------------------------------------------------------------------------
+    def omega(self) -> float:
+        """omega_r the receiver runs at (a conditioned model's current point, another model's trained one)."""
+        omega = self._system.omega
+        return self._loaded.omega if omega is None else omega
+
+    def conditioned(self) -> bool:
+        """Whether the model is conditioned on omega_r (``set_omega`` moves it)."""
+        return self._loaded.conditioned
+
     def generation(self) -> int:
         """The generation of the weights in use (0: the model file's)."""
         return self._generation
@@ -263,6 +359,16 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
     (``ae_transmitter.set_sectors``), the SNRs or the true array. K is the
     model's (a block for another K refuses the model).
 
+    A conditioned model runs at omega_r ``omega`` (None: its default point),
+    which :meth:`set_omega` moves from the next work() call. Its calibrated
+    threshold is that of a :class:`ThresholdTable`: the same H0 snapshots
+    through the detector at each of the 33 omega_r of :data:`OMEGA_GRID`
+    (33 times the calibration above, at construction; the 33 logits of every
+    H0 snapshot are kept for ``set_pfa``: 26 MB at 2e5), interpolated at the
+    omega_r in use, so moving omega_r costs the stream nothing. At a grid
+    point it is the calibration of ``AutoencoderSystem(model, sc, omega=w)``.
+    A "logit" threshold stays as given at every omega_r.
+
     New weights of the detector, angle and uncertainty networks (a
     :func:`weights_message` on ``weights``) are swapped in between two work()
     calls together with their threshold: in "pfa" mode it is recalibrated for
@@ -285,18 +391,21 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
         pfa: float = 1e-2,
         h0_samples: int = 200_000,
         seed: int = 0,
+        omega=None,
     ):
         self._h0_samples = checks.integer(h0_samples, "h0_samples", 1, checks.MAX_H0_SAMPLES)
         self._seed = checks.h0_seed(seed)
-        system, loaded = load_system(model, K, M)
+        system, loaded = load_system(model, K, M, omega)
         self._system = system
         self._loaded = loaded
         self._num_antennas = loaded.scenario.num_antennas
-        self._h0 = None
-        self._lock = threading.Lock()
+        self._table: Optional[ThresholdTable] = None  # H0 logits of the weights in use, computed when needed
+        self._thresholds = None  # (G,) "pfa" mode: the table's thresholds for self._pfa
+        self._lock = threading.Lock()  # the threshold rule, the table and what work() reads
         self._threshold = math.inf
         self._pfa = float("nan")
         self._mode = None
+        self._live = (system, self._threshold)  # what a work() call runs with: one tuple, replaced as a whole
         self.set_threshold_rule(mode, threshold, pfa)
         gr.sync_block.__init__(
             self,
@@ -312,10 +421,16 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
         self._init_weights_port(loaded.model)
 
     # --- threshold ----------------------------------------------------------
-    def _h0_scores(self) -> np.ndarray:
-        if self._h0 is None:
-            self._h0 = h0_scores(self._system, self._h0_samples, self._seed)
-        return self._h0
+    def _calibration(self) -> ThresholdTable:
+        if self._table is None:
+            self._table = ThresholdTable(self._system, self._h0_samples, self._seed)
+        return self._table
+
+    def _publish(self) -> None:
+        """Hand work() the system in use and its threshold (with self._lock held)."""
+        if self._mode == "pfa":
+            self._threshold = self._table.threshold(self._thresholds, self._system.omega)
+        self._live = (self._system, self._threshold)
 
     def set_threshold_rule(self, mode: str, threshold: float = 0.0, pfa: float = 1e-2) -> None:
         """``mode`` "pfa" (calibrate at ``pfa``) or "logit" (use ``threshold``); GRC's callback."""
@@ -331,7 +446,9 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
         checks.h0_samples(self._h0_samples, pfa)  # pfa in (0, 1) and enough H0 snapshots for it
         pfa = float(pfa)
         with self._lock:  # the H0 scores and the threshold of one set of weights
-            self._threshold, self._pfa, self._mode = threshold_for_pfa(self._h0_scores(), pfa), pfa, "pfa"
+            self._thresholds = self._calibration().thresholds(pfa)
+            self._pfa, self._mode = pfa, "pfa"
+            self._publish()
 
     def set_threshold(self, threshold: float) -> None:
         """Use the logit threshold ``threshold`` (detection: logit > threshold)."""
@@ -339,11 +456,12 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
         if math.isnan(threshold):
             raise ValueError("threshold must not be NaN")
         with self._lock:
-            self._threshold, self._pfa, self._mode = threshold, float("nan"), "logit"
+            self._threshold, self._pfa, self._mode, self._thresholds = threshold, float("nan"), "logit", None
+            self._publish()
 
     def threshold(self) -> float:
         """The logit threshold in use."""
-        return self._threshold
+        return self._live[1]
 
     def pfa(self) -> float:
         """The target false-alarm rate of a calibrated threshold (NaN for a given logit threshold)."""
@@ -354,6 +472,13 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
 
     def h0_seed(self) -> int:
         return self._seed
+
+    def threshold_table(self) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """(grid omega_r (G,), thresholds (G,)) of a conditioned model in "pfa" mode, else None."""
+        with self._lock:
+            if self._mode != "pfa" or self._table.omegas is None:
+                return None
+            return self._table.omegas.copy(), self._thresholds.copy()
 
     def system(self):
         return self._system
@@ -366,28 +491,34 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
 
     def describe_threshold(self) -> str:
         if self._mode == "pfa":
+            at = (
+                f", interpolated at omega_r {self._system.omega:g} from {len(self._table.omegas)} grid points"
+                if self._table.omegas is not None
+                else ""
+            )
             return (
                 f"logit threshold {self._threshold!r} (Pfa {self._pfa:g} calibrated on {self._h0_samples} "
-                f"H0 snapshots, seed {self._seed})"
+                f"H0 snapshots, seed {self._seed}{at})"
             )
         return f"logit threshold {self._threshold!r} (given)"
 
     # --- new weights ----------------------------------------------------------
     def _prepare(self, system: AutoencoderSystem):
-        """New weights' H0 scores and their threshold at the Pfa in force (None in "logit" mode)."""
-        h0 = h0_scores(system, self._h0_samples, self._seed)
+        """New weights' H0 logits and their thresholds at the Pfa in force (None in "logit" mode)."""
+        table = ThresholdTable(system, self._h0_samples, self._seed)
         with self._lock:
             mode, pfa = self._mode, self._pfa
-        return h0, pfa, (threshold_for_pfa(h0, pfa) if mode == "pfa" else None)
+        return table, pfa, (table.thresholds(pfa) if mode == "pfa" else None)
 
     def _swap(self, system: AutoencoderSystem, prepared) -> None:
-        h0, pfa, threshold = prepared
         with self._lock:
-            if self._mode == "pfa" and (threshold is None or pfa != self._pfa):  # the rule changed meanwhile
-                threshold = threshold_for_pfa(h0, self._pfa)
-            self._system, self._h0 = system, h0
-            if self._mode == "pfa":
-                self._threshold = threshold
+            if prepared is not None:
+                table, pfa, thresholds = prepared
+                if self._mode == "pfa" and (thresholds is None or pfa != self._pfa):  # the rule changed meanwhile
+                    thresholds = table.thresholds(self._pfa)
+                self._table, self._thresholds = table, thresholds
+            self._system = system
+            self._publish()
 
     # --- streaming ----------------------------------------------------------
     def start(self) -> bool:
@@ -397,6 +528,7 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
     def work(self, input_items, output_items):
         self._torch_thread()
         self._take_prepared()
+        system, threshold = self._live  # one system and its threshold for the whole call
         z = input_items[0]
         ok = finite_rows(z)
         all_ok = bool(ok.all())
@@ -405,9 +537,8 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
             zt = zt.clone()
             zt[torch.from_numpy(~ok)] = 0
             self._non_finite(f"{int((~ok).sum())} of {len(z)} snapshots in this batch")
-        threshold = self._threshold
         with torch.inference_mode():
-            logit, theta, sigma = self._system.radar_receive(zt)
+            logit, theta, sigma = system.radar_receive(zt)
             q = torch.sigmoid(logit)
             detection = logit > threshold
         out_q, out_theta, out_sigma, out_det = output_items
@@ -434,14 +565,17 @@ class ae_comm_receiver(gr.sync_block, _WeightSwap):
     New weights of the comm network (a :func:`weights_message` on ``weights``)
     are swapped in between two work() calls.
 
+    A conditioned model runs at omega_r ``omega`` (None: its default point),
+    which :meth:`set_omega` moves from the next work() call.
+
     An item with a NaN or infinite input, or kappa = 0, gives m_hat = 0
     (probabilities NaN) and logs one warning.
     """
 
     _networks = COMM_NETWORKS
 
-    def __init__(self, model=DEFAULT_MODEL, K: int = 16, M: int = 4, probabilities: bool = False):
-        system, loaded = load_system(model, K, M)
+    def __init__(self, model=DEFAULT_MODEL, K: int = 16, M: int = 4, probabilities: bool = False, omega=None):
+        system, loaded = load_system(model, K, M, omega)
         self._system = system
         self._loaded = loaded
         self._num_messages = loaded.scenario.num_messages
@@ -452,10 +586,6 @@ class ae_comm_receiver(gr.sync_block, _WeightSwap):
         self._torch_thread = TorchThread()
         self._non_finite = OnceWarning(self, "NaN or infinite z_c or kappa, or kappa = 0: those items give index 0")
         self._init_weights_port(loaded.model)
-
-    def _logits(self, z: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
-        """(N, |M|) logits of the comm network."""
-        return self._system.comm_logits(z, kappa)
 
     def _prepare(self, system: AutoencoderSystem) -> None:
         """The comm network needs nothing beyond its weights."""
@@ -475,6 +605,7 @@ class ae_comm_receiver(gr.sync_block, _WeightSwap):
     def work(self, input_items, output_items):
         self._torch_thread()
         self._take_prepared()
+        system = self._system  # one system for the whole call (set_omega and new weights replace it)
         z, kappa = input_items[0], input_items[1]
         ok = finite_rows(z) & finite_rows(kappa) & (kappa != 0)
         all_ok = bool(ok.all())
@@ -486,11 +617,11 @@ class ae_comm_receiver(gr.sync_block, _WeightSwap):
             self._non_finite(f"{int((~ok).sum())} of {len(z)} items in this batch")
         with torch.inference_mode():
             if self._probabilities:
-                logits = self._logits(zt, kt)
+                logits = system.comm_logits(zt, kt)
                 m_hat = logits.argmax(-1)
                 probs = torch.softmax(logits, -1)
             else:
-                m_hat = self._system.comm_receive(zt, kt)
+                m_hat = system.comm_receive(zt, kt)
         output_items[0][:] = m_hat.numpy()
         if not all_ok:
             output_items[0][~ok] = 0

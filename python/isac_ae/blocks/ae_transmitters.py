@@ -9,7 +9,7 @@ import torch
 from gnuradio import gr
 
 from ..autoencoder import AutoencoderSystem
-from .ae_common import BATCH_ITEMS, DEFAULT_MODEL, OnceWarning, TorchThread, load_system
+from .ae_common import BATCH_ITEMS, DEFAULT_MODEL, OnceWarning, TorchThread, checked_omega, load_system
 
 
 def _sector(value, current, trained, name):
@@ -35,17 +35,25 @@ class ae_transmitter(gr.sync_block):
     degrees (None or empty: the sectors the model was trained for); they can
     change while running (:meth:`set_sectors`), which recomputes the beam
     through the model's beamformer network.
+    ``omega``: omega_r of a conditioned model (None: its default point); it can
+    change while running (:meth:`set_omega`), which recomputes the beam and the
+    constellation. A model that is not conditioned refuses any omega but None.
+
+    Each work() call transmits with one beam and constellation: a change takes
+    effect at the next work() call, never within one.
 
     y and v are :meth:`AutoencoderSystem.transmit` of the core. A byte >= |M|
     gives y = 0 (v unchanged) and logs one warning.
     """
 
-    def __init__(self, model=DEFAULT_MODEL, K: int = 16, M: int = 4, target_sector_deg=None, comm_sector_deg=None):
-        system, loaded = load_system(model, K, M)
+    def __init__(
+        self, model=DEFAULT_MODEL, K: int = 16, M: int = 4, target_sector_deg=None, comm_sector_deg=None, omega=None
+    ):
+        system, loaded = load_system(model, K, M, omega)
         self._loaded = loaded
         self._num_antennas = loaded.scenario.num_antennas
         self._num_messages = loaded.scenario.num_messages
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # serialises the setters; work() reads self._system without waiting
         self._system = system
         gr.sync_block.__init__(
             self,
@@ -74,11 +82,22 @@ class ae_transmitter(gr.sync_block):
                 comm_sector_deg, current.comm_sector_deg, trained.comm_sector_deg, "comm_sector_deg"
             ),
         )
-        if scenario == current:
-            return
-        system = AutoencoderSystem(self._loaded.model, scenario)
+        self._replace(scenario=scenario)
+
+    def set_omega(self, omega) -> None:
+        """Move a conditioned model to omega_r ``omega`` in [0, 1] (None: its default point); GRC's callback.
+
+        The new beam and constellation are in use from the next work() call. A model that is not conditioned
+        refuses any omega but None (ValueError)."""
+        self._replace(omega=checked_omega(self._loaded, omega))
+
+    def _replace(self, **change) -> None:
+        """Recompute the transmitter for a new scenario and/or omega_r (the other kept)."""
         with self._lock:
-            self._system = system
+            current = self._system
+            scenario, omega = change.get("scenario", current.scenario), change.get("omega", current.omega)
+            if scenario != current.scenario or omega != current.omega:
+                self._system = AutoencoderSystem(self._loaded.model, scenario, omega=omega)
 
     def set_target_sector(self, sector_deg) -> None:
         self.set_sectors(sector_deg, None)
@@ -111,7 +130,13 @@ class ae_transmitter(gr.sync_block):
         return str(self._loaded.path)
 
     def omega(self) -> float:
-        return self._loaded.omega
+        """omega_r now transmitted (a conditioned model's current point, another model's trained one)."""
+        omega = self._system.omega
+        return self._loaded.omega if omega is None else omega
+
+    def conditioned(self) -> bool:
+        """Whether the model is conditioned on omega_r (:meth:`set_omega` moves it)."""
+        return self._loaded.conditioned
 
     def num_antennas(self) -> int:
         return self._num_antennas
@@ -123,8 +148,7 @@ class ae_transmitter(gr.sync_block):
     def work(self, input_items, output_items):
         self._torch_thread()
         m = input_items[0]
-        with self._lock:
-            system = self._system
+        system = self._system  # one system for the whole call (a setter replaces it, never changes it)
         bad = m >= self._num_messages
         any_bad = bool(bad.any())
         index = torch.from_numpy(m.astype(np.int64))
