@@ -58,10 +58,10 @@ def _messages(n):
     return source(np.random.default_rng(4).integers(0, 4, 4096).astype(np.uint8), n, 1, "b")
 
 
-def ae_tx(n):
+def ae_tx(n, model=MODEL, **kwargs):
     tb = gr.top_block()
     src, head = _messages(n)
-    tx_block = ae_transmitters.ae_transmitter(MODEL)
+    tx_block = ae_transmitters.ae_transmitter(model, **kwargs)
     tb.python_blocks = [tx_block]  # a Python block must outlive the run: the top block alone does not keep it
     tb.connect(src, head, tx_block)
     sinks(tb, tx_block, [C * K, C * K])
@@ -89,10 +89,12 @@ def intree_tx(n, tx):
 
 
 # --- radar receivers ---------------------------------------------------------------
-def ae_radar(n, z, threshold, buffer=BATCH_ITEMS):
+def ae_radar(n, z, threshold, buffer=BATCH_ITEMS, model=MODEL, **kwargs):
+    """The AE radar receiver with a logit ``threshold`` (None: ``kwargs`` say how it calibrates)."""
     tb = gr.top_block()
     src, head = source(z, n, K, buffer=buffer)
-    rx = ae_receivers.ae_radar_receiver(MODEL, mode="logit", threshold=threshold)
+    rule = dict(mode="logit", threshold=threshold) if threshold is not None else {}
+    rx = ae_receivers.ae_radar_receiver(model, **rule, **kwargs)
     tb.python_blocks = [rx]
     tb.connect(src, head, rx)
     sinks(tb, rx, [4, 4, 4, 1])
@@ -107,9 +109,9 @@ def _comm_inputs(tb, n, z, kappa, block):
     tb.connect(sk, hk, (block, 1))
 
 
-def ae_comm(n, z, kappa):
+def ae_comm(n, z, kappa, model=MODEL, **kwargs):
     tb = gr.top_block()
-    rx = ae_receivers.ae_comm_receiver(MODEL)
+    rx = ae_receivers.ae_comm_receiver(model, **kwargs)
     tb.python_blocks = [rx]
     _comm_inputs(tb, n, z, kappa, rx)
     tb.connect(rx, blocks.null_sink(1))

@@ -221,7 +221,11 @@ OMEGA_EXPR = "omega_r if conditioned else None"
 
 
 def omega_control():
-    """The omega_r slider and ``conditioned`` (whether the flowgraph's model is; decided when it starts)."""
+    """The omega_r slider and ``conditioned`` (whether the flowgraph's model is; decided when it starts).
+
+    Each AE block moves at its own next work() call: the snapshots already in the buffers between the
+    transmitter and the receivers (a few 8192-item batches) are received at the new omega_r though sent at the
+    old one, a transient that the live metrics (100000-snapshot windows) average out."""
     return [
         block(
             "omega_r",
