@@ -1,6 +1,7 @@
 """The omega_r-conditioned autoencoder: one set of weights, omega_r as an input of all six networks."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -13,6 +14,10 @@ from isac_ae.autoencoder.networks import EnsembleLinear
 from isac_ae.autoencoder.sweep import CONDITIONED_NAME, write_sweep
 from isac_ae.autoencoder.training import draw_omegas
 from isac_ae.cli import main
+from isac_ae.evaluation import evaluate
+from isac_ae.pretrained import sweep_dir
+
+from .helpers import proportion_tolerance
 
 
 def test_a_condition_is_a_concatenated_input(generator):
@@ -90,3 +95,16 @@ def test_bad_input(model, scenario, capsys):
     shipped = "models/nominal/omega_0.09.safetensors"
     assert main(["evaluate", shipped, "--omega", "0.5", "--samples", "2000"]) == 2
     assert "not conditioned" in capsys.readouterr().err
+
+
+def test_the_shipped_model_moves_along_the_trade_off_monotonically():
+    """On one test set, raising omega_r raises Pd and SER (within the sampling error of a difference of two
+    proportions), from one end of the trade-off to the other."""
+    loaded = load_model(sweep_dir("conditioned") / CONDITIONED_NAME)
+    n, omegas = 20_000, (0.0, 0.005, 0.015, 0.05, 0.15, 0.5, 1.0)
+    results = [evaluate(AutoencoderSystem(loaded.model, loaded.scenario, omega=w), n, seed=3) for w in omegas]
+    for metric in ("pd", "ser"):
+        values = [getattr(r, metric) for r in results]
+        for low, high in zip(values, values[1:]):
+            assert high >= low - math.sqrt(2) * proportion_tolerance(max(low, 1.0 / n), n), (metric, values)
+        assert values[-1] - values[0] > math.sqrt(2) * proportion_tolerance(values[-1], n), (metric, values)

@@ -7,7 +7,6 @@ import pytest
 
 from isac_ae import Scenario
 from isac_ae.autoencoder.modelfile import read_metadata
-from isac_ae.autoencoder.sweep import model_filename
 from isac_ae.pretrained import SWEEPS, sweep_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,11 +21,12 @@ def test_every_models_directory_is_a_registered_sweep_and_back():
 def test_sweep_directory_holds_exactly_its_omega_grid_on_its_scenario(name):
     sweep = SWEEPS[name]
     files = sorted((ROOT / "models" / name).glob("*.safetensors"))
-    assert {p.name for p in files} == {model_filename(w) for w in sweep.omegas}
+    assert {p.name for p in files} == set(sweep.filenames())
     for path in files:
         meta = read_metadata(path)
         assert Scenario.from_dict(meta["scenario"]) == sweep.scenario, path
         assert meta["omega"] in sweep.omegas
+        assert ("conditioning" in meta) == sweep.conditioned
 
 
 def test_pyproject_installs_every_sweep_and_nothing_else():

@@ -1,6 +1,7 @@
 """The pretrained models shipped with the package (the embedded default), and the one list of them.
 
-``models/<sweep>/omega_<w>.safetensors`` in the source tree; ``pip install``
+``models/<sweep>/omega_<w>.safetensors`` (a conditioned model:
+``models/<sweep>/conditioned.safetensors``) in the source tree; ``pip install``
 copies them to ``<prefix>/share/isac_ae/models`` (pyproject's data-files, one
 entry per sweep of :data:`SWEEPS`). ``ISAC_AE_MODELS`` overrides both.
 """
@@ -12,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .autoencoder.sweep import CONDITIONED_NAME, DEFAULT_OMEGA, model_filename
 from .scenario import Scenario
 
 #: omega_r grids of the paper (Sec. IV-D and IV-E).
@@ -27,9 +29,14 @@ class PretrainedSweep:
 
     name: str
     scenario: Scenario
-    omegas: tuple[float, ...]
+    omegas: tuple[float, ...]  # a conditioned model: its default point
     label: str
     figure: str
+    conditioned: bool = False  # one model with omega_r as an input (conditioned.safetensors)
+
+    def filenames(self) -> list[str]:
+        """The model files of the sweep's directory."""
+        return [CONDITIONED_NAME] if self.conditioned else [model_filename(w) for w in self.omegas]
 
 
 #: Every shipped sweep, by name (the directory under models/). Fig. 5 has the
@@ -63,6 +70,10 @@ SWEEPS = {
         PretrainedSweep("pluto2", Scenario(num_antennas=2), (0.09,), "K = 2 (2R2T Pluto), nominal array", "hardware"),
         # the beam the Phaser flowgraphs scan (a K = 8 analog array; its beam as receive weights)
         PretrainedSweep("phaser", Scenario(num_antennas=8), (0.09,), "K = 8 (CN0566 Phaser), nominal", "hardware"),
+        # one model for the whole trade-off: omega_r is an input (the GRC example's default)
+        PretrainedSweep(
+            "conditioned", Scenario(), (DEFAULT_OMEGA,), "omega_r-conditioned, nominal array", "beyond", True
+        ),
     )
 }
 
