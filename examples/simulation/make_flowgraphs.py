@@ -26,8 +26,8 @@ TWIN_DEVICE = "quadmxfe"  # the twin flowgraph's default board: K = 16, the ship
 HARDWARE_DIR = REPO / "examples" / "hardware"
 PLUTO_MODEL = "pluto2/omega_0.09.safetensors"  # the K = 2 model of the Pluto hardware flowgraphs
 PHASER_MODEL = "phaser/omega_0.09.safetensors"  # the K = 8 model whose beam the Phaser flowgraphs scan
-#: The Qt AE simulation's model: its omega_r slider moves a conditioned model (isac-ae train --conditioned).
-AE_SIM_MODEL = DEFAULT_MODEL
+#: The Qt AE simulation's model: the shipped conditioned one, whose omega_r its slider moves.
+AE_SIM_MODEL = "conditioned/conditioned.safetensors"
 
 
 # --- compact description helpers ---------------------------------------------

@@ -367,10 +367,10 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
     H0 snapshot are kept for ``set_pfa``: 26 MB at 2e5), interpolated at the
     omega_r in use, so moving omega_r costs the stream nothing. At a grid
     point it is the calibration of ``AutoencoderSystem(model, sc, omega=w)``;
-    between grid points the Pfa it gives was measured within 1 % (relative)
-    of the target, under the calibration's own 2.2 % standard error at 2e5
-    snapshots (``benchmarks/bench_live_omega.py``, a conditioned model trained
-    on 1e6 samples per stage). A "logit" threshold stays as given at every omega_r.
+    between grid points the Pfa it gives was measured within 0.5 % (relative)
+    of the target on the shipped conditioned model, under the calibration's
+    own 2.2 % standard error at 2e5 snapshots (``benchmarks/bench_live_omega.py``;
+    the table took about 3 s there). A "logit" threshold stays as given at every omega_r.
 
     New weights of the detector, angle and uncertainty networks (a
     :func:`weights_message` on ``weights``) are swapped in between two work()
