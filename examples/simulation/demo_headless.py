@@ -126,7 +126,9 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     same_h0 = h0_samples == args.items  # else the core uses the flowgraph's threshold
     core = evaluate(
-        AutoencoderSystem(loaded.model, loaded.scenario.replace(pfa=PFA)),
+        AutoencoderSystem(
+            loaded.model, loaded.scenario.replace(pfa=PFA), omega=loaded.omega if loaded.conditioned else None
+        ),
         samples=args.items,
         seed=args.seed,
         threshold=None if same_h0 else tb.ae_radar_receiver.threshold(),

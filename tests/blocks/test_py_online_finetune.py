@@ -397,6 +397,11 @@ def test_bad_parameters_are_clear_errors(model_path, kwargs, error, match):
         online_finetune.online_finetune(str(model_path), **kwargs)
 
 
+def test_a_conditioned_model_is_refused():
+    with pytest.raises(ValueError, match="conditioned model: online fine-tuning takes a model of one omega_r"):
+        online_finetune.online_finetune(str(sweep_dir("conditioned") / "conditioned.safetensors"))
+
+
 def test_the_grc_make_template_builds_the_block_with_its_defaults():
     """The GRC block's make line, with every parameter at its YAML default (strings quoted as GRC quotes them),
     builds the block; its asserts hold for those defaults."""

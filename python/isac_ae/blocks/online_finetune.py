@@ -219,6 +219,10 @@ class online_finetune(gr.sync_block):
             raise ValueError(f"candidate_hook must be callable, got {candidate_hook!r}")
         self._hook = candidate_hook
         _, loaded = load_system(model, K, M)
+        if loaded.conditioned:  # the receivers would have to learn every omega_r the slider may choose
+            raise ValueError(
+                f"{loaded.path} is an omega_r-conditioned model: online fine-tuning takes a model of one omega_r"
+            )
         self._loaded = loaded
         self._scenario = loaded.scenario
         self._omega = loaded.omega
