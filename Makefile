@@ -72,6 +72,7 @@ benchmark: setup
 	$(PY) benchmarks/bench_emulator.py
 	$(PY) benchmarks/bench_twin.py
 	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_online_finetune.py
+	OMP_NUM_THREADS=1 $(PY) benchmarks/bench_live_omega.py
 
 clean:
 	rm -rf $(BUILD) $(BUILD).log build python/*.egg-info
