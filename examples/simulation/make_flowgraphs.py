@@ -225,7 +225,8 @@ def omega_control():
 
     Each AE block moves at its own next work() call: the snapshots already in the buffers between the
     transmitter and the receivers (a few 8192-item batches) are received at the new omega_r though sent at the
-    old one, a transient that the live metrics (100000-snapshot windows) average out."""
+    old one. The metrics labels count from the start of the run (nothing resets them when the slider moves), so
+    they drift towards the new point's figures rather than jump to them."""
     return [
         block(
             "omega_r",
@@ -458,7 +459,8 @@ def ae_chain(y, src, gui, prefix="", twin=False, hardware=False, omega="None"):
         c(*src, met, 4),
         c(crx, 0, met, 5),
     ]
-    return blocks, conns, {"tx": tx, "radar_channel": rc, "comm_channel": cc, "comm_rx": crx, "metrics": met}
+    names = {"tx": tx, "radar_channel": rc, "comm_channel": cc, "radar_rx": rrx, "comm_rx": crx, "metrics": met}
+    return blocks, conns, names
 
 
 def baseline_chain(y, src, gui, prefix="bl_"):
@@ -540,41 +542,63 @@ def message_source(y, gui, hardware=False):
     return blocks, [c("messages", 0, "head", 0)], ("head", 0)
 
 
+def probe_label(probe, lab, xy, block_id, getter, label, gui_hint, kind="real", initial="float('nan')", formatter=None):
+    """A Function Probe polling ``block_id.getter()`` twice a second and the Qt label showing it (placed below).
+
+    ``kind``: the label's type (real, int, string, raw); ``initial``: the probe's value until the first poll;
+    ``formatter``: the label's text from the value (an expression; None: str)."""
+    x, y = xy
+    return [
+        block(
+            probe,
+            "variable_function_probe",
+            (x, y),
+            block_id=block_id,
+            function_name=getter,
+            function_args="",
+            poll_rate="2",
+            value=initial,
+        ),
+        block(
+            lab,
+            "variable_qtgui_label",
+            (x, y + 130),
+            label=label,
+            type=kind,
+            value=probe,
+            formatter=formatter or "None",
+            gui_hint=gui_hint,
+        ),
+    ]
+
+
+#: The metrics getters shown live: (getter, label, format).
+METRIC_GETTERS = [
+    ("pd", "Pd", "{:.4f}"),
+    ("pfa", "Pfa", "{:.4f}"),
+    ("rmse_deg", "RMSE (deg)", "{:.3f}"),
+    ("ser", "SER", "{:.5f}"),
+]
+
+
+def metric_probe(prefix, getter):
+    """The Function Probe variable of metrics getter ``getter`` in ``gui_metrics(prefix, ...)``."""
+    return f"{prefix}probe_{getter}"
+
+
 def gui_metrics(prefix, met, row, title, y):
     """Function probes polling the metrics getters (one row), shown as Qt labels (the row below)."""
     blocks = []
-    for i, (getter, label, fmt) in enumerate(
-        [
-            ("pd", "Pd", "{:.4f}"),
-            ("pfa", "Pfa", "{:.4f}"),
-            ("rmse_deg", "RMSE (deg)", "{:.3f}"),
-            ("ser", "SER", "{:.5f}"),
-        ]
-    ):
-        probe, lab = f"{prefix}probe_{getter}", f"{prefix}label_{getter}"
-        blocks.append(
-            block(
-                probe,
-                "variable_function_probe",
-                (8 + 230 * i, y),
-                block_id=met,
-                function_name=getter,
-                function_args="",
-                poll_rate="2",
-                value="float('nan')",
-            )
-        )
-        blocks.append(
-            block(
-                lab,
-                "variable_qtgui_label",
-                (8 + 230 * i, y + 130),
-                label=f"{title} {label}",
-                type="real",
-                value=probe,
-                formatter=f"lambda x: '{fmt}'.format(x)",
-                gui_hint=f"{row},{i},1,1",
-            )
+    for i, (getter, label, fmt) in enumerate(METRIC_GETTERS):
+        blocks += probe_label(
+            metric_probe(prefix, getter),
+            f"{prefix}label_{getter}",
+            (8 + 230 * i, y),
+            met,
+            getter,
+            f"{title} {label}",
+            f"{row},{i},1,1",
+            formatter=f"lambda x: '{fmt}'.format(x)",
         )
     return blocks
 
@@ -668,10 +692,14 @@ def _assemble(
     hardware=False,
     model=DEFAULT_MODEL,
     omega="None",
+    plots=True,
+    extend=None,
 ):
-    """chains: list of (kind, prefix) with kind "ae" or "baseline"; the GUI plots every chain. ``twin``: the AE
-    chains run through the digital twin's channels; ``hardware``: through a board (gr-iio). ``model``: the
-    model parameter's default; ``omega``: the AE blocks' omega_r expression."""
+    """chains: list of (kind, prefix) with kind "ae" or "baseline"; the GUI plots every chain (``plots``: the
+    beampatterns and constellations, Qt rows 2 + len(chains) and the next). ``twin``: the AE chains run through
+    the digital twin's channels; ``hardware``: through a board (gr-iio). ``model``: the model parameter's
+    default; ``omega``: the AE blocks' omega_r expression. ``extend(names, src, gui, y)``: more blocks and
+    connections, given the first chain's block names, the message stream and the canvas row to place them on."""
     blocks, conns = scenario_variables(gui, hardware), []
     src_y = CHAIN_Y + (CHAIN_H * (len(chains) - 1)) // 2 + 100
     b, cn, src = message_source(src_y, gui, hardware)
@@ -689,7 +717,7 @@ def _assemble(
         conns += cn
         built.append((kind, names))
     y = CHAIN_Y + CHAIN_H * len(chains)
-    if gui:
+    if gui and plots:
         labels = ["AE" if k == "ae" else "Baseline" for k, _ in built]
         b, cn = beampattern_gui(
             "beampattern", (500, y), [(n["tx"], 1) for _, n in built], labels, f"{2 + len(built)},0,2,2"
@@ -712,6 +740,11 @@ def _assemble(
             y += 260
     else:
         blocks += place(list(extra_controls), 8, y, 230)
+        y += 130
+    if extend is not None:
+        b, cn = extend(built[0][1], src, gui, y)
+        blocks += b
+        conns += cn
     return fid, options(fid, title + ("" if gui else " (headless)"), desc, gui), blocks, conns
 
 
@@ -746,6 +779,266 @@ def isac_ae_twin_sim(gui: bool):
         [("", "AE")],
         twin=True,
     )
+
+
+# --- online fine-tuning -----------------------------------------------------------------
+#: The Online Fine-Tuning block's settings that the fine-tuning flowgraphs take from their command line (the
+#: flowgraph's parameter, the block's, default, label; GRC refuses the id "window"); the others keep the block's
+#: defaults. Rounds of 100 steps take about 5 s each with the stream running (measured with online_finetune_twin.py
+#: on this project's shared 2-core machine).
+FINETUNE_PARAMETERS = [
+    ("train_window", "window", "65536", "Training window (items)"),
+    ("held_out_window", "held_out", "16384", "Held-out window (items)"),
+    ("steps", "steps", "100", "Adam steps per round"),
+    ("batch_size", "batch_size", "1024", "Batch size"),
+    ("rounds", "rounds", "8", "Fine-tuning rounds (0: until stopped)"),
+]
+
+#: The headless fine-tuning flowgraph's default --items: with 1e7 (107 s, on the machine above) the 8th round's
+#: weights were in use from snapshot 8.6e6; 1.5e7 leaves a margin for a machine whose stream runs faster.
+FINETUNE_ITEMS = "15000000"
+
+#: Points per second of the fine-tuning flowgraph's metric plots (its probes poll at 2 Hz) and the seconds shown.
+PLOT_RATE, PLOT_SECONDS = 2, 256  # 512 floats: GNU Radio's buffers want a power of two bytes per item
+
+#: The metric plots' sliding window, an Embedded Python Block (GRC makes its ports from the defaults).
+SLIDING_WINDOW = f"""\
+import numpy as np
+from gnuradio import gr
+
+
+class blk(gr.interp_block):
+    \"\"\"Sliding window: every input item out as the vector of the last `length` values of its stream, oldest
+    first. A Qt vector sink fed by these vectors redraws the recent history at every new point, like a strip chart.
+
+    Written for GNU Radio 3.10's Qt vector sink. It plots the second vector of each work() call (input + vlen), so
+    every window goes out twice: a lone vector would have it plot a stale one from its buffer. It keeps a NaN
+    forever (it adds the new vector to 0 times the old one), so none goes out: a NaN input (a metric with no items
+    yet) repeats the value before it, the first finite value fills the window (the history before it is drawn
+    flat) and the window is all zeros until then.\"\"\"
+
+    def __init__(self, length={PLOT_RATE * PLOT_SECONDS}, streams=4):
+        gr.interp_block.__init__(
+            self,
+            name="Sliding window",
+            in_sig=[np.float32] * streams,
+            out_sig=[(np.float32, length)] * streams,
+            interp=2,
+        )
+        self.recent = [np.zeros(length, np.float32) for _ in range(streams)]
+        self.started = [False] * streams
+
+    def work(self, input_items, output_items):
+        for k, (x, out) in enumerate(zip(input_items, output_items)):
+            for i, value in enumerate(x[: len(out) // 2]):  # a few points a second: a loop is fast enough
+                if np.isfinite(value) and not self.started[k]:
+                    self.recent[k][:] = value
+                    self.started[k] = True
+                elif self.started[k]:
+                    self.recent[k][:-1] = self.recent[k][1:]
+                    if np.isfinite(value):
+                        self.recent[k][-1] = value
+                out[2 * i : 2 * i + 2] = self.recent[k]
+        return len(output_items[0])
+"""
+
+#: A Python Snippet run when the flowgraph has started (both GUI and headless): the metrics block then counts
+#: the weights in use only, as online_finetune_twin.py resets it. ``{receivers}`` and ``{metrics}``: block ids.
+RESET_ON_SWAP = """\
+# The live metrics are those of the weights in use: when either AE receiver swaps new weights in, print the
+# metrics of the outgoing ones and start counting afresh. Polled every 0.2 s, so the new count can include the
+# last few buffers of items the outgoing weights received (not yet counted at the swap) and misses the new
+# weights' first items (counted before the reset).
+import threading
+import time
+
+
+def reset_on_swap(receivers=({receivers}), metrics=self.{metrics}):
+    seen = [rx.generation() for rx in receivers]
+    while True:
+        time.sleep(0.2)
+        now = [rx.generation() for rx in receivers]
+        if now != seen:
+            print(f"weights generations (radar, comm) {{tuple(seen)}}: {{metrics.summary()}}", flush=True)
+            metrics.reset()
+            seen = now
+
+
+threading.Thread(target=reset_on_swap, name="reset_on_swap", daemon=True).start()
+"""
+
+
+def finetune_parameters():
+    return [param(name, (0, 0), value, "intx", label) for name, _, value, label in FINETUNE_PARAMETERS]
+
+
+def reset_on_swap(names, xy):
+    """The RESET_ON_SWAP snippet for an AE chain's receivers and metrics (``names`` as ae_chain returns them)."""
+    receivers = ", ".join(f"self.{names[rx]}" for rx in ("radar_rx", "comm_rx"))
+    code = RESET_ON_SWAP.format(receivers=receivers, metrics=names["metrics"])
+    return block("reset_metrics_on_swap", "snippet", xy, section="main_after_start", priority="0", code=code)
+
+
+def finetune_status(tuner, names, row, y):
+    """Qt labels of the fine-tuning's progress (row ``row``): the weights generation each receiver runs, the
+    rounds done, the weights messages sent; and the last round's held-out check (the row below, full width)."""
+    counters = [
+        ("radar_generation", names["radar_rx"], "generation", "Radar receiver: weights generation", None),
+        ("comm_generation", names["comm_rx"], "generation", "Comm receiver: weights generation", None),
+        (
+            "rounds_done",
+            tuner,
+            "rounds_done",
+            "Fine-tuning rounds",
+            "lambda x: f'{x} of {rounds}' if rounds else str(x)",
+        ),
+        ("weights_sent", tuner, "generation", "Weights messages sent", None),
+    ]
+    blocks = []
+    for i, (name, block_id, getter, label, formatter) in enumerate(counters):
+        blocks += probe_label(
+            f"probe_{name}",
+            f"label_{name}",
+            (8 + 230 * i, y),
+            block_id,
+            getter,
+            label,
+            f"{row},{i},1,1",
+            kind="int",
+            initial="0",
+            formatter=formatter,
+        )
+    blocks += probe_label(
+        "probe_history",
+        "label_last_check",
+        (8 + 230 * len(counters), y),
+        tuner,
+        "history",
+        "Last held-out check (in use -> candidate)",
+        f"{row + 1},0,1,4",
+        kind="raw",
+        initial="[]",
+        # the round's check without its "round N (steps, items): " head, which would not fit on the row
+        formatter="lambda h: h[-1].describe().split(': ', 1)[1] if h else 'training starts when both windows are full'",
+    )
+    return blocks
+
+
+def metric_plots(prefix, src, row, y):
+    """Strip charts of the probed metrics of ``gui_metrics(prefix, ...)``: Pd, Pfa and SER in one Qt vector sink,
+    the RMSE in another (rows ``row`` and the next), the last PLOT_SECONDS at PLOT_RATE points a second.
+
+    Qt sinks plot streams, so each probed value rides on a decimated copy of the message stream ``src`` (times 0,
+    plus the value): one point per rate / PLOT_RATE snapshots, taken when that snapshot passes (a free-running
+    constant source would plot values as old as the buffer it fills ahead of its consumer). A time sink plots
+    frames that do not overlap, nothing until the first is full, so the SLIDING_WINDOW block turns every point
+    into the vector of the latest ones for a vector sink instead."""
+    decimate, to_float, zero, window = "plot_decimate", "plot_to_float", "plot_zero", "plot_window"
+    blocks = [
+        block(decimate, "blocks_keep_one_in_n", (500, y), type="byte", n=f"max(1, int(rate // {PLOT_RATE}))"),
+        block(to_float, "blocks_char_to_float", (700, y), scale="1"),
+        block(zero, "blocks_multiply_const_vxx", (880, y), type="float", const="0"),
+    ]
+    conns = [c(*src, decimate, 0), c(decimate, 0, to_float, 0), c(to_float, 0, zero, 0)]
+    plots = [
+        # sink, title, metrics, y axis label, units and top, Qt position
+        ("plot_rates", "Pd, Pfa, SER of the weights in use", ["pd", "pfa", "ser"], "Rate", "", "0.4", f"{row},0,2,2"),
+        ("plot_rmse", "RMSE of the weights in use", ["rmse_deg"], "RMSE", "deg", "20", f"{row},2,2,2"),
+    ]
+    labels = {getter: label for getter, label, _ in METRIC_GETTERS}
+    streams = [getter for _, _, getters, *_ in plots for getter in getters]
+    for i, getter in enumerate(streams):
+        add = f"plot_{getter}"
+        blocks.append(
+            block(add, "blocks_add_const_vxx", (1090, y + 80 * i), type="float", const=metric_probe(prefix, getter))
+        )
+        conns += [c(zero, 0, add, 0), c(add, 0, window, i)]
+    points = PLOT_RATE * PLOT_SECONDS
+    blocks.append(
+        block(window, "epy_block", (1300, y), _source_code=SLIDING_WINDOW, length=points, streams=len(streams))
+    )
+    for j, (sink, title, getters, ylabel, units, ymax, hint) in enumerate(plots):
+        params = dict(
+            name=repr(title),
+            vlen=str(points),
+            x_start=f"-({points} - 1) / {PLOT_RATE}",
+            x_step=f"1 / {PLOT_RATE}",
+            x_axis_label="'Time (at the throttle rate)'",
+            x_units="'s'",
+            y_axis_label=repr(ylabel),
+            y_units=repr(units),
+            ymin="0",
+            ymax=ymax,
+            autoscale="False",
+            nconnections=str(len(getters)),
+            update_time="0.5",
+            gui_hint=hint,
+            average="1.0",
+            ref_level="0",
+            grid="True",
+        )
+        for i, getter in enumerate(getters):
+            params[f"label{i + 1}"] = repr(labels[getter])
+            conns.append(c(window, streams.index(getter), sink, i))
+        blocks.append(block(sink, "qtgui_vector_sink_f", (1600, y + 300 * j), **params))
+    return blocks, conns
+
+
+def online_finetune_twin(gui: bool):
+    """isac_ae_twin_sim whose AE receivers are fine-tuned while it runs (online_finetune_twin.py as a flowgraph):
+    the Online Fine-Tuning block takes the twin channels' outputs with their labels and the messages, and sends
+    the weights that pass its held-out check to both receivers' weights ports. The metrics are those of the
+    weights in use (RESET_ON_SWAP); the GUI shows them as labels and over time, with the fine-tuning's progress.
+    """
+
+    def extend(names, src, gui, y):
+        tuner = "finetune"  # not online_finetune: the module the block's code imports
+        rc, cc = names["radar_channel"], names["comm_channel"]
+        blocks = [
+            block(
+                tuner,
+                "isac_ae_online_finetune",
+                (1390, CHAIN_Y + 130),
+                model="model",
+                K="K",
+                M="M",
+                **{setting: name for name, setting, _, _ in FINETUNE_PARAMETERS},
+                pfa="pfa",
+                h0_samples="h0_samples",
+                h0_seed="h0_seed",
+                seed="seed",
+            ),
+            reset_on_swap(names, (1390, CHAIN_Y + 400)),
+        ]
+        # z_r, t, theta from the radar channel; z_c, kappa from the comm channel; m, the messages sent
+        inputs = [(rc, 0), (rc, 1), (rc, 2), (cc, 0), (cc, 1), src]
+        conns = [c(*source, tuner, port) for port, source in enumerate(inputs)]
+        conns += [c(tuner, "weights", names[rx], "weights") for rx in ("radar_rx", "comm_rx")]
+        if gui:  # Qt rows 0-1 controls, 2 the metrics, then these (the chain's plots are left out)
+            blocks += finetune_status(tuner, names, 3, y)
+            b, cn = metric_plots("", src, 5, y + 260)
+            blocks += b
+            conns += cn
+        return blocks, conns
+
+    fid, opts, blocks, conns = _assemble(
+        "online_finetune_twin" + ("" if gui else "_no_gui"),
+        "Online fine-tuning of the AE receivers on a board's digital twin",
+        "isac_ae_twin_sim whose AE receivers are fine-tuned while it runs: the Online Fine-Tuning block trains them "
+        "on the twin channels' labelled outputs and sends the weights that pass its held-out check to their weights "
+        "ports; Pd, Pfa, RMSE, SER of the weights in use",
+        gui,
+        [("ae", "")],
+        True,
+        finetune_parameters(),
+        [("", "Weights in use:")],
+        twin=True,
+        plots=False,
+        extend=extend,
+    )
+    if not gui:  # the headless run stops after --items snapshots: by default, enough for the rounds
+        next(b for b in blocks if b["name"] == "items")["parameters"]["value"] = FINETUNE_ITEMS
+    return fid, opts, blocks, conns
 
 
 def isac_baseline_sim(gui: bool):
@@ -898,7 +1191,7 @@ def isac_phaser_beampattern(gui: bool):
     return fid, options(fid, title, desc, gui), blocks, conns
 
 
-FLOWGRAPHS = [isac_ae_sim, isac_ae_twin_sim, isac_baseline_sim, isac_compare_sim]
+FLOWGRAPHS = [isac_ae_sim, isac_ae_twin_sim, isac_baseline_sim, isac_compare_sim, online_finetune_twin]
 #: Flowgraphs with a board in them: examples/hardware (the same chains, the channel blocks swapped for gr-iio).
 HARDWARE_FLOWGRAPHS = [isac_ae_pluto, isac_phaser_beampattern]
 
