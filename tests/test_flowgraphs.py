@@ -75,7 +75,7 @@ def compiled(tmp_path_factory):
 
 def test_the_examples_are_all_there():
     names = {p.stem for p in GRC_FILES}
-    for base in ("isac_ae_sim", "isac_baseline_sim", "isac_compare_sim", "isac_ae_twin_sim"):
+    for base in ("isac_ae_sim", "isac_baseline_sim", "isac_compare_sim", "isac_ae_twin_sim", "online_finetune_twin"):
         assert {base, base + "_no_gui"} <= names
 
 

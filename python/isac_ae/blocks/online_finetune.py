@@ -389,8 +389,9 @@ class online_finetune(gr.sync_block):
         )
         pd = (old["hit"].sum() / targets, new["hit"].sum() / targets)
         ser = (old["errors"].mean(), new["errors"].mean())
-        radar_ok = new["radar_loss"] < old["radar_loss"] and pd[1] >= pd[0] and not rmse[1] > rmse[0]
-        comm_ok = new["comm_loss"] < old["comm_loss"] and ser[1] <= ser[0]
+        # bool(): numpy comparisons give numpy booleans, which the round records' JSON refuses
+        radar_ok = bool(new["radar_loss"] < old["radar_loss"] and pd[1] >= pd[0] and not rmse[1] > rmse[0])
+        comm_ok = bool(new["comm_loss"] < old["comm_loss"] and ser[1] <= ser[0])
         sent = [name for name, ok in ((RADAR_NETWORKS, radar_ok), (COMM_NETWORKS, comm_ok)) if ok]
         if sent:
             networks = {n for names in sent for n in names}
