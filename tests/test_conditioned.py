@@ -69,7 +69,7 @@ def test_training_writes_one_model_that_the_cli_evaluates_at_any_omega(tmp_path,
     config = TrainingConfig(omegas=(0.0, 1.0), conditioned=3, samples_per_stage=2000, batch_size=1000)
     trainer = Trainer(sc, config)
     trainer.run()
-    (path,) = write_sweep(trainer, tmp_path)
+    (path,) = write_sweep(trainer, tmp_path / "models" / "conditioned")
     assert path.name == CONDITIONED_NAME
     loaded = load_model(path)
     assert loaded.conditioned and loaded.metadata["conditioning"]["omega_range"] == [0.0, 1.0]
@@ -78,7 +78,7 @@ def test_training_writes_one_model_that_the_cli_evaluates_at_any_omega(tmp_path,
     assert main(["evaluate", str(path), "--omega", "0.5", "--samples", "2000", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["omega"] == 0.5 and result["conditioned"] is True
-    assert main(["models", "--dir", str(tmp_path.parent), "--json"]) == 0
+    assert main(["models", "--dir", str(tmp_path / "models"), "--json"]) == 0
     entries = [e for e in json.loads(capsys.readouterr().out) if e["path"] == str(path)]
     assert entries[0]["conditioned"] is True
 
