@@ -18,6 +18,10 @@ from pathlib import Path
 _READY = re.compile(r"^emulating \S+ at (.+) \(Ctrl-C stops\)$")
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class EmulatorProcess:
     """``python -m isac_ae.hw.emulator`` as a child process on free ports; ``uris`` once started.
 
@@ -66,6 +70,9 @@ class EmulatorProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
+            # stop() interrupts the child with SIGINT; a parent started in the background by a
+            # non-interactive shell has SIGINT ignored, and the child would inherit that through exec
+            preexec_fn=_sigint_default,
         )
         line = self._proc.stdout.readline().strip()
         match = _READY.match(line)
