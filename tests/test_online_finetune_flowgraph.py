@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import Z
+from tests.test_flowgraphs import _env as flowgraph_env
 
 pytest.importorskip("gnuradio", reason="GNU Radio is not installed: the example flowgraphs cannot be compiled or run")
 
@@ -125,17 +126,8 @@ print("RESULT " + json.dumps(result), flush=True)
 
 
 def _env(tmp_path):
-    import os
-
-    import isac_ae
-
-    env = dict(os.environ, GRC_BLOCKS_PATH=str(REPO / "grc"), QT_QPA_PLATFORM="offscreen")
-    # the isac_ae this test imported, not an installed copy (the driver runs in another directory)
-    env["PYTHONPATH"] = os.pathsep.join(
-        filter(None, [str(Path(isac_ae.__file__).resolve().parents[1]), env.get("PYTHONPATH")])
-    )
-    env.update(XDG_RUNTIME_DIR=str(tmp_path), OMP_NUM_THREADS="1")
-    return env
+    """test_flowgraphs' environment, with Qt off screen and a runtime directory of this test's own."""
+    return flowgraph_env(QT_QPA_PLATFORM="offscreen", XDG_RUNTIME_DIR=str(tmp_path), OMP_NUM_THREADS="1")
 
 
 @pytest.fixture(scope="module")
