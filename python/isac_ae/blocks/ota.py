@@ -44,6 +44,7 @@ from gnuradio import gr
 from ..hw.background import Background
 from ..hw.frames import FrameError, FrameLayout, comm_frame, next_frame, radar_frame, snapshot_frame
 from . import checks
+from .iio_exit import RunClock
 
 __all__ = ["comm_frame_receiver", "frame_layout", "frame_transmitter", "radar_frame_receiver"]
 
@@ -138,12 +139,17 @@ class _FrameReceiver(gr.basic_block):
         gr.basic_block.__init__(self, name=name, in_sig=in_sig, out_sig=out_sig)
         self.layout = layout
         self._frames_wanted = checks.integer(frames, "frames", 0)
+        self._clock = RunClock()
         self._tx_channels = tx_channels
         self._rx = _Queue(rx_channels, np.complex64)  # samples not yet searched, (time, channel)
         self._window = np.zeros((0, rx_channels), np.complex64)
         self._out = [_Queue(width, dtype) for width, dtype in out_widths]
         self._outputs_done = 0
         self.frames_found = 0
+
+    def start(self) -> bool:
+        self._clock.start()
+        return True
 
     def forecast(self, noutput_items, ninputs):
         return [1] * ninputs  # whatever has arrived is taken
@@ -182,6 +188,8 @@ class _FrameReceiver(gr.basic_block):
         if out == 0:
             # a run of a given number of frames ends here: the SDR sources never end on their own
             done = self._frames_wanted and self._outputs_done >= self._frames_wanted * self.layout.data
+            if done:
+                self._clock.hold_end()
             return gr.WORK_DONE if done else 0
         for queue, port in zip(self._out, output_items):
             rows = queue.take(out)

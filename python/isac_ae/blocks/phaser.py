@@ -25,6 +25,7 @@ from gnuradio import gr
 from ..array import nominal_positions, steering_matrix
 from ..atomic import write_atomically
 from . import checks
+from .iio_exit import RunClock
 
 __all__ = ["phaser_beam_scan", "scan_weights"]
 
@@ -90,6 +91,11 @@ class phaser_beam_scan(gr.basic_block):
         self._acc = self._count = 0
         self.sweeps_done = 0
         self.applied = np.zeros((g, K), np.complex128)  # what the ADAR1000s applied in the last sweep
+        self._clock = RunClock()
+
+    def start(self) -> bool:
+        self._clock.start()
+        return True
 
     def forecast(self, noutput_items, ninputs):
         return [1] * ninputs
@@ -160,5 +166,6 @@ class phaser_beam_scan(gr.basic_block):
         self.produce(0, 1)
         self.produce(1, 1)
         if self._sweeps and self.sweeps_done >= self._sweeps:
+            self._clock.hold_end()
             return gr.WORK_DONE
         return gr.WORK_CALLED_PRODUCE
