@@ -424,6 +424,7 @@ def cmd_train(args) -> int:
             budget=args.budget if not args.samples_per_stage else "custom",
             conditioned=args.conditioned,
             hidden_scale=args.hidden_scale,
+            sector_conditioned=args.sector_conditioned,
         )
     except TrainingError as exc:
         raise UsageError(str(exc)) from None
@@ -474,21 +475,38 @@ def cmd_evaluate(args) -> int:
     """Evaluate one model file at the fixed Pfa through the same path as the baseline."""
     from .autoencoder import AutoencoderSystem
     from .autoencoder.modelfile import scenario_mismatch
+    from .autoencoder.sectors import SectorDistribution
 
     device = _device(args.device)
     loaded = _load(args.model, device=device)
     requested = _requested_scenario(args, loaded.scenario)
-    diff = scenario_mismatch(requested, loaded.scenario)
+    sectors = {"target_sector_deg": requested.target_sector_deg, "comm_sector_deg": requested.comm_sector_deg}
+    diff = scenario_mismatch(requested.replace(**_sectors_of(loaded.scenario)), loaded.scenario)
     if diff:
         raise UsageError(f"{args.model} was trained for another scenario ({'; '.join(diff)})")
-    _check_evaluable(loaded.scenario, args.samples)
+    if requested != loaded.scenario and not loaded.sector_conditioned:
+        raise UsageError(
+            f"--target-sector-deg/--comm-sector-deg: {args.model} was trained for the sectors "
+            f"{list(loaded.scenario.target_sector_deg)}, {list(loaded.scenario.comm_sector_deg)}; only a "
+            "sector-conditioned model (isac-ae train --sector-conditioned) runs at other sectors"
+        )
+    _check_evaluable(requested, args.samples)
     if args.omega is not None and not loaded.conditioned:
         raise UsageError(f"--omega: {args.model} was trained for omega_r = {loaded.omega:g}; it is not conditioned")
     omega = loaded.omega if args.omega is None else args.omega
-    system = AutoencoderSystem(loaded.model, loaded.scenario, device, omega if loaded.conditioned else None)
-    return _evaluate_and_report(
-        args, system, device, {"model": str(loaded.path), "omega": omega, "conditioned": loaded.conditioned}
-    )
+    if loaded.sector_conditioned:
+        trained_on = SectorDistribution.from_dict(loaded.metadata["conditioning"]["sector_distribution"])
+        if not trained_on.contains(requested):
+            print(f"note: these sectors lie outside those {args.model} trained on ({trained_on})", file=sys.stderr)
+    system = AutoencoderSystem(loaded.model, requested, device, omega if loaded.conditioned else None)
+    record = {"model": str(loaded.path), "omega": omega, "conditioned": loaded.conditioned}
+    if loaded.sector_conditioned:
+        record.update({k: list(v) for k, v in sectors.items()})
+    return _evaluate_and_report(args, system, device, record)
+
+
+def _sectors_of(scenario: Scenario) -> dict:
+    return {"target_sector_deg": scenario.target_sector_deg, "comm_sector_deg": scenario.comm_sector_deg}
 
 
 def cmd_models(args) -> int:
@@ -523,6 +541,7 @@ def cmd_models(args) -> int:
                 "true_positions_wavelengths": meta["true_positions_wavelengths"],
                 "training": meta["training"],
                 "conditioned": "conditioning" in meta,
+                "sector_conditioned": "target_sector" in meta.get("conditioning", {}).get("inputs", []),
                 "git_commit": meta.get("git_commit"),
                 "command": meta.get("command"),
             }
@@ -710,6 +729,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="C",
         help="train one model with omega_r as an input, C draws over --omega's range per step (default 0: one "
         "model per omega_r)",
+    )
+    p.add_argument(
+        "--sector-conditioned",
+        action="store_true",
+        help="with --conditioned: the target and comm sectors are inputs too, drawn per step from widths "
+        "10-50 deg (target) and 10-30 deg (comm) within +-60 deg",
     )
     p.add_argument(
         "--hidden-scale",

@@ -6,7 +6,9 @@ sweep, or one for a deployed model). Shapes carry the member dimension first.
 A conditioned autoencoder (``conditions`` > 0, one member) takes omega_r as an
 input of all six networks (:func:`omega_condition`) and reaches any point of
 the trade-off by choosing it: every method takes ``condition`` (C, conditions)
-and returns the C points' outputs in place of the members'.
+and returns the C points' outputs in place of the members'. A sector-conditioned
+one also takes the two sectors (:func:`sector_condition`), and its beamformer
+reads each condition's own sectors.
 """
 
 from __future__ import annotations
@@ -30,12 +32,28 @@ TRANSMITTER = ("encoder", "beamformer")
 #: omega_r's features (:func:`omega_condition`); the log term spreads the small omega_r where the front turns.
 OMEGA_FEATURES = 2
 _LOG_FLOOR = 1e-3
+#: The sectors' features (:func:`sector_condition`).
+SECTOR_FEATURES = 4
 
 
 def omega_condition(omegas: torch.Tensor) -> torch.Tensor:
     """omega_r (C,) in [0, 1] -> network inputs (C, 2): [omega_r, (log10(omega_r + 1e-3) + 3) / 3], both in [0, 1]."""
     omegas = torch.as_tensor(omegas)
     return torch.stack([omegas, (torch.log10(omegas + _LOG_FLOOR) + 3.0) / 3.0], dim=-1)
+
+
+def sector_condition(sectors: torch.Tensor) -> torch.Tensor:
+    """Sectors (C, 4) radians [theta_min, theta_max, vartheta_min, vartheta_max] -> inputs (C, 4) in [-1, 1]."""
+    return torch.as_tensor(sectors) / (0.5 * torch.pi)
+
+
+def condition_inputs(omegas: torch.Tensor, sectors: torch.Tensor | None = None) -> torch.Tensor:
+    """A conditioned model's inputs at omega_r (C,) (and, sector-conditioned, sectors (C, 4) radians):
+    (C, OMEGA_FEATURES [+ SECTOR_FEATURES])."""
+    features = omega_condition(omegas)
+    if sectors is None:
+        return features
+    return torch.cat([features, sector_condition(sectors).to(features)], dim=-1)
 
 
 class Autoencoder(nn.Module):
@@ -64,6 +82,11 @@ class Autoencoder(nn.Module):
     def conditioned(self) -> bool:
         return self.conditions > 0
 
+    @property
+    def sector_conditioned(self) -> bool:
+        """Whether the sectors are inputs too (their features follow omega_r's)."""
+        return self.conditions == OMEGA_FEATURES + SECTOR_FEATURES
+
     def network(self, name: str) -> nn.Module:
         if name not in NETWORKS:
             raise KeyError(f"unknown network {name!r}; expected one of {NETWORKS}")
@@ -71,6 +94,8 @@ class Autoencoder(nn.Module):
 
     def transmitter(self, sectors: torch.Tensor, condition=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Constellation (E, |M|) and unit-energy beamformer (E, K), complex (C for C conditions).
+
+        ``sectors``: (4,) radians, or (C, 4) one per condition (a sector-conditioned model).
 
         The normalisation layer scales v so that E||y||^2 = E|x(m)|^2 ||v||^2 = 1
         with the expectation over equiprobable messages: the exact limit of the

@@ -31,13 +31,18 @@ from safetensors.torch import load_file, save_file
 
 from .. import __version__
 from ..scenario import Scenario, ScenarioError
-from .model import OMEGA_FEATURES, Autoencoder
+from .model import OMEGA_FEATURES, SECTOR_FEATURES, Autoencoder
 
 FORMAT = "isac_ae.autoencoder"
 FORMAT_VERSION = 1
 HEADER_KEY = "isac_ae"
 #: Largest difference, wavelengths, between the recorded and the recomputed element positions.
 POSITION_TOLERANCE = 1e-9
+
+
+#: The inputs a conditioned model's metadata names: omega_r alone, or omega_r and the two sectors.
+OMEGA_INPUTS = ["omega_r"]
+SECTOR_INPUTS = ["omega_r", "target_sector", "comm_sector"]
 
 
 class ModelFileError(Exception):
@@ -61,6 +66,10 @@ class LoadedModel:
     @property
     def conditioned(self) -> bool:
         return self.model.conditioned
+
+    @property
+    def sector_conditioned(self) -> bool:
+        return self.model.sector_conditioned
 
 
 def save_model(
@@ -97,7 +106,7 @@ def save_model(
     }
     if model.conditioned:
         metadata["conditioning"] = {
-            "inputs": ["omega_r"],
+            "inputs": SECTOR_INPUTS if model.sector_conditioned else OMEGA_INPUTS,
             "features": model.conditions,
             "hidden_scale": model.hidden_scale,
             **training["conditioning"],
@@ -279,18 +288,19 @@ def _architecture(path: Path, metadata: dict) -> tuple[int, int]:
     conditioning = metadata.get("conditioning")
     if conditioning is None:
         return 0, 1
+    known = {tuple(OMEGA_INPUTS): OMEGA_FEATURES, tuple(SECTOR_INPUTS): OMEGA_FEATURES + SECTOR_FEATURES}
+    features = known.get(tuple(conditioning.get("inputs", ()))) if isinstance(conditioning, dict) else None
     if not (
-        isinstance(conditioning, dict)
-        and conditioning.get("inputs") == ["omega_r"]
-        and conditioning.get("features") == OMEGA_FEATURES
+        features is not None
+        and conditioning.get("features") == features
         and _is_int(conditioning.get("hidden_scale"))
         and 1 <= conditioning["hidden_scale"] <= 64
     ):
         raise ModelFileError(
-            f"{path}: unsupported conditioning {_short(conditioning)} (this version reads omega_r conditioning, "
-            f"{OMEGA_FEATURES} features)"
+            f"{path}: unsupported conditioning {_short(conditioning)} (this version reads conditioning on "
+            f"{OMEGA_INPUTS} ({OMEGA_FEATURES} features) or {SECTOR_INPUTS} ({OMEGA_FEATURES + SECTOR_FEATURES}))"
         )
-    return OMEGA_FEATURES, conditioning["hidden_scale"]
+    return features, conditioning["hidden_scale"]
 
 
 def _check_shapes(path: Path, shapes: dict[str, tuple[int, ...]], scenario: Scenario, arch=(0, 1)) -> None:

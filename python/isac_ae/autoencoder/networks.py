@@ -150,9 +150,9 @@ class Beamformer(nn.Module):
         )
 
     def forward(self, sectors: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
-        """sectors (4,) radians -> v, (E or C, K) complex."""
+        """sectors (4,) radians, or (C, 4) one per condition -> v, (E or C, K) complex."""
         rows = self.net.layers[0].weight.shape[0] if condition is None else len(condition)
-        return real_to_complex(self.net(sectors.reshape(1, 1, 4).expand(rows, 1, 4), condition)).squeeze(1)
+        return real_to_complex(self.net(sectors.reshape(-1, 1, 4).expand(rows, 1, 4), condition)).squeeze(1)
 
 
 class RadarHead(nn.Module):

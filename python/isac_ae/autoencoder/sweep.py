@@ -52,6 +52,8 @@ def write_sweep(trainer: Trainer, out_dir: Path, command: Optional[str] = None) 
     training = {k: v for k, v in config.to_dict().items() if k != "omegas"}
     if config.conditioned:
         conditioning = {"omega_range": list(config.omegas)}
+        if trainer.sector_distribution is not None:
+            conditioning["sector_distribution"] = trainer.sector_distribution.to_dict()
         path = save_model(
             out_dir / CONDITIONED_NAME,
             trainer.model,

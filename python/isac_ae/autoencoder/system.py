@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..scenario import Scenario
-from .model import Autoencoder, omega_condition
+from .model import Autoencoder, condition_inputs
 
 
 class AutoencoderSystem:
@@ -14,7 +14,8 @@ class AutoencoderSystem:
     The transmitter is evaluated once: its constellation (|M|,) and
     unit-energy beamformer (K,) are fixed after training, which is what a
     deployed transmitter does (one inference scale, fixed at training).
-    A conditioned model runs at the trade-off point ``omega`` (required for it, refused for others).
+    A conditioned model runs at the trade-off point ``omega`` (required for it, refused for others); a
+    sector-conditioned one also at ``scenario``'s sectors, whatever sectors it was trained around.
     """
 
     name = "autoencoder"
@@ -40,9 +41,10 @@ class AutoencoderSystem:
         self.model = model.to(self.device).eval()
         self.omega = omega
         self.condition = None
-        if omega is not None:
-            self.condition = omega_condition(torch.tensor([float(omega)], device=self.device))
         sectors = torch.as_tensor(scenario.theta_vector, dtype=torch.float32, device=self.device)
+        if omega is not None:
+            omegas = torch.tensor([float(omega)], device=self.device)
+            self.condition = condition_inputs(omegas, sectors[None] if model.sector_conditioned else None)
         with torch.no_grad():
             points, beam = self.model.transmitter(sectors, self.condition)
         self.constellation = points[0]

@@ -33,7 +33,10 @@ that takes omega_r as an input (:func:`~isac_ae.autoencoder.model.omega_conditio
 instead of an ensemble: every step draws C values of omega_r over
 ``omegas = (low, high)`` (:func:`draw_omegas`), runs the one set of weights at
 all C on the same batch, and sums their J_ISAC, so it costs about what an
-ensemble of C members costs.
+ensemble of C members costs. A sector-conditioned run
+(``TrainingConfig.sector_conditioned``) also draws the C conditions' sectors
+(:class:`~isac_ae.autoencoder.sectors.SectorDistribution`) and passes the batch
+through :class:`~isac_ae.autoencoder.sectors.SectorChannels`.
 Only the networks a stage's loss needs are evaluated. Each stage starts a
 fresh Adam optimiser. A checkpoint holds the weights, the optimiser, the
 position in the schedule and the random generator's state, so a resumed run
@@ -54,7 +57,8 @@ from ..channels import Beamformed, Channels, grouped
 from ..scenario import Scenario
 from .allocator import keep_freed_memory
 from .losses import comm_loss, detection_loss, isac_loss, regression_mse, regression_nll
-from .model import OMEGA_FEATURES, TRANSMITTER, Autoencoder, omega_condition
+from .model import OMEGA_FEATURES, SECTOR_FEATURES, TRANSMITTER, Autoencoder, condition_inputs
+from .sectors import SectorChannels, SectorDistribution
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,7 @@ class TrainingConfig:
     budget: str = "quick"
     conditioned: int = 0  # omega_r draws per step of a conditioned model; 0: an ensemble over omegas
     hidden_scale: int = 1  # hidden layers this many times Table I's width
+    sector_conditioned: bool = False  # the sectors are inputs too, drawn from SectorDistribution()
 
     def __post_init__(self):
         if not self.omegas:
@@ -117,6 +122,8 @@ class TrainingConfig:
             raise TrainingError("conditioned must be >= 0 and hidden_scale >= 1")
         if self.conditioned and not (len(self.omegas) == 2 and self.omegas[0] < self.omegas[1]):
             raise TrainingError(f"a conditioned model trains over omega_r in (low, high), got {list(self.omegas)}")
+        if self.sector_conditioned and not self.conditioned:
+            raise TrainingError("a sector-conditioned model is a conditioned one: give conditioned > 0")
         for w in self.omegas:
             if not (isinstance(w, (int, float)) and 0.0 <= w <= 1.0):
                 raise TrainingError(f"omega_r must lie in [0, 1], got {w}")
@@ -195,14 +202,18 @@ class Trainer:
                 scenario.num_antennas,
                 scenario.num_messages,
                 members=1 if config.conditioned else len(config.omegas),
-                conditions=OMEGA_FEATURES if config.conditioned else 0,
+                conditions=(OMEGA_FEATURES + SECTOR_FEATURES * config.sector_conditioned) if config.conditioned else 0,
                 hidden_scale=config.hidden_scale,
             )
         self.model.to(self.device)
         self.omegas = torch.tensor(config.omegas, dtype=torch.float32, device=self.device)
         self.sectors = torch.as_tensor(scenario.theta_vector, dtype=torch.float32, device=self.device)
+        if config.sector_conditioned and channels is not None:
+            raise TrainingError("a sector-conditioned model trains on the simulated channels only")
         channels = channels or Channels.simulated(scenario, device=self.device)
         self.radar, self.comm = channels.radar, channels.comm
+        self.sector_distribution = SectorDistribution() if config.sector_conditioned else None
+        self.sector_channels = SectorChannels(scenario, self.device) if config.sector_conditioned else None
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
         self.stage_index = 0
         self.step = 0
@@ -236,20 +247,28 @@ class Trainer:
     def losses(self, stage: Stage, batch_size: int, omegas=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Radar and comm losses of every member (E,), or of a conditioned model at ``omegas`` (C,), on one
         fresh batch."""
-        condition = omega_condition(omegas) if self.config.conditioned else None
         messages = torch.randint(
             self.scenario.num_messages, (batch_size,), generator=self.generator, device=self.device
         )
-        points, v = self.model.transmitter(self.sectors, condition)
-        y = Beamformed(points[:, messages], v)
-        rd = grouped(self.radar, y, self.generator)
-        cd = self.comm(y, self.generator)
+        if self.sector_distribution is not None:
+            sectors = self.sector_distribution.draw(len(omegas), self.generator).to(self.device)
+            condition = condition_inputs(omegas, sectors)
+            points, v = self.model.transmitter(sectors, condition)
+            y = Beamformed(points[:, messages], v)
+            rd = self.sector_channels.radar_grouped(y, sectors, self.generator)
+            cd = self.sector_channels.comm(y, sectors, self.generator)
+        else:
+            condition = condition_inputs(omegas) if self.config.conditioned else None
+            points, v = self.model.transmitter(self.sectors, condition)
+            y = Beamformed(points[:, messages], v)
+            rd = grouped(self.radar, y, self.generator)
+            cd = self.comm(y, self.generator)
         comm = comm_loss(self.model.comm(cd.z / cd.kappa, condition), messages)
         x = self.model.radar_features(rd.z)
         # Absent targets add nothing to the regression terms: the estimators see only the present
         # rows, which the grouped draw put first.
         present = slice(0, int(rd.target.sum()))
-        x1, t1, theta1 = x[:, present], rd.target[present], rd.theta[present]
+        x1, t1, theta1 = x[:, present], rd.target[present], rd.theta[..., present]
         m, c = self.model, condition
         if stage.radar_loss == "mse":
             radar = regression_mse(m.angle(x1, c), theta1, t1, snapshots=batch_size)
