@@ -225,8 +225,8 @@ def omega_control():
 
     Each AE block moves at its own next work() call: the snapshots already in the buffers between the
     transmitter and the receivers (a few 8192-item batches) are received at the new omega_r though sent at the
-    old one. The metrics labels count from the start of the run (nothing resets them when the slider moves), so
-    they drift towards the new point's figures rather than jump to them."""
+    old one. The metrics restart their counts when the slider (or any slider of the operating point) moves
+    (:func:`operating_point`), so the labels show the new point's figures, those buffered items included."""
     return [
         block(
             "omega_r",
@@ -380,14 +380,32 @@ def channels(prefix, x, y, tx, seed="seed", twin=False):
     return blocks, conns, rc, cc
 
 
-def metrics_block(name, xy, label, gui):
+def metrics_block(name, xy, label, gui, epoch="None"):
+    """``epoch``: the expression of the operating point (the sliders); the counts restart when it changes."""
     json = f"(metrics_json + '_{label.lower()}.json') if metrics_json else ''" if not gui else "''"
     return block(
-        name, "isac_ae_isac_metrics", xy, label=repr(label), report_every="100000", json_path=json, log_at_stop="True"
+        name,
+        "isac_ae_isac_metrics",
+        xy,
+        label=repr(label),
+        report_every="100000",
+        json_path=json,
+        log_at_stop="True",
+        epoch=epoch,
     )
 
 
-def ae_chain(y, src, gui, prefix="", twin=False, hardware=False, omega="None"):
+def operating_point(gui, hardware=False, omega="None"):
+    """The sliders the metrics' counts belong to (None headless: nothing moves)."""
+    if not gui:
+        return "None"
+    sliders = ["theta_min", "theta_max"] if hardware else ["snr_radar_db", "snr_comm_db", "theta_min", "theta_max"]
+    if "omega_r" in omega:
+        sliders.append("omega_r")
+    return f"({', '.join(sliders)})"
+
+
+def ae_chain(y, src, gui, prefix="", twin=False, hardware=False, omega="None", epoch="None"):
     """AE transmitter, channels (``twin``: the digital twin's), AE receivers, metrics. ``src``: the message
     stream (block, port); ``omega``: the AE blocks' omega_r (an expression; None: the model's)."""
     tx, rrx, crx, met = (
@@ -440,7 +458,7 @@ def ae_chain(y, src, gui, prefix="", twin=False, hardware=False, omega="None"):
             probabilities="False",
             omega=omega,
         ),
-        metrics_block(met, (1090, y + 130), "AE", gui),
+        metrics_block(met, (1090, y + 130), "AE", gui, epoch),
         null_sink(f"{prefix}null_q", (1090, y)),
         null_sink(f"{prefix}null_sigma", (1090, y + 60)),
         null_sink(f"{prefix}null_vartheta", (790, y + 400)),
@@ -463,7 +481,7 @@ def ae_chain(y, src, gui, prefix="", twin=False, hardware=False, omega="None"):
     return blocks, conns, names
 
 
-def baseline_chain(y, src, gui, prefix="bl_"):
+def baseline_chain(y, src, gui, prefix="bl_", epoch="None"):
     """Baseline transmitter (rho, phi), channels, MAPRT and ML detectors, metrics."""
     tx, maprt, ml, met = f"{prefix}transmitter", f"{prefix}maprt_detector", f"{prefix}ml_detector", f"{prefix}metrics"
     blocks = [
@@ -497,7 +515,7 @@ def baseline_chain(y, src, gui, prefix="bl_"):
             seed="h0_seed",
         ),
         block(ml, "isac_ae_ml_detector", (790, y + 260)),  # default constellation: the 4-QAM of |M| = 4
-        metrics_block(met, (1090, y + 130), "Baseline", gui),
+        metrics_block(met, (1090, y + 130), "Baseline", gui, epoch),
         null_sink(f"{prefix}null_statistic", (1090, y)),
         null_sink(f"{prefix}null_vartheta", (790, y + 400)),
     ]
@@ -706,13 +724,14 @@ def _assemble(
     blocks += b
     conns += cn
     built = []
+    epoch = operating_point(gui, hardware, omega)
     for i, (kind, prefix) in enumerate(chains):
         if kind == "ae":
             b, cn, names = ae_chain(
-                CHAIN_Y + CHAIN_H * i, src, gui, prefix=prefix, twin=twin, hardware=hardware, omega=omega
+                CHAIN_Y + CHAIN_H * i, src, gui, prefix=prefix, twin=twin, hardware=hardware, omega=omega, epoch=epoch
             )
         else:
-            b, cn, names = baseline_chain(CHAIN_Y + CHAIN_H * i, src, gui, prefix=prefix)
+            b, cn, names = baseline_chain(CHAIN_Y + CHAIN_H * i, src, gui, prefix=prefix, epoch=epoch)
         blocks += b
         conns += cn
         built.append((kind, names))

@@ -113,6 +113,20 @@ def test_reset_and_empty_metrics(rng):
     assert "Pd nan" in met.summary()
 
 
+def test_a_new_operating_point_restarts_the_counts_and_the_same_one_does_not(rng):
+    """The second run's figures are those of its own items only once the epoch changed in between."""
+    first, second = _streams(rng, 4000), _streams(rng, 3000)
+    met = metrics.isac_metrics(log_at_stop=False, epoch=(0.09, -20, 20))
+    _flowgraph(met, first).run()
+    met.set_epoch((0.09, -20, 20))  # the same point: nothing restarts
+    assert met.counts()["items"] == 4000
+    met.set_epoch((0.4, -20, 20))
+    assert met.epoch() == (0.4, -20, 20) and met.counts()["items"] == 0
+    _flowgraph(met, second).run()
+    assert met.counts()["items"] == 3000
+    assert met.pd() == pytest.approx(_numpy_metrics(*second)["pd"], rel=1e-12)
+
+
 def test_non_finite_estimate_of_a_detected_target_counts_as_in_the_evaluation():
     """A detected target with a NaN angle is detected (Pd) and makes the RMSE NaN, as evaluate() has it."""
     t = np.array([1, 1, 1, 0], np.uint8)

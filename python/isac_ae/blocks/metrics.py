@@ -47,7 +47,10 @@ class isac_metrics(gr.sync_block):
     one dict, with the evaluation's 95 % intervals (Clopper-Pearson for the
     rates, :func:`~isac_ae.evaluation.rmse_interval` for the RMSE) and the
     standard error of the RMSE), ``summary()`` (one line of text). ``reset()`` starts counting afresh
-    (e.g. after a parameter change).
+    (e.g. after a parameter change). ``epoch``: any value (e.g. the operating point (omega_r, sectors)); a
+    new one through ``set_epoch`` resets the counts, so that a flowgraph's labels show the point in force
+    rather than an average over every point it went through (the items already in the buffers, sent at the
+    old point, count towards the new one: a few batches).
 
     Every ``report_every`` items (0: never) the block publishes ``metrics()`` as
     a PMT dict on its message port ``metrics``. With ``json_path`` the final
@@ -60,7 +63,9 @@ class isac_metrics(gr.sync_block):
     targets so that the cause is visible.
     """
 
-    def __init__(self, report_every: int = 100_000, json_path: str = "", label: str = "", log_at_stop: bool = True):
+    def __init__(
+        self, report_every: int = 100_000, json_path: str = "", label: str = "", log_at_stop: bool = True, epoch=None
+    ):
         report_every = checks.integer(report_every, "report_every (items)", 0)
         gr.sync_block.__init__(
             self,
@@ -75,6 +80,7 @@ class isac_metrics(gr.sync_block):
         self._lock = threading.Lock()
         self._port = pmt.intern("metrics")
         self.message_port_register_out(self._port)
+        self._epoch = epoch
         self.reset()
 
     # --- accumulation ---------------------------------------------------------
@@ -83,6 +89,17 @@ class isac_metrics(gr.sync_block):
             self._counts = dict.fromkeys(_COUNTS, 0)
             self._sq_error = 0.0  # sum of (theta_hat - theta)^2, rad^2
             self._sq_error2 = 0.0  # sum of (theta_hat - theta)^4, for the RMSE's standard error
+
+    def set_epoch(self, epoch) -> None:
+        """A new operating point: counting restarts when ``epoch`` differs from the one in force (GRC's callback)."""
+        with self._lock:
+            changed, self._epoch = epoch != self._epoch, epoch
+        if changed:
+            self.reset()
+
+    def epoch(self):
+        """The operating point the counts belong to (what ``set_epoch`` last set)."""
+        return self._epoch
 
     def _accumulate(self, t, theta, detection, theta_hat, m, m_hat) -> None:
         present = t != 0
