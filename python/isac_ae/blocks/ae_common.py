@@ -1,4 +1,5 @@
-"""Shared pieces of the learned (autoencoder) GNU Radio blocks: model loading, omega_r, torch set-up, warnings.
+"""Shared pieces of the learned (autoencoder) GNU Radio blocks: model loading, omega_r, sectors, torch set-up,
+warnings.
 
 The blocks call the core (:class:`isac_ae.autoencoder.AutoencoderSystem`) and
 copy none of its maths. Each ``work()`` call runs one batched forward pass under
@@ -13,6 +14,13 @@ point ``omega`` that the blocks take, and ``set_omega`` moves it while the
 flowgraph runs; ``None`` is the model's own point (a conditioned model's
 default, ``metadata["omega"]``). A model that is not conditioned was trained
 for one omega_r: it refuses any other value.
+
+The sectors (target and comm, degrees) are the beamformer's input in every
+model. A sector-conditioned model also takes them as an input of its receivers
+(:attr:`LoadedModel.sector_conditioned`): its three blocks move together with
+``set_sectors``. Any other model was trained at one pair of sectors: its
+transmitter still designs a beam for other sectors (extrapolated, with one
+warning) but its receivers, which have no sector input, refuse them.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ import torch
 
 from ..autoencoder import AutoencoderSystem
 from ..autoencoder.modelfile import LoadedModel, ModelFileError, load_model
+from ..autoencoder.sectors import SectorDistribution
+from ..scenario import Scenario
 from . import checks
 
 #: Minimum output buffer (items) the Python blocks ask for on their outputs. GNU
@@ -44,12 +54,16 @@ __all__ = [
     "DEFAULT_MODEL",
     "ModelFileError",
     "OnceWarning",
+    "SectorControls",
     "TorchThread",
     "checked_omega",
+    "checked_sectors",
     "finite_rows",
     "load_system",
     "model_conditioned",
+    "model_sector_conditioned",
     "resolve_model_path",
+    "sector_scenario",
 ]
 
 
@@ -109,18 +123,69 @@ def checked_omega(loaded: LoadedModel, omega) -> Optional[float]:
     return float(omega)
 
 
+def _sector(value, current, trained, name) -> tuple:
+    """(min, max) degrees: None keeps ``current``, an empty sequence selects the model's ``trained`` sector (the
+    range is checked by :class:`Scenario`)."""
+    if value is None:
+        return tuple(current)
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) not in (0, 2):
+        raise ValueError(f"{name} must be (min, max) in degrees, or empty for the model's sector, got {value!r}")
+    return tuple(trained) if len(value) == 0 else tuple(float(a) for a in value)
+
+
+def sector_scenario(loaded: LoadedModel, current: Scenario, target_sector_deg, comm_sector_deg) -> Scenario:
+    """``current`` with new sectors, degrees (None keeps a sector, an empty sequence selects ``loaded``'s own);
+    ValueError for a sector that is not (min, max) with -90 <= min <= max <= 90."""
+    trained = loaded.scenario
+    return current.replace(
+        target_sector_deg=_sector(
+            target_sector_deg, current.target_sector_deg, trained.target_sector_deg, "target_sector_deg"
+        ),
+        comm_sector_deg=_sector(comm_sector_deg, current.comm_sector_deg, trained.comm_sector_deg, "comm_sector_deg"),
+    )
+
+
+def _sectors(scenario: Scenario) -> tuple:
+    return scenario.target_sector_deg, scenario.comm_sector_deg
+
+
+def checked_sectors(loaded: LoadedModel, scenario: Scenario) -> Scenario:
+    """``scenario`` if a receiver of ``loaded`` can run at its sectors: any for a sector-conditioned model, the
+    model's own for any other (its receivers have no sector input); else a ValueError naming the model."""
+    if loaded.sector_conditioned or _sectors(scenario) == _sectors(loaded.scenario):
+        return scenario
+    (t0, t1), (c0, c1) = _sectors(loaded.scenario)
+    raise ValueError(
+        f"sectors target {list(scenario.target_sector_deg)}, comm {list(scenario.comm_sector_deg)} deg given, but "
+        f"{loaded.path.name} is not a sector-conditioned model (it was trained for the target sector [{t0:g}, {t1:g}]"
+        f" and the comm sector [{c0:g}, {c1:g}] deg, and its receivers have no sector input): leave the receivers' "
+        "sectors empty, or choose a model trained with isac-ae train --sector-conditioned"
+    )
+
+
 def model_conditioned(model_path) -> bool:
     """Whether a model file (a path or a shipped name) holds a conditioned model: what a flowgraph asks to wire
     its omega_r control to the blocks."""
     return load_model(resolve_model_path(model_path)).conditioned
 
 
-def load_system(model_path, K=None, M=None, omega=None) -> tuple[AutoencoderSystem, LoadedModel]:
-    """Load a model file for a block whose parameters say K antennas and |M| messages, at omega_r ``omega``.
+def model_sector_conditioned(model_path) -> bool:
+    """Whether a model file (a path or a shipped name) holds a sector-conditioned model: what a flowgraph asks to
+    wire its sector controls to the receivers (the transmitter takes sectors with any model)."""
+    return load_model(resolve_model_path(model_path)).sector_conditioned
+
+
+def load_system(
+    model_path, K=None, M=None, omega=None, target_sector_deg=None, comm_sector_deg=None
+) -> tuple[AutoencoderSystem, LoadedModel]:
+    """Load a model file for a block whose parameters say K antennas and |M| messages, at omega_r ``omega`` and
+    the sectors ``target_sector_deg``, ``comm_sector_deg`` (degrees; None or empty: the model's).
 
     Returns (system, loaded model). A model with another K or |M| raises
     :class:`ModelFileError` naming both, before any port is created; an
-    ``omega`` the model cannot run at (:func:`checked_omega`) a ValueError.
+    ``omega`` the model cannot run at (:func:`checked_omega`) or a bad sector
+    a ValueError. Other sectors are not refused here: a receiver calls
+    :func:`checked_sectors`.
     """
     K, M = _expected(K, "K"), _expected(M, "|M|")
     path = resolve_model_path(model_path)
@@ -137,7 +202,9 @@ def load_system(model_path, K=None, M=None, omega=None) -> tuple[AutoencoderSyst
             f"model {path} does not fit the block: it was trained for {', '.join(wrong)}; "
             "set the block's parameters to the model's, or choose a model trained for them"
         )
-    return AutoencoderSystem(loaded.model, sc, omega=checked_omega(loaded, omega)), loaded
+    omega = checked_omega(loaded, omega)
+    scenario = sector_scenario(loaded, sc, target_sector_deg, comm_sector_deg)
+    return AutoencoderSystem(loaded.model, scenario, omega=omega), loaded
 
 
 class TorchThread:
@@ -169,6 +236,56 @@ class OnceWarning:
         self.count += 1
         if self.count == 1:
             self._block.logger.warn(self._message + (f" ({detail})" if detail else ""))
+
+
+class SectorControls:
+    """The sector setters and getters every AE block shares (GRC's callbacks), degrees.
+
+    A subclass holds ``_loaded`` (the model file) and ``_system`` (the system in use), implements
+    ``set_sectors(target_sector_deg, comm_sector_deg)`` (None keeps a sector, an empty sequence selects the
+    model's) and calls ``_init_sector_note()`` once its logger exists and ``_note_sectors(scenario)`` for
+    every scenario it is asked to run at.
+    """
+
+    def _init_sector_note(self) -> None:
+        conditioning = self._loaded.metadata.get("conditioning") or {}
+        trained_on = conditioning.get("sector_distribution")
+        self._trained_on = SectorDistribution.from_dict(trained_on) if trained_on is not None else None
+        (t0, t1), (c0, c1) = _sectors(self._loaded.scenario)
+        if self._loaded.sector_conditioned:
+            message = f"these sectors lie outside those {self._loaded.path.name} trained on ({self._trained_on})"
+        else:
+            message = (
+                f"{self._loaded.path.name} was trained at the fixed sectors target [{t0:g}, {t1:g}], comm "
+                f"[{c0:g}, {c1:g}] deg: the beam for other sectors is extrapolated by its beamformer network"
+            )
+        self._off_sectors = OnceWarning(self, message)
+
+    def _note_sectors(self, scenario: Scenario) -> None:
+        """Warn once when ``scenario``'s sectors are beyond what the model was trained at."""
+        if self._loaded.sector_conditioned:
+            outside = self._trained_on is not None and not self._trained_on.contains(scenario)
+        else:
+            outside = _sectors(scenario) != _sectors(self._loaded.scenario)
+        if outside:
+            (t0, t1), (c0, c1) = _sectors(scenario)
+            self._off_sectors(f"target [{t0:g}, {t1:g}], comm [{c0:g}, {c1:g}] deg")
+
+    def set_target_sector(self, sector_deg) -> None:
+        """New target sector (min, max), degrees (empty: the model's)."""
+        self.set_sectors(sector_deg, None)
+
+    def set_comm_sector(self, sector_deg) -> None:
+        """New comm sector (min, max), degrees (empty: the model's)."""
+        self.set_sectors(None, sector_deg)
+
+    def sectors_deg(self) -> tuple:
+        """(target sector, comm sector) in use, degrees."""
+        return _sectors(self._system.scenario)
+
+    def sector_conditioned(self) -> bool:
+        """Whether the model takes the sectors as an input of its receivers too (``set_sectors`` moves them)."""
+        return self._loaded.sector_conditioned
 
 
 def finite_rows(z: np.ndarray) -> np.ndarray:

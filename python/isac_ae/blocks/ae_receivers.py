@@ -20,6 +20,14 @@ threshold follows without a calibration on the stream's path: it calibrates
 once, at construction, a threshold at every omega_r of :data:`OMEGA_GRID`
 (the same H0 snapshots through the detector at each) and interpolates
 between them (:class:`ThresholdTable`).
+
+A sector-conditioned model's receivers also run at the sectors
+``target_sector_deg``, ``comm_sector_deg`` (``set_sectors``). The comm
+receiver moves at the next work() call; the radar receiver's threshold table
+depends on the sectors (they are an input of its detector), so the background
+thread calibrates the new sectors' table as it prepares new weights, and the
+next work() call after that swaps the new sectors and their table in
+together. Any other model's receivers refuse sectors other than the model's.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ import hashlib
 import math
 import threading
 from dataclasses import dataclass
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 import pmt
@@ -40,10 +48,22 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from ..autoencoder import AutoencoderSystem
-from ..autoencoder.model import TRANSMITTER, Autoencoder, omega_condition
+from ..autoencoder.model import TRANSMITTER, Autoencoder, condition_inputs, omega_condition
 from ..evaluation import h0_scores, threshold_for_pfa
+from ..scenario import Scenario
 from . import checks
-from .ae_common import BATCH_ITEMS, DEFAULT_MODEL, OnceWarning, TorchThread, checked_omega, finite_rows, load_system
+from .ae_common import (
+    BATCH_ITEMS,
+    DEFAULT_MODEL,
+    OnceWarning,
+    SectorControls,
+    TorchThread,
+    checked_omega,
+    checked_sectors,
+    finite_rows,
+    load_system,
+    sector_scenario,
+)
 
 THRESHOLD_MODES = ("pfa", "logit")
 
@@ -131,13 +151,18 @@ OMEGA_GRID = omega_grid(33)
 
 
 class _GridDetector:
-    """A system's detector at every omega_r of a grid, as a system for :func:`h0_scores`: ``radar_receive(z (N,
-    K))`` gives (logits (N, G), None, None), and h0_scores draws the same snapshots as for ``system`` itself."""
+    """A system's detector at every omega_r of a grid (and at the system's sectors, for a sector-conditioned
+    model), as a system for :func:`h0_scores`: ``radar_receive(z (N, K))`` gives (logits (N, G), None, None), and
+    h0_scores draws the same snapshots as for ``system`` itself."""
 
     def __init__(self, system: AutoencoderSystem, omegas: np.ndarray):
         self.scenario, self.transmit, self._model = system.scenario, system.transmit, system.model
-        conditions = omega_condition(torch.as_tensor(omegas, dtype=torch.float32))
-        self._conditions = conditions.unsqueeze(1)  # (G, 1, 2): one omega_r at a time, as AutoencoderSystem's
+        sectors = None
+        if system.model.sector_conditioned:
+            theta = torch.as_tensor(system.scenario.theta_vector, dtype=torch.float32)  # as AutoencoderSystem's
+            sectors = theta.expand(len(omegas), len(theta))
+        conditions = condition_inputs(torch.as_tensor(omegas, dtype=torch.float32), sectors)
+        self._conditions = conditions.unsqueeze(1)  # (G, 1, F): one omega_r at a time, as AutoencoderSystem's
 
     def radar_receive(self, z: torch.Tensor):
         x = self._model.radar_features(z.unsqueeze(0))
@@ -153,7 +178,8 @@ class ThresholdTable:
     omega_r = ``omegas[g]`` (:data:`OMEGA_GRID`), each the threshold
     calibration of :class:`AutoencoderSystem` at that omega_r. Between grid
     points a threshold is interpolated linearly in omega_condition's log
-    feature (the grid is uniform in it).
+    feature (the grid is uniform in it). A sector-conditioned model's table
+    holds one pair of sectors, ``system``'s: its detector reads them.
     """
 
     def __init__(self, system: AutoencoderSystem, samples: int, seed: int, omegas: np.ndarray = OMEGA_GRID):
@@ -173,81 +199,138 @@ class ThresholdTable:
         return float(np.interp(_coordinate(omega), self._coordinates, thresholds))
 
 
-class _WeightSwap:
-    """The weights port of a receiver: a background thread prepares each new set of weights, work() swaps it in.
+class _Prepared(NamedTuple):
+    """What the background thread hands the next work() call: a system (weights, sectors), what else it needs
+    (``_prepare``'s result), the generation of its weights and whether they differ from those in use."""
 
-    A subclass names its ``_networks``, implements ``_prepare(system)`` (what else the new system needs,
-    computed in the background) and ``_swap(system, prepared)`` (install both; runs under ``_swap_lock``),
-    calls ``_init_weights_port(model)`` after gr.sync_block's __init__ and ``_take_prepared()`` at the start
-    of work(). Messages that arrive while others are being prepared wait, and are then prepared together.
-    ``set_omega`` installs the same weights at another omega_r through ``_swap(system, None)``, and new
-    weights run at the omega_r in force when they are swapped in.
+    generation: int
+    system: AutoencoderSystem
+    prepared: object
+    new_weights: bool
+
+
+class _LiveReceiver(SectorControls):
+    """A receiver's run-time inputs: new weights on its message port, omega_r and the sectors.
+
+    A background thread prepares each new set of weights and, where the sectors change what a receiver needs
+    (``_sector_preparation``: the radar receiver's threshold table), each new pair of sectors; the next work()
+    call swaps the prepared system in. A subclass names its ``_networks``, implements ``_prepare(system)`` (what
+    else the new system needs, computed in the background) and ``_swap(system, prepared)`` (install both; runs
+    under ``_swap_lock``), calls ``_init_live(model)`` after gr.sync_block's __init__ and ``_take_prepared()``
+    at the start of work(). Messages that arrive while others are being prepared wait, and are then prepared
+    together, at the latest sectors asked for. ``set_omega`` (and ``set_sectors`` where the sectors need no
+    preparation) installs the same weights at another point through ``_swap(system, None)``; new weights run
+    at the omega_r and sectors in force when they are swapped in.
     """
 
     _networks: tuple = ()
+    _sector_preparation = False
 
-    def _init_weights_port(self, model: Autoencoder) -> None:
+    def _init_live(self, model: Autoencoder) -> None:
         self._transmitter = transmitter_digest(model)
         self._shapes = {name: tuple(t.shape) for name, t in model.state_dict().items()}
         self._generation = 0
         self._swaps: list[tuple[int, int]] = []
+        self._sector_swaps: list[tuple[int, tuple]] = []
         self._refused = 0
         self._swap_lock = threading.Lock()
         self._swap_changed = threading.Condition(self._swap_lock)
         self._messages = []  # arrived, not yet prepared
-        self._prepared = None  # (generation, system, prepared), waiting for the next work() call
+        self._wanted: Scenario = self._system.scenario  # the sectors asked for: in use, prepared or being prepared
+        self._prepared: Optional[_Prepared] = None  # waiting for the next work() call
         self._worker = None
         self.message_port_register_in(pmt.intern(WEIGHTS_PORT))
         self.set_msg_handler(pmt.intern(WEIGHTS_PORT), self._on_weights)
+        self._init_sector_note()
+        self._note_sectors(self._wanted)
+
+    def _next_locked(self) -> AutoencoderSystem:
+        """The system the next work() call will run: the prepared one, else the one in use."""
+        return self._prepared.system if self._prepared is not None else self._system
+
+    def _pending_locked(self) -> bool:
+        """Whether the background thread has something to prepare."""
+        moved = self._sector_preparation and self._wanted != self._next_locked().scenario
+        return bool(self._messages) or moved
+
+    def _wake_locked(self) -> None:
+        if self._worker is None and self._pending_locked():
+            self._worker = threading.Thread(target=self._prepare_loop, name=f"{self.name()} prepare", daemon=True)
+            self._worker.start()
+        self._swap_changed.notify_all()
 
     def _on_weights(self, message) -> None:
         with self._swap_lock:
             self._messages.append(message)
-            if self._worker is None:
-                self._worker = threading.Thread(target=self._prepare_loop, name=f"{self.name()} weights", daemon=True)
-                self._worker.start()
-            self._swap_changed.notify_all()
+            self._wake_locked()
 
     def _refuse(self, exc: Exception) -> None:
         with self._swap_lock:
             self._refused += 1
         self.logger.error(f"weights message refused, the receiver keeps its weights: {exc}")
 
+    def _merged(self, messages) -> tuple[dict, Optional[int]]:
+        """The tensors of this receiver's networks in ``messages`` and the generation of the last message that
+        held any; refused messages are logged and left out."""
+        # Merged in order (a later tensor replaces an earlier one) and prepared once: a message for the other
+        # receiver's networks loses nothing.
+        tensors, generation = {}, None
+        for message in messages:
+            try:
+                update = read_weights_message(message)
+                ours = self._checked(update)
+            except ValueError as exc:
+                self._refuse(exc)
+                continue
+            if ours:
+                tensors.update(ours)
+                generation = update.generation
+        return tensors, generation
+
     def _prepare_loop(self) -> None:
         torch.set_num_threads(1)
         while True:
             with self._swap_lock:
-                self._swap_changed.wait_for(lambda: self._messages)
+                self._swap_changed.wait_for(self._pending_locked)
                 messages, self._messages = self._messages, []
-            # The messages that arrived during the last preparation are merged in order (a later tensor replaces
-            # an earlier one) and prepared once: a message for the other receiver's networks loses nothing.
-            tensors, generation = {}, None
-            for message in messages:
-                try:
-                    update = read_weights_message(message)
-                    ours = self._checked(update)
-                except ValueError as exc:
-                    self._refuse(exc)
-                    continue
-                if ours:
-                    tensors.update(ours)
-                    generation = update.generation
-            if not tensors:
+                scenario = self._wanted
+                base = self._prepared
+                start = self._next_locked()
+            tensors, generation = self._merged(messages)
+            moved = self._sector_preparation and scenario != start.scenario
+            if not tensors and not moved:
                 continue
             try:
-                with self._swap_lock:
-                    base = (self._prepared[1] if self._prepared is not None else self._system).model
-                model = copy.deepcopy(base)
-                model.load_state_dict(tensors, strict=False)
+                model = start.model
+                if tensors:
+                    model = copy.deepcopy(model)
+                    model.load_state_dict(tensors, strict=False)
+                system = self._system_at(model, self._system.omega, scenario)
                 with torch.inference_mode():
-                    system = self._system_at(model, self._system.omega)
                     prepared = self._prepare(system)
-            except Exception as exc:  # noqa: BLE001  (reported; the receiver keeps the weights it has)
-                self._refuse(exc)
+            except Exception as exc:  # noqa: BLE001  (reported; the receiver keeps what it runs)
+                if tensors:
+                    self._refuse(exc)
+                if moved:
+                    self._sectors_failed(scenario, exc)
                 continue
             with self._swap_lock:
-                self._prepared = (generation, system, prepared)
+                carried = base is not None and self._prepared is base and base.new_weights  # not taken meanwhile
+                if tensors or scenario == self._wanted:  # a move no longer asked for is dropped
+                    generation = generation if tensors else (base.generation if carried else self._generation)
+                    self._prepared = _Prepared(generation, system, prepared, bool(tensors) or carried)
                 self._swap_changed.notify_all()
+
+    def _sectors_failed(self, scenario: Scenario, exc: Exception) -> None:
+        (t0, t1), (c0, c1) = scenario.target_sector_deg, scenario.comm_sector_deg
+        self.logger.error(
+            f"preparing the sectors target [{t0:g}, {t1:g}], comm [{c0:g}, {c1:g}] deg failed, the receiver "
+            f"keeps its sectors: {exc}"
+        )
+        with self._swap_lock:
+            if self._wanted == scenario:
+                self._wanted = self._next_locked().scenario
+            self._swap_changed.notify_all()
 
     def _checked(self, update: WeightsUpdate) -> dict:
         """``update``'s tensors of this receiver's networks (none: the message is for the other receiver);
@@ -272,22 +355,35 @@ class _WeightSwap:
         return ours
 
     def _take_prepared(self) -> None:
-        """Swap in weights that are ready (called at the start of work(), so between two work() calls)."""
+        """Swap in what is ready (called at the start of work(), so between two work() calls)."""
         if self._prepared is None:
             return
         with self._swap_lock:
-            (generation, system, prepared), self._prepared = self._prepared, None
-            if system.omega != self._system.omega:  # set_omega while the weights were prepared
-                system = self._system_at(system.model, self._system.omega)
-            self._swap(system, prepared)
-            self._generation = generation
-            self._swaps.append((self.nitems_read(0), generation))
+            ready, self._prepared = self._prepared, None
+            system = ready.system
+            # Prepared sectors come with what they need; others follow the sectors in use (set_sectors meanwhile).
+            scenario = system.scenario if self._sector_preparation else self._system.scenario
+            if system.omega != self._system.omega or system.scenario != scenario:  # moved while prepared
+                system = self._system_at(system.model, self._system.omega, scenario)
+            moved = system.scenario != self._system.scenario
+            self._swap(system, ready.prepared)
+            item = self.nitems_read(0)
+            if ready.new_weights:
+                self._generation = ready.generation
+                self._swaps.append((item, ready.generation))
+            sectors = self.sectors_deg()
+            if moved:
+                self._sector_swaps.append((item, sectors))
             self._swap_changed.notify_all()
-        self.logger.info(f"weights of generation {generation} in use from item {self.nitems_read(0)}")
+        if ready.new_weights:
+            self.logger.info(f"weights of generation {ready.generation} in use from item {item}")
+        if moved:
+            (t0, t1), (c0, c1) = sectors
+            self.logger.info(f"sectors target [{t0:g}, {t1:g}], comm [{c0:g}, {c1:g}] deg in use from item {item}")
 
-    def _system_at(self, model: Autoencoder, omega: Optional[float]) -> AutoencoderSystem:
+    def _system_at(self, model: Autoencoder, omega: Optional[float], scenario: Scenario) -> AutoencoderSystem:
         with torch.inference_mode():
-            return AutoencoderSystem(model, self._loaded.scenario, omega=omega)
+            return AutoencoderSystem(model, scenario, omega=omega)
 
     def set_omega(self, omega) -> None:
         """Move a conditioned model to omega_r ``omega`` in [0, 1] (None: its default point); GRC's callback.
@@ -296,8 +392,37 @@ class _WeightSwap:
         conditioned refuses any omega but None (ValueError)."""
         omega = checked_omega(self._loaded, omega)
         with self._swap_lock:
-            if omega != self._system.omega:
-                self._swap(self._system_at(self._system.model, omega), None)  # the same weights: nothing prepared
+            if omega != self._system.omega:  # the same weights and sectors: nothing prepared
+                self._swap(self._system_at(self._system.model, omega, self._system.scenario), None)
+
+    def set_sectors(self, target_sector_deg=None, comm_sector_deg=None) -> None:
+        """Move a sector-conditioned model to new sectors (min, max), degrees; GRC's callback.
+
+        None keeps a sector, an empty sequence selects the model's. The comm receiver uses them from the next
+        work() call; the radar receiver calibrates their threshold table in the background and swaps both in
+        together at the work() call after that (:meth:`wait_sectors`), running the old sectors until then. A
+        model that is not sector-conditioned refuses sectors other than its own (ValueError)."""
+        with self._swap_lock:
+            current = self._wanted
+            scenario = checked_sectors(
+                self._loaded, sector_scenario(self._loaded, current, target_sector_deg, comm_sector_deg)
+            )
+            if scenario == current:
+                return
+            self._note_sectors(scenario)
+            self._wanted = scenario
+            if not self._sector_preparation:
+                self._swap(self._system_at(self._system.model, self._system.omega, scenario), None)
+                return
+            ready = self._prepared
+            if ready is not None and not ready.new_weights and ready.system.scenario != scenario:
+                self._prepared = None  # a move no longer asked for
+            self._wake_locked()
+
+    def wait_sectors(self, timeout: Optional[float] = None) -> bool:
+        """Wait until the sectors asked for are in use or ready for the next work() call (False on timeout)."""
+        with self._swap_lock:
+            return bool(self._swap_changed.wait_for(lambda: self._next_locked().scenario == self._wanted, timeout))
 
     # --- getters ------------------------------------------------------------------------------------------
     def omega(self) -> float:
@@ -314,9 +439,16 @@ class _WeightSwap:
         return self._generation
 
     def swaps(self) -> list[tuple[int, int]]:
-        """(first item, generation) of every swap so far: the items before the first item ran earlier weights."""
+        """(first item, generation) of every weights swap so far: the items before the first item ran earlier
+        weights."""
         with self._swap_lock:
             return list(self._swaps)
+
+    def sector_swaps(self) -> list[tuple[int, tuple]]:
+        """(first item, (target sector, comm sector) degrees) of every prepared sector swap so far (the radar
+        receiver's; the comm receiver's sectors need no preparation)."""
+        with self._swap_lock:
+            return list(self._sector_swaps)
 
     def refused_messages(self) -> int:
         """Weights messages refused so far (each logged as an error)."""
@@ -327,13 +459,13 @@ class _WeightSwap:
         timeout)."""
 
         def ready():
-            return (self._prepared[0] if self._prepared is not None else self._generation) >= generation
+            return (self._prepared.generation if self._prepared is not None else self._generation) >= generation
 
         with self._swap_lock:
             return bool(self._swap_changed.wait_for(ready, timeout))
 
 
-class ae_radar_receiver(gr.sync_block, _WeightSwap):
+class ae_radar_receiver(gr.sync_block, _LiveReceiver):
     """In: z_r (vlen K); message port ``weights``. Out: q (float), theta_hat (float, rad), sigma_hat (float,
     rad), detection (byte).
 
@@ -355,9 +487,22 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
 
     The calibrated threshold follows the flowgraph's scenario without being
     recomputed: a target-free snapshot is noise, CN(0, I_K) with N0 = 1, so its
-    logit depends on the model alone, not on the sectors, the transmitted beam
-    (``ae_transmitter.set_sectors``), the SNRs or the true array. K is the
-    model's (a block for another K refuses the model).
+    logit depends on the model (and the condition its detector reads) alone,
+    not on the transmitted beam, the SNRs or the true array. K is the model's
+    (a block for another K refuses the model).
+
+    ``target_sector_deg``, ``comm_sector_deg`` (degrees; None or empty: the
+    model's): the sectors a sector-conditioned model runs at, an input of its
+    detector and estimators, so its threshold depends on them. The table
+    below is calibrated for them at construction; :meth:`set_sectors` has the
+    new sectors' table calibrated in a background thread (the construction's
+    work again, in either mode) while the block keeps running at the old
+    sectors with their threshold (the false-alarm rate holds; detection and
+    estimates are the old sectors' for those items), then swaps the new
+    sectors and their threshold in together between two work() calls
+    (logged with the first item; :meth:`sector_swaps`, :meth:`wait_sectors`).
+    A model that is not sector-conditioned takes its own sectors only
+    (ValueError for others: its receivers have no sector input).
 
     A conditioned model runs at omega_r ``omega`` (None: its default point),
     which :meth:`set_omega` moves from the next work() call. Its calibrated
@@ -377,12 +522,15 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
     calls together with their threshold: in "pfa" mode it is recalibrated for
     them in the background on H0 snapshots of the same size and seed (so the
     false-alarm rate holds at every item), a "logit" threshold stays as given.
+    They run at the omega_r and sectors in force when swapped in (weights and
+    a sector move prepared together when both are pending).
 
     A snapshot with a NaN or infinite sample gives q, theta_hat, sigma_hat = NaN
     and detection 0, and logs one warning.
     """
 
     _networks = RADAR_NETWORKS
+    _sector_preparation = True  # the threshold table is calibrated for the sectors
 
     def __init__(
         self,
@@ -395,10 +543,13 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
         h0_samples: int = 200_000,
         seed: int = 0,
         omega=None,
+        target_sector_deg=None,
+        comm_sector_deg=None,
     ):
         self._h0_samples = checks.integer(h0_samples, "h0_samples", 1, checks.MAX_H0_SAMPLES)
         self._seed = checks.h0_seed(seed)
-        system, loaded = load_system(model, K, M, omega)
+        system, loaded = load_system(model, K, M, omega, target_sector_deg, comm_sector_deg)
+        checked_sectors(loaded, system.scenario)
         self._system = system
         self._loaded = loaded
         self._num_antennas = loaded.scenario.num_antennas
@@ -421,7 +572,7 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
         self._non_finite = OnceWarning(
             self, "NaN or infinite samples in z_r: those snapshots give NaN estimates and detection 0"
         )
-        self._init_weights_port(loaded.model)
+        self._init_live(loaded.model)
 
     # --- threshold ----------------------------------------------------------
     def _calibration(self) -> ThresholdTable:
@@ -499,6 +650,9 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
                 if self._table.omegas is not None
                 else ""
             )
+            if self._loaded.sector_conditioned:
+                (t0, t1), (c0, c1) = self.sectors_deg()
+                at += f", sectors target [{t0:g}, {t1:g}], comm [{c0:g}, {c1:g}] deg"
             return (
                 f"logit threshold {self._threshold!r} (Pfa {self._pfa:g} calibrated on {self._h0_samples} "
                 f"H0 snapshots, seed {self._seed}{at})"
@@ -558,7 +712,7 @@ class ae_radar_receiver(gr.sync_block, _WeightSwap):
         return len(z)
 
 
-class ae_comm_receiver(gr.sync_block, _WeightSwap):
+class ae_comm_receiver(gr.sync_block, _LiveReceiver):
     """In: z_c, kappa (complex); message port ``weights``. Out: m_hat (byte) [, probabilities (vlen |M| float)].
 
     m_hat is :meth:`AutoencoderSystem.comm_receive` (the comm network on the
@@ -569,7 +723,10 @@ class ae_comm_receiver(gr.sync_block, _WeightSwap):
     are swapped in between two work() calls.
 
     A conditioned model runs at omega_r ``omega`` (None: its default point),
-    which :meth:`set_omega` moves from the next work() call.
+    which :meth:`set_omega` moves from the next work() call. A sector-conditioned
+    one runs at ``target_sector_deg``, ``comm_sector_deg`` (degrees; None or
+    empty: the model's), which :meth:`set_sectors` moves from the next work()
+    call; any other model takes its own sectors only (ValueError for others).
 
     An item with a NaN or infinite input, or kappa = 0, gives m_hat = 0
     (probabilities NaN) and logs one warning.
@@ -577,8 +734,18 @@ class ae_comm_receiver(gr.sync_block, _WeightSwap):
 
     _networks = COMM_NETWORKS
 
-    def __init__(self, model=DEFAULT_MODEL, K: int = 16, M: int = 4, probabilities: bool = False, omega=None):
-        system, loaded = load_system(model, K, M, omega)
+    def __init__(
+        self,
+        model=DEFAULT_MODEL,
+        K: int = 16,
+        M: int = 4,
+        probabilities: bool = False,
+        omega=None,
+        target_sector_deg=None,
+        comm_sector_deg=None,
+    ):
+        system, loaded = load_system(model, K, M, omega, target_sector_deg, comm_sector_deg)
+        checked_sectors(loaded, system.scenario)
         self._system = system
         self._loaded = loaded
         self._num_messages = loaded.scenario.num_messages
@@ -588,7 +755,7 @@ class ae_comm_receiver(gr.sync_block, _WeightSwap):
         self.set_min_output_buffer(BATCH_ITEMS)
         self._torch_thread = TorchThread()
         self._non_finite = OnceWarning(self, "NaN or infinite z_c or kappa, or kappa = 0: those items give index 0")
-        self._init_weights_port(loaded.model)
+        self._init_live(loaded.model)
 
     def _prepare(self, system: AutoencoderSystem) -> None:
         """The comm network needs nothing beyond its weights."""
@@ -608,7 +775,7 @@ class ae_comm_receiver(gr.sync_block, _WeightSwap):
     def work(self, input_items, output_items):
         self._torch_thread()
         self._take_prepared()
-        system = self._system  # one system for the whole call (set_omega and new weights replace it)
+        system = self._system  # one system for the whole call (set_omega, set_sectors and new weights replace it)
         z, kappa = input_items[0], input_items[1]
         ok = finite_rows(z) & finite_rows(kappa) & (kappa != 0)
         all_ok = bool(ok.all())

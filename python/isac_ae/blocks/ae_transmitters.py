@@ -9,22 +9,19 @@ import torch
 from gnuradio import gr
 
 from ..autoencoder import AutoencoderSystem
-from .ae_common import BATCH_ITEMS, DEFAULT_MODEL, OnceWarning, TorchThread, checked_omega, load_system
+from .ae_common import (
+    BATCH_ITEMS,
+    DEFAULT_MODEL,
+    OnceWarning,
+    SectorControls,
+    TorchThread,
+    checked_omega,
+    load_system,
+    sector_scenario,
+)
 
 
-def _sector(value, current, trained, name):
-    """(min, max) degrees: None keeps ``current``, an empty sequence selects the model's ``trained`` sector."""
-    if value is None:
-        return tuple(current)
-    if len(value) == 0:
-        return tuple(trained)
-    values = tuple(float(a) for a in value)
-    if len(values) != 2:
-        raise ValueError(f"{name} must be (min, max) in degrees, got {value!r}")
-    return values
-
-
-class ae_transmitter(gr.sync_block):
+class ae_transmitter(gr.sync_block, SectorControls):
     """In: message index m (byte). Out: y = x(m) v and v (vlen K complex), as the C++ transmitters.
 
     ``model``: a model file (.safetensors), a path or a name relative to the
@@ -34,7 +31,11 @@ class ae_transmitter(gr.sync_block):
     ``target_sector_deg``, ``comm_sector_deg``: Theta of the beamformer, in
     degrees (None or empty: the sectors the model was trained for); they can
     change while running (:meth:`set_sectors`), which recomputes the beam
-    through the model's beamformer network.
+    through the model's beamformer network. A sector-conditioned model also
+    moves its constellation (the encoder reads the sectors too), and its
+    receivers move with ``set_sectors`` of theirs; any other model was trained
+    at one pair of sectors, and its beam for others is extrapolated (logged
+    once).
     ``omega``: omega_r of a conditioned model (None: its default point); it can
     change while running (:meth:`set_omega`), which recomputes the beam and the
     constellation. A model that is not conditioned refuses any omega but None.
@@ -49,7 +50,7 @@ class ae_transmitter(gr.sync_block):
     def __init__(
         self, model=DEFAULT_MODEL, K: int = 16, M: int = 4, target_sector_deg=None, comm_sector_deg=None, omega=None
     ):
-        system, loaded = load_system(model, K, M, omega)
+        system, loaded = load_system(model, K, M, omega, target_sector_deg, comm_sector_deg)
         self._loaded = loaded
         self._num_antennas = loaded.scenario.num_antennas
         self._num_messages = loaded.scenario.num_messages
@@ -64,24 +65,18 @@ class ae_transmitter(gr.sync_block):
         self.set_min_output_buffer(BATCH_ITEMS)
         self._torch_thread = TorchThread()
         self._bad_index = OnceWarning(self, f"message index >= |M| = {self._num_messages}: transmitting y = 0")
-        if target_sector_deg is not None or comm_sector_deg is not None:
-            self.set_sectors(target_sector_deg, comm_sector_deg)
+        self._init_sector_note()
+        self._note_sectors(system.scenario)
 
     # --- run-time control ---------------------------------------------------
     def set_sectors(self, target_sector_deg=None, comm_sector_deg=None) -> None:
         """New Theta, degrees: recompute the beam with the model's beamformer.
 
-        None keeps a sector as it is; an empty sequence selects the sector the model was trained for.
+        None keeps a sector as it is; an empty sequence selects the sector the model was trained for. In use
+        from the next work() call.
         """
-        current, trained = self._system.scenario, self._loaded.scenario
-        scenario = current.replace(
-            target_sector_deg=_sector(
-                target_sector_deg, current.target_sector_deg, trained.target_sector_deg, "target_sector_deg"
-            ),
-            comm_sector_deg=_sector(
-                comm_sector_deg, current.comm_sector_deg, trained.comm_sector_deg, "comm_sector_deg"
-            ),
-        )
+        scenario = sector_scenario(self._loaded, self._system.scenario, target_sector_deg, comm_sector_deg)
+        self._note_sectors(scenario)
         self._replace(scenario=scenario)
 
     def set_omega(self, omega) -> None:
@@ -99,18 +94,7 @@ class ae_transmitter(gr.sync_block):
             if scenario != current.scenario or omega != current.omega:
                 self._system = AutoencoderSystem(self._loaded.model, scenario, omega=omega)
 
-    def set_target_sector(self, sector_deg) -> None:
-        self.set_sectors(sector_deg, None)
-
-    def set_comm_sector(self, sector_deg) -> None:
-        self.set_sectors(None, sector_deg)
-
     # --- getters ------------------------------------------------------------
-    def sectors_deg(self) -> tuple:
-        """(target sector, comm sector), degrees."""
-        sc = self._system.scenario
-        return sc.target_sector_deg, sc.comm_sector_deg
-
     def beam(self) -> np.ndarray:
         """The unit-energy beamformer v (K,) complex64 now transmitted."""
         return self._system.beam.detach().cpu().numpy().copy()
