@@ -8,7 +8,10 @@ rates come from median step times per stage, averaged over the four stages,
 as in ``bench_training.py``.
 
 Usage: python benchmarks/bench_conditioned_training.py [--rounds R] [--steps S] [--threads T]
-       [--conditioned C] [--hidden-scale H] [--json]
+       [--conditioned C] [--hidden-scale H] [--sector-conditioned] [--json]
+
+``--sector-conditioned`` measures the model with the sectors as inputs too (its C conditions each draw their
+own sectors, so the channels compute C steering matrices per step where the ensemble shares one).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--conditioned", type=int, default=5, help="omega_r draws per step (the shipped model's)")
     parser.add_argument("--hidden-scale", type=int, default=2, help="width factor (the shipped model's)")
+    parser.add_argument("--sector-conditioned", action="store_true", help="the sectors are inputs too")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -41,7 +45,11 @@ def main() -> None:
     for _ in range(args.rounds):
         for stage, times in enumerate(trainer_step_times(sc, FIG2_OMEGAS, args.steps)):
             ensemble[stage] += times
-        options = {"conditioned": args.conditioned, "hidden_scale": args.hidden_scale}
+        options = {
+            "conditioned": args.conditioned,
+            "hidden_scale": args.hidden_scale,
+            "sector_conditioned": args.sector_conditioned,
+        }
         for stage, times in enumerate(trainer_step_times(sc, (0.0, 1.0), args.steps, **options)):
             conditioned[stage] += times
     step = {"ensemble": stage_mean_of_medians(ensemble), "conditioned": stage_mean_of_medians(conditioned)}
@@ -52,6 +60,7 @@ def main() -> None:
         "steps": args.steps,
         "conditioned": args.conditioned,
         "hidden_scale": args.hidden_scale,
+        "sector_conditioned": args.sector_conditioned,
         "ms_per_step": {k: 1e3 * v for k, v in step.items()},
         "paper_budget_minutes": {k: paper_steps * v / 60 for k, v in step.items()},
         "conditioned_over_ensemble": step["conditioned"] / step["ensemble"],
@@ -70,7 +79,8 @@ def main() -> None:
     for name, ms in result["ms_per_step"].items():
         print(f"  {name:12s} {ms:7.1f} ms/step   paper budget: {result['paper_budget_minutes'][name]:6.1f} min")
     print(
-        f"  conditioned (C = {args.conditioned}, hidden x{args.hidden_scale}) / 11-member ensemble: "
+        f"  {'sector-' if args.sector_conditioned else ''}conditioned (C = {args.conditioned}, hidden "
+        f"x{args.hidden_scale}) / 11-member ensemble: "
         f"{result['conditioned_over_ensemble']:.2f}  (per stage: "
         + ", ".join(f"{k} {v:.2f}" for k, v in result["per_stage_ratio"].items())
         + ")"
