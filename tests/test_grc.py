@@ -107,6 +107,8 @@ def test_ae_blocks_take_a_model_file_and_have_callbacks(platform):
     for block_id, callback in (
         ("isac_ae_ae_transmitter", "set_sectors"),
         ("isac_ae_ae_radar_receiver", "set_threshold_rule"),
+        ("isac_ae_ae_radar_receiver", "set_sectors"),
+        ("isac_ae_ae_comm_receiver", "set_sectors"),
     ):
         data = yaml.safe_load((GRC_DIR / f"{block_id}.block.yml").read_text())
         assert any(callback in c for c in data["templates"]["callbacks"])

@@ -405,6 +405,11 @@ def operating_point(gui, hardware=False, omega="None"):
     return f"({', '.join(sliders)})"
 
 
+#: The sectors the AE receivers run at: the flowgraph's for a sector-conditioned model (they are its inputs), the
+#: model's own ([]) for any other (whose receivers refuse other sectors; its transmitter extrapolates the beam).
+RECEIVER_SECTOR = "{sector} if sector_conditioned else []"
+
+
 def ae_chain(y, src, gui, prefix="", twin=False, hardware=False, omega="None", epoch="None"):
     """AE transmitter, channels (``twin``: the digital twin's), AE receivers, metrics. ``src``: the message
     stream (block, port); ``omega``: the AE blocks' omega_r (an expression; None: the model's)."""
@@ -447,6 +452,8 @@ def ae_chain(y, src, gui, prefix="", twin=False, hardware=False, omega="None", e
             h0_samples="h0_samples",
             seed="h0_seed",
             omega=omega,
+            target_sector=RECEIVER_SECTOR.format(sector="target_sector"),
+            comm_sector=RECEIVER_SECTOR.format(sector="comm_sector"),
         ),
         block(
             crx,
@@ -457,7 +464,17 @@ def ae_chain(y, src, gui, prefix="", twin=False, hardware=False, omega="None", e
             M="M",
             probabilities="False",
             omega=omega,
+            target_sector=RECEIVER_SECTOR.format(sector="target_sector"),
+            comm_sector=RECEIVER_SECTOR.format(sector="comm_sector"),
         ),
+        # one AE chain per flowgraph: the names need no prefix
+        block(
+            "import_sector_conditioned",
+            "import",
+            (1090, y + 330),
+            imports="from isac_ae.blocks.ae_common import model_sector_conditioned",
+        ),
+        variable("sector_conditioned", (1090, y + 400), "model_sector_conditioned(model)"),
         metrics_block(met, (1090, y + 130), "AE", gui, epoch),
         null_sink(f"{prefix}null_q", (1090, y)),
         null_sink(f"{prefix}null_sigma", (1090, y + 60)),
