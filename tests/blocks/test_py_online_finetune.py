@@ -432,9 +432,10 @@ def test_a_stream_of_another_k_cannot_be_connected(model_path):
         tb.connect(blocks.vector_source_c([0j] * 8, False, 8), (tuner, 0))
 
 
-def test_bad_items_are_left_out_of_the_windows(model_path, capfd):
-    """NaN samples, kappa = 0, t > 1 and m >= |M| never reach the windows; the others are split into held-out and
-    training items by blocks of split_items (fraction 1/4: every fourth block held out)."""
+def test_bad_items_are_left_out_of_the_windows_and_lost_comm_parts_keep_their_radar_part(model_path, capfd):
+    """A NaN z_r or theta and t > 1 keep an item out of the windows; kappa = 0, m >= |M| or an infinite z_c keep
+    its radar part only (kappa NaN); the rest are split into held-out and training items by blocks of
+    split_items (fraction 1/4: every fourth block held out)."""
     n, split = 10_000, 1000
     rng = np.random.default_rng(2)
     z = (rng.standard_normal((n, K)) + 1j * rng.standard_normal((n, K))).astype(np.complex64)
@@ -442,8 +443,9 @@ def test_bad_items_are_left_out_of_the_windows(model_path, capfd):
     z_c, kappa = np.ones(n, np.complex64), np.ones(n, np.complex64)
     m = rng.integers(0, 4, n).astype(np.uint8)
     z[10, 3], kappa[2500], t[3100], m[3200], z_c[7000], theta[9999] = np.nan, 0, 2, 4, np.inf, np.nan
-    bad = np.zeros(n, bool)
-    bad[[10, 2500, 3100, 3200, 7000, 9999]] = True
+    bad, lost = np.zeros(n, bool), np.zeros(n, bool)
+    bad[[10, 3100, 9999]] = True
+    lost[[2500, 3200, 7000]] = True
     tuner = online_finetune.online_finetune(
         str(model_path), window=1 << 16, held_out=1 << 16, split_items=split, h0_samples=1000
     )
@@ -462,8 +464,10 @@ def test_bad_items_are_left_out_of_the_windows(model_path, capfd):
     tb.run()
     held = (np.arange(n) // split) % 4 == 3
     assert tuner.windows() == (int((~held & ~bad).sum()), int((held & ~bad).sum()))
+    assert tuner.comm_lost_in_windows() == (int((~held & lost).sum()), int((held & lost).sum()))
     captured = capfd.readouterr()
     assert (captured.out + captured.err).count("left out of the windows") == 1
+    assert (captured.out + captured.err).count("their radar part only is kept") == 1
     assert tuner.rounds_done() == 0  # the windows never filled
 
 

@@ -28,9 +28,9 @@ from isac_ae.hw.finetune.receivers import (  # noqa: E402
     RECEIVERS,
     Snapshots,
     _loss,
-    _objective,
     finetune_receivers,
     load_snapshots,
+    receiver_objective,
 )
 from isac_ae.hw.frames import FrameLayout  # noqa: E402
 from isac_ae.hw.twin import DigitalTwin  # noqa: E402
@@ -135,12 +135,12 @@ def test_a_lost_comm_frame_gives_its_radar_terms_and_no_comm_terms(nominal, capt
         both.z, both.target, both.theta, torch.zeros_like(both.z_comm), torch.ones_like(both.kappa), both.messages
     )
     expected = omega * isac_terms(model, 1.0, *stand_ins).mean() + (1 - omega) * isac_terms(model, 0.0, *decoded).mean()
-    loss = _objective(model, omega, both)
+    loss = receiver_objective(model, omega, both)
     # float32 sums of 2 x 256 terms taken in another order: a few ulps apart
     assert math.isclose(loss.item(), expected.item(), rel_tol=1e-5)
     assert math.isclose(_loss(model, omega, both), expected.item(), rel_tol=1e-5)
     alone = isac_terms(model, omega, *decoded).mean().item()
-    assert math.isclose(_objective(model, omega, decoded).item(), alone, rel_tol=1e-5)
+    assert math.isclose(receiver_objective(model, omega, decoded).item(), alone, rel_tol=1e-5)
     loss.backward()
     for name in RECEIVERS:
         assert all(torch.isfinite(p.grad).all() for p in model.network(name).parameters()), name

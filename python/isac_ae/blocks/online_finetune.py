@@ -45,9 +45,13 @@ Quad-MxFE twin (seed 0), 100 steps of 1024 raised Pd from 0.096 to 0.166 at
 3e-3 and to 0.127 at 1e-3 (one run each, 5e4 evaluation snapshots); 1e-2 did
 no better than 3e-3 after 1600 steps (Pd 0.25 against 0.26).
 
-Items with a NaN or infinite sample, kappa = 0, t > 1 or m >= |M| (a comm
-frame lost in a deep fade gives kappa = NaN) are left out of the windows, with
-one warning. The work() thread only copies into the windows: the stream never
+Items whose radar part is unusable (a NaN or infinite z_r or theta, t > 1)
+are left out of the windows, with one warning. Items whose comm part is (a
+NaN or infinite z_c or kappa, kappa = 0, m >= |M|: a comm frame lost in a deep
+fade gives kappa = NaN) keep their radar part: they enter the windows marked
+lost (kappa NaN) and count in the radar terms only, as in the receivers'
+fine-tuning on captures (:func:`isac_ae.hw.finetune.receivers.receiver_terms`),
+with one warning. The work() thread only copies into the windows: the stream never
 waits for training.
 """
 
@@ -68,8 +72,7 @@ from gnuradio import gr
 from ..autoencoder import AutoencoderSystem
 from ..autoencoder.model import TRANSMITTER, Autoencoder
 from ..evaluation import h0_scores, threshold_for_pfa
-from ..hw.finetune.objective import isac_terms
-from ..hw.finetune.receivers import RECEIVERS
+from ..hw.finetune.receivers import RECEIVERS, Snapshots, receiver_objective, receiver_terms
 from . import checks
 from .ae_common import DEFAULT_MODEL, OnceWarning, TorchThread, finite_rows, load_system
 from .ae_receivers import COMM_NETWORKS, RADAR_NETWORKS, WEIGHTS_PORT, transmitter_digest, weights_message
@@ -149,15 +152,14 @@ class _Window:
         self._next = (self._next + n) % self.capacity
         self.filled = min(self.capacity, self.filled + n)
 
+    def comm_lost(self) -> int:
+        """Items held for their radar part only (kappa NaN)."""
+        return int(np.isnan(self._columns[4][: self.filled]).sum())
+
     def rows(self, index) -> tuple[torch.Tensor, ...]:
         """Copies of the rows ``index`` (indices into the filled part, or a slice) as tensors: work() goes on
         writing into the ring while they are used."""
         return tuple(torch.from_numpy(np.array(c[: self.filled][index])) for c in self._columns)
-
-
-def _parts(model: Autoencoder, data: tuple) -> tuple[np.ndarray, np.ndarray]:
-    """Per-item radar (J_NLL) and comm (CE) terms: J_ISAC's terms at omega_r = 1 and at omega_r = 0."""
-    return tuple(isac_terms(model, omega, *data).double().numpy() for omega in (1.0, 0.0))
 
 
 class online_finetune(gr.sync_block):
@@ -258,7 +260,10 @@ class online_finetune(gr.sync_block):
         self.message_port_register_out(pmt.intern(WEIGHTS_PORT))
         self._torch_thread = TorchThread()
         self._bad_items = OnceWarning(
-            self, "items with NaN or infinite samples, kappa = 0, t > 1 or m >= |M|: left out of the windows"
+            self, "items with a NaN or infinite z_r or theta, or t > 1: left out of the windows"
+        )
+        self._comm_lost = OnceWarning(
+            self, "items with a NaN or infinite z_c or kappa, kappa = 0 or m >= |M|: their radar part only is kept"
         )
 
     # --- streaming ----------------------------------------------------------
@@ -277,22 +282,20 @@ class online_finetune(gr.sync_block):
         if self._thread is None or not self._thread.is_alive():  # training over (or never started): nothing to keep
             return count
         z, t, theta, z_comm, kappa, m = input_items
-        ok = (
-            finite_rows(z)
-            & finite_rows(z_comm)
-            & finite_rows(kappa)
-            & (kappa != 0)
-            & np.isfinite(theta)
-            & (t <= 1)
-            & (m < self._num_messages)
-        )
-        all_ok = bool(ok.all())
-        if not all_ok:
-            self._bad_items(f"{int((~ok).sum())} of {count} items in this batch")
+        radar_ok = finite_rows(z) & np.isfinite(theta) & (t <= 1)
+        comm_ok = finite_rows(z_comm) & finite_rows(kappa) & (kappa != 0) & (m < self._num_messages)
+        all_radar, all_comm = bool(radar_ok.all()), bool(comm_ok.all())
+        if not all_radar:
+            self._bad_items(f"{int((~radar_ok).sum())} of {count} items in this batch")
+        if not all_comm:
+            self._comm_lost(f"{int((radar_ok & ~comm_ok).sum())} of {count} items in this batch")
+            lost = ~comm_ok
+            z_comm, kappa, m = np.where(lost, 0, z_comm), np.where(lost, np.nan, kappa), np.where(lost, 0, m)
+        columns = (z, t, theta, z_comm, kappa, m)
         for lo, hi, held in self._held_out_runs(self.nitems_read(0), count):
-            rows = [x[lo:hi] for x in input_items]
-            if not all_ok:
-                rows = [r[ok[lo:hi]] for r in rows]
+            rows = [x[lo:hi] for x in columns]
+            if not all_radar:
+                rows = [r[radar_ok[lo:hi]] for r in rows]
             with self._lock:
                 (self._held if held else self._train).append(rows)
         return count
@@ -338,7 +341,7 @@ class online_finetune(gr.sync_block):
                 batch = self._train.rows(
                     torch.randint(self._train.filled, (self._batch_size,), generator=self._generator)
                 )
-            step_loss = isac_terms(self._model, self._omega, *batch).mean()
+            step_loss = receiver_objective(self._model, self._omega, Snapshots(*batch))
             self._optimizer.zero_grad(set_to_none=True)
             step_loss.backward()
             self._optimizer.step()
@@ -361,16 +364,19 @@ class online_finetune(gr.sync_block):
 
     @torch.inference_mode()
     def _metrics(self, model: Autoencoder, held: tuple, threshold: float) -> dict:
-        z, target, theta, z_comm, kappa, m = held
+        data = Snapshots(*held)
         system = AutoencoderSystem(model, self._scenario)
-        logit, theta_hat, _ = system.radar_receive(z)
-        radar, comm = _parts(model, held)
+        logit, theta_hat, _ = system.radar_receive(data.z)
+        radar, comm = receiver_terms(model, data)
+        decoded = data.decoded
         return {
-            "radar_loss": radar.mean(),
-            "comm_loss": comm.mean(),
-            "hit": ((logit > threshold) & target).numpy(),
-            "sq_error": (theta_hat.double() - theta.double()).square().numpy(),
-            "errors": (system.comm_receive(z_comm, kappa) != m).numpy(),
+            "radar_loss": radar.double().mean().item(),
+            "comm_loss": comm.double().mean().item(),  # NaN when every comm frame was lost: nothing sent
+            "hit": ((logit > threshold) & data.target).numpy(),
+            "sq_error": (theta_hat.double() - data.theta.double()).square().numpy(),
+            "errors": (
+                system.comm_receive(data.z_comm[decoded], data.kappa[decoded]) != data.messages[decoded]
+            ).numpy(),
         }
 
     def _check(self, candidate: dict, held: tuple, train_loss: float, items: int, seconds: float) -> RoundRecord:
@@ -388,7 +394,7 @@ class online_finetune(gr.sync_block):
             math.degrees(math.sqrt(x["sq_error"][common].mean())) if common.any() else math.nan for x in (old, new)
         )
         pd = (old["hit"].sum() / targets, new["hit"].sum() / targets)
-        ser = (old["errors"].mean(), new["errors"].mean())
+        ser = tuple(x["errors"].mean() if len(x["errors"]) else math.nan for x in (old, new))
         # bool(): numpy comparisons give numpy booleans, which the round records' JSON refuses
         radar_ok = bool(new["radar_loss"] < old["radar_loss"] and pd[1] >= pd[0] and not rmse[1] > rmse[0])
         comm_ok = bool(new["comm_loss"] < old["comm_loss"] and ser[1] <= ser[0])
@@ -455,3 +461,8 @@ class online_finetune(gr.sync_block):
         """Items now in the (training, held-out) windows."""
         with self._lock:
             return self._train.filled, self._held.filled
+
+    def comm_lost_in_windows(self) -> tuple[int, int]:
+        """Items of the (training, held-out) windows kept for their radar part only (comm part lost)."""
+        with self._lock:
+            return tuple(w.comm_lost() for w in (self._train, self._held))

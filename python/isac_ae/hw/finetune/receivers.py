@@ -200,7 +200,7 @@ def finetune_receivers(
     train_loss = math.nan
     while state["step"] < plan.steps and state["since_best"] < plan.patience:
         batch = train.rows(torch.randint(len(train), (plan.batch_size,), generator=generator))
-        loss = _objective(model, omega, batch)
+        loss = receiver_objective(model, omega, batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -341,7 +341,7 @@ def load_snapshots(path: Path, device: str, num_antennas: int) -> Snapshots:
 # --- training ------------------------------------------------------------------------------------------
 
 
-def _terms(model: Autoencoder, data: Snapshots) -> tuple[torch.Tensor, torch.Tensor]:
+def receiver_terms(model: Autoencoder, data: Snapshots) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-snapshot terms of ``model``'s receivers (differentiable): radar J_NLL (N,) of every snapshot and comm
     J_CE (C,) of the C whose comm frame was decoded; a lost frame's NaN kappa never reaches the comm receiver.
     With every frame decoded, omega_r radar + (1 - omega_r) comm is :func:`~.objective.isac_terms`."""
@@ -358,9 +358,9 @@ def _isac(radar_sum, radar_count: int, comm_sum, comm_count: int, omega: float):
     return isac_loss(radar_sum / radar_count, comm_sum / max(comm_count, 1), omega)
 
 
-def _objective(model: Autoencoder, omega: float, data: Snapshots) -> torch.Tensor:
+def receiver_objective(model: Autoencoder, omega: float, data: Snapshots) -> torch.Tensor:
     """J_ISAC of a training batch (a differentiable scalar)."""
-    radar, comm = _terms(model, data)
+    radar, comm = receiver_terms(model, data)
     return _isac(radar.sum(), len(radar), comm.sum(), len(comm), omega)
 
 
@@ -369,7 +369,7 @@ def _loss(model: Autoencoder, omega: float, data: Snapshots) -> float:
     """J_ISAC of ``model``'s receivers on all of ``data``."""
     sums, comm_count = torch.zeros(2, dtype=torch.float64), 0
     for start in range(0, len(data), _CHUNK):
-        radar, comm = _terms(model, data.rows(slice(start, start + _CHUNK)))
+        radar, comm = receiver_terms(model, data.rows(slice(start, start + _CHUNK)))
         sums += torch.stack([radar.double().sum(), comm.double().sum()])
         comm_count += len(comm)
     return float(_isac(sums[0], len(data), sums[1], comm_count, omega))
