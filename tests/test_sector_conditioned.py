@@ -3,17 +3,20 @@
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from isac_ae import Scenario
+from isac_ae.array import beampattern
 from isac_ae.autoencoder import Autoencoder, AutoencoderSystem, Trainer, TrainingConfig, TrainingError
 from isac_ae.autoencoder.model import OMEGA_FEATURES, SECTOR_FEATURES, condition_inputs
 from isac_ae.autoencoder.modelfile import ModelFileError, load_model
 from isac_ae.autoencoder.sectors import SectorChannels, SectorDistribution
-from isac_ae.autoencoder.sweep import write_sweep
+from isac_ae.autoencoder.sweep import CONDITIONED_NAME, write_sweep
 from isac_ae.channels import Beamformed, Channels
 from isac_ae.cli import main
+from isac_ae.pretrained import sweep_dir
 
 PAPER = Scenario()
 ELSEWHERE = PAPER.replace(target_sector_deg=(0.0, 30.0), comm_sector_deg=(-50.0, -30.0))
@@ -172,3 +175,25 @@ def test_a_model_for_fixed_sectors_refuses_others(tmp_path, capsys):
     (path,) = write_sweep(trainer, tmp_path)
     assert main(["evaluate", str(path), "--samples", "2000", "--target-sector-deg", "0", "30"]) == 2
     assert "only a sector-conditioned model" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_model(sweep_dir("sectors") / CONDITIONED_NAME)
+
+
+@pytest.mark.parametrize(
+    ("target", "comm"), [((-20.0, 20.0), (30.0, 50.0)), ((0.0, 30.0), (-50.0, -30.0)), ((-50.0, -20.0), (10.0, 30.0))]
+)
+def test_the_shipped_model_points_its_beam_into_the_sectors_it_is_given(shipped, target, comm):
+    """Radar only (omega_r = 1), the beam's mean gain |a(phi)^T v|^2 over the target sector is more than twice its
+    mean over the rest of the half-space; comm only (omega_r = 0), over the comm sector: the sectors steer the
+    beam, at pairs the model never trained on exactly."""
+    sc = shipped.scenario.replace(target_sector_deg=target, comm_sector_deg=comm)
+    grid = np.radians(np.linspace(-90.0, 90.0, 721))
+    for omega, (low, high) in ((1.0, target), (0.0, comm)):
+        with torch.no_grad():
+            v = AutoencoderSystem(shipped.model, sc, omega=omega).beam.numpy()
+        gain = beampattern(sc.true_positions(), v, grid)
+        inside = (grid >= math.radians(low)) & (grid <= math.radians(high))
+        assert gain[inside].mean() > 2 * gain[~inside].mean(), (omega, low, high)

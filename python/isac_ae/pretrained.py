@@ -74,6 +74,10 @@ SWEEPS = {
         PretrainedSweep(
             "conditioned", Scenario(), (DEFAULT_OMEGA,), "omega_r-conditioned, nominal array", "beyond", True
         ),
+        # omega_r and both sectors as inputs: the receivers follow the GRC sector sliders too
+        PretrainedSweep(
+            "sectors", Scenario(), (DEFAULT_OMEGA,), "omega_r- and sector-conditioned, nominal array", "beyond", True
+        ),
     )
 }
 
