@@ -336,3 +336,72 @@ def test_gui_sector_sliders_keep_the_false_alarm_rate(compiled, tmp_path):
     assert "sector [-60, 60] deg" in run.stdout + run.stderr  # the calibration was logged
     met = result["metrics"]
     _assert_pfa_held(met["false_alarms"], met["absent"], 0.01, 200_000)
+
+
+_AE_SLIDER_DRIVER = """
+import importlib.util, json, sys, time
+import numpy as np
+from PyQt5 import Qt
+
+app = Qt.QApplication([])
+spec = importlib.util.spec_from_file_location("fg", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+tb = module.isac_ae_sim()
+tb.set_rate(2e6)
+tb.start()
+time.sleep(0.5)
+before = tb.ae_transmitter.beam().copy()
+tb.set_theta_min(-10)  # what dragging the sliders does
+tb.set_theta_max(30)
+assert tb.ae_radar_receiver.wait_sectors(timeout=120), "no sector swap"
+while not tb.ae_radar_receiver.sector_swaps():
+    time.sleep(0.05)
+
+def counted(n):
+    start = tb.ae_metrics.counts()["items"]
+    while tb.ae_metrics.counts()["items"] < start + n:
+        time.sleep(0.05)
+
+counted(100_000)  # items decided before the swap are out of the buffers
+tb.ae_metrics.reset()
+while tb.ae_metrics.counts()["absent"] < 100_000:
+    time.sleep(0.05)
+print("RESULT " + json.dumps({
+    "sectors": [list(s) for s in tb.ae_radar_receiver.sectors_deg()],
+    "comm_rx_sectors": [list(s) for s in tb.ae_comm_receiver.sectors_deg()],
+    "beam_moved": float(np.abs(tb.ae_transmitter.beam() - before).max()),
+    "epoch": list(tb.ae_metrics.epoch()),
+    "metrics": tb.ae_metrics.metrics(),
+}), flush=True)
+tb.stop()
+tb.wait()
+"""
+
+
+def test_gui_ae_sector_sliders_move_the_sector_model_and_keep_the_false_alarm_rate(compiled, tmp_path):
+    """The Qt AE flowgraph on its default (sector-conditioned) model: moving the target-sector sliders to
+    [-10, 30] deg moves the beam and both receivers, the radar receiver swaps the new sectors in with their own
+    threshold, the metrics' operating point follows the sliders, and the false alarms after the swap match Pfa."""
+    pytest.importorskip("PyQt5")
+    proc, script = compiled["isac_ae_sim"]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    driver = tmp_path / "drive_ae_sliders.py"
+    driver.write_text(_AE_SLIDER_DRIVER)
+    tmp_path.chmod(0o700)
+    run = subprocess.run(
+        [sys.executable, str(driver), str(script)],
+        capture_output=True,
+        text=True,
+        env=_qt_env(tmp_path),
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    result = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    assert result["sectors"] == [[-10.0, 30.0], [30.0, 50.0]] == result["comm_rx_sectors"]
+    assert result["beam_moved"] > 0.01
+    assert result["epoch"][2:4] == [-10, 30]  # (SNR_r, SNR_c, theta_min, theta_max, omega_r)
+    assert "in use from item" in run.stdout + run.stderr  # the radar receiver logged its swap
+    met = result["metrics"]
+    _assert_pfa_held(met["false_alarms"], met["absent"], 0.01, 200_000)

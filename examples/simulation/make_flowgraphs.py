@@ -26,8 +26,9 @@ TWIN_DEVICE = "quadmxfe"  # the twin flowgraph's default board: K = 16, the ship
 HARDWARE_DIR = REPO / "examples" / "hardware"
 PLUTO_MODEL = "pluto2/omega_0.09.safetensors"  # the K = 2 model of the Pluto hardware flowgraphs
 PHASER_MODEL = "phaser/omega_0.09.safetensors"  # the K = 8 model whose beam the Phaser flowgraphs scan
-#: The Qt AE simulation's model: the shipped conditioned one, whose omega_r its slider moves.
-AE_SIM_MODEL = "conditioned/conditioned.safetensors"
+#: The Qt AE simulation's model: the shipped omega_r- and sector-conditioned one, whose omega_r and target sector
+#: its sliders move (transmitter and receivers).
+AE_SIM_MODEL = "sectors/conditioned.safetensors"
 
 
 # --- compact description helpers ---------------------------------------------
@@ -785,8 +786,8 @@ def _assemble(
 
 
 def isac_ae_sim(gui: bool):
-    """The GUI has the omega_r slider (a conditioned model's trade-off point, live) and AE_SIM_MODEL by default;
-    the headless twin runs a model at its own omega_r."""
+    """The GUI has the omega_r slider (a conditioned model's trade-off point, live) and AE_SIM_MODEL by default,
+    whose receivers follow the target sector sliders too; the headless twin runs a model at its own omega_r."""
     return _assemble(
         "isac_ae_sim" + ("" if gui else "_no_gui"),
         "ISAC autoencoder simulation",
