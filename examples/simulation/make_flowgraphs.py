@@ -698,10 +698,12 @@ def constellation_gui(name, xy, comm_channels, labels, gui_hint):
         type="complex",
         name="'Equalised comm symbols z_c / kappa'",
         size="1024",
-        xmin="-2",
-        xmax="2",
-        ymin="-2",
-        ymax="2",
+        # +-8: a learned constellation's scale is arbitrary (only |x| ||v|| is fixed): the sector model's points
+        # lie at |x| = 6.5, the omega_r-conditioned model's at 2.5, the baseline's QAM at 1
+        xmin="-8",
+        xmax="8",
+        ymin="-8",
+        ymax="8",
         autoscale="False",
         nconnections=str(len(comm_channels)),
         update_time="0.2",
