@@ -144,8 +144,8 @@ def test_repeat_replays_the_recordings_again_identically(captures):
 
 
 def test_the_online_fine_tuning_block_takes_every_item(captures):
-    """Windows larger than the stream: nothing trains, and the windows hold exactly the items with a finite kappa,
-    split as the block splits them (every fourth block of SPLIT items held out)."""
+    """Windows larger than the stream: nothing trains, and the windows hold every item, split as the block splits
+    them (every fourth block of SPLIT items held out), those of lost comm frames (kappa NaN) for their radar part."""
     expected = _read(captures)
     source = capture_source.capture_source(str(captures), DEVICE, K)
     tuner = _tuner(window=1 << 16, held_out=1 << 16)
@@ -156,8 +156,10 @@ def test_the_online_fine_tuning_block_takes_every_item(captures):
     n = source.items_per_pass()
     assert tuner.nitems_read(0) == n
     held = (np.arange(n) // SPLIT) % 4 == 3
-    usable = np.isfinite(expected[4])
-    assert tuner.windows() == (int((~held & usable).sum()), int((held & usable).sum()))
+    lost = ~np.isfinite(expected[4])
+    assert lost.any()  # the captures hold lost comm frames
+    assert tuner.windows() == (int((~held).sum()), int(held.sum()))
+    assert tuner.comm_lost_in_windows() == (int((~held & lost).sum()), int((held & lost).sum()))
     assert tuner.rounds_done() == 0
 
 
