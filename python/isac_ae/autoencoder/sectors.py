@@ -47,6 +47,13 @@ class SectorDistribution:
         if not 0.0 < self.span_deg <= 90.0:
             raise ValueError(f"span_deg must lie in (0, 90], got {self.span_deg}")
 
+    def __str__(self) -> str:
+        (t0, t1), (c0, c1) = self.target_width_deg, self.comm_width_deg
+        return (
+            f"target sectors {t0:g}-{t1:g} deg wide, comm sectors {c0:g}-{c1:g} deg wide, within "
+            f"+-{self.span_deg:g} deg"
+        )
+
     def to_dict(self) -> dict:
         d = asdict(self)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
