@@ -101,16 +101,25 @@ def slider_run(conditioned, tmp_path_factory):
     as a slider move does. Returns the inputs, the outputs and, per block, the item counts just before and just
     after its set_omega call."""
     path, loaded = conditioned
-    files = _Files(tmp_path_factory.mktemp("slider"))
-    rng = np.random.default_rng(1)
+    return run_with_a_move(
+        path, loaded, tmp_path_factory.mktemp("slider"), (1, 5), dict(omega=OLD), lambda block: block.set_omega(NEW)
+    )
+
+
+def run_with_a_move(path, loaded, out_dir, seeds, settings: dict, move, radar_source=None) -> dict:
+    """Run the three AE blocks of ``path`` (built with ``settings``) on throttled streams, with ``move(block)``
+    called on each once it has done a quarter of its items; the slider tests' flowgraph. ``seeds``: (messages,
+    first noise seed); ``radar_source(z_r, rrx)``: the block that streams z_r (default: a file source)."""
+    files = _Files(out_dir)
+    rng = np.random.default_rng(seeds[0])
     n_tx, n_radar, n_comm = 80_000, 200_000, 80_000
     m = rng.integers(0, 4, n_tx).astype(np.uint8)
-    z_r = _noise(n_radar, 5)
-    z_c = _noise(n_comm, 6)[:, 0] * 3
-    kappa = _noise(n_comm, 7)[:, 0]
-    tx = _recording(ae_transmitters.ae_transmitter)(str(path), omega=OLD)
-    rrx = _recording(ae_receivers.ae_radar_receiver)(str(path), pfa=PFA, h0_samples=H0, seed=H0_SEED, omega=OLD)
-    crx = _recording(ae_receivers.ae_comm_receiver)(str(path), probabilities=True, omega=OLD)
+    z_r = _noise(n_radar, seeds[1])
+    z_c = _noise(n_comm, seeds[1] + 1)[:, 0] * 3
+    kappa = _noise(n_comm, seeds[1] + 2)[:, 0]
+    tx = _recording(ae_transmitters.ae_transmitter)(str(path), **settings)
+    rrx = _recording(ae_receivers.ae_radar_receiver)(str(path), pfa=PFA, h0_samples=H0, seed=H0_SEED, **settings)
+    crx = _recording(ae_receivers.ae_comm_receiver)(str(path), probabilities=True, **settings)
     old_threshold = rrx.threshold()
     tb = gr.top_block()
     for block in (tx, rrx, crx):
@@ -118,7 +127,8 @@ def slider_run(conditioned, tmp_path_factory):
     tb.connect(files.source("m", m), blocks.throttle(1, 40_000), tx)
     tb.connect((tx, 0), files.sink("y", C * K))
     tb.connect((tx, 1), files.sink("v", C * K))
-    tb.connect(files.source("z_r", z_r), blocks.throttle(C * K, 100_000), rrx)
+    source = files.source("z_r", z_r) if radar_source is None else radar_source(z_r, rrx)
+    tb.connect(source, blocks.throttle(C * K, 100_000), rrx)
     for port, (name, size) in enumerate([("q", 4), ("theta", 4), ("sigma", 4), ("det", 1)]):
         tb.connect((rrx, port), files.sink(name, size))
     tb.connect(files.source("z_c", z_c), blocks.throttle(C, 40_000), (crx, 0))
@@ -134,7 +144,7 @@ def slider_run(conditioned, tmp_path_factory):
             _wait(lambda items=items, n=n: items(0) >= n // 4, f"a quarter of the {name} items")
         for name, (block, items, _) in counted.items():
             before = items(0)
-            block.set_omega(NEW)
+            move(block)
             bounds[name] = (before, items(0), block.starts)
     finally:
         tb.wait()

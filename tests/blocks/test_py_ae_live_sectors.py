@@ -33,17 +33,13 @@ from .test_py_ae_live_omega import (  # noqa: E402
     H0,
     H0_SEED,
     PFA,
-    WORK_ITEMS,
-    _Files,
     _noise,
     _pfa_tolerance,
-    _recording,
     _switch,
-    _wait,
+    run_with_a_move,
 )
 
 K = 16
-C = gr.sizeof_gr_complex
 OMEGA = float(ae_receivers.OMEGA_GRID[12])  # a grid point: the table's threshold there is the core's calibration
 OLD = ((-20.0, 20.0), (30.0, 50.0))  # the model's own sectors
 NEW = ((-50.0, -10.0), (0.0, 20.0))  # inside the distribution it trained on
@@ -105,58 +101,14 @@ def sector_run(sector_model, tmp_path_factory):
     sectors ready. Returns the inputs, the outputs and, per block, the item counts just before and just after its
     set_sectors call."""
     path, loaded = sector_model
-    files = _Files(tmp_path_factory.mktemp("sectors"))
-    rng = np.random.default_rng(2)
-    n_tx, n_radar, n_comm = 80_000, 200_000, 80_000
-    m = rng.integers(0, 4, n_tx).astype(np.uint8)
-    z_r = _noise(n_radar, 15)
-    z_c = _noise(n_comm, 16)[:, 0] * 3
-    kappa = _noise(n_comm, 17)[:, 0]
-    common = dict(omega=OMEGA, target_sector_deg=OLD[0], comm_sector_deg=OLD[1])
-    tx = _recording(ae_transmitters.ae_transmitter)(str(path), **common)
-    rrx = _recording(ae_receivers.ae_radar_receiver)(str(path), pfa=PFA, h0_samples=H0, seed=H0_SEED, **common)
-    crx = _recording(ae_receivers.ae_comm_receiver)(str(path), probabilities=True, **common)
-    old_threshold = rrx.threshold()
-    tb = gr.top_block()
-    for block in (tx, rrx, crx):
-        block.set_max_noutput_items(WORK_ITEMS)
-    tb.connect(files.source("m", m), blocks.throttle(1, 40_000), tx)
-    tb.connect((tx, 0), files.sink("y", C * K))
-    tb.connect((tx, 1), files.sink("v", C * K))
-    gated = _GatedSource(z_r, 3 * n_radar // 4, lambda: rrx.wait_sectors(120.0))
-    tb.connect(gated, blocks.throttle(C * K, 100_000), rrx)
-    for port, (name, size) in enumerate([("q", 4), ("theta", 4), ("sigma", 4), ("det", 1)]):
-        tb.connect((rrx, port), files.sink(name, size))
-    tb.connect(files.source("z_c", z_c), blocks.throttle(C, 40_000), (crx, 0))
-    tb.connect(files.source("kappa", kappa), (crx, 1))
-    tb.connect((crx, 0), files.sink("m_hat", 1))
-    tb.connect((crx, 1), files.sink("p", 4 * 4))
-    counted = {"tx": (tx, tx.nitems_written, n_tx), "radar": (rrx, rrx.nitems_read, n_radar)}
-    counted["comm"] = (crx, crx.nitems_read, n_comm)
-    bounds = {}
-    tb.start()
-    try:
-        for name, (_, items, n) in counted.items():
-            _wait(lambda items=items, n=n: items(0) >= n // 4, f"a quarter of the {name} items")
-        for name, (block, items, _) in counted.items():
-            before = items(0)
-            block.set_sectors(*NEW)
-            bounds[name] = (before, items(0), block.starts)
-    finally:
-        tb.wait()
-    return dict(
-        loaded=loaded,
-        inputs=dict(m=m, z_r=z_r, z_c=z_c, kappa=kappa),
-        bounds=bounds,
-        blocks=dict(tx=tx, radar=rrx, comm=crx),
-        old_threshold=old_threshold,
-        y=files.read("y", np.complex64, K),
-        v=files.read("v", np.complex64, K),
-        q=files.read("q", np.float32),
-        theta=files.read("theta", np.float32),
-        det=files.read("det", np.uint8),
-        m_hat=files.read("m_hat", np.uint8),
-        p=files.read("p", np.float32, 4),
+    return run_with_a_move(
+        path,
+        loaded,
+        tmp_path_factory.mktemp("sectors"),
+        (2, 15),
+        dict(omega=OMEGA, target_sector_deg=OLD[0], comm_sector_deg=OLD[1]),
+        lambda block: block.set_sectors(*NEW),
+        radar_source=lambda z_r, rrx: _GatedSource(z_r, 3 * len(z_r) // 4, lambda: rrx.wait_sectors(120.0)),
     )
 
 
