@@ -280,6 +280,27 @@ def test_gui_flowgraph_starts_offscreen(compiled, tmp_path, name):
     assert "Pd" in output  # the metrics blocks logged their summary when stopped
 
 
+def _drive_qt_flowgraph(compiled, name: str, driver_code: str, tmp_path):
+    """Run ``driver_code`` (which builds the compiled Qt flowgraph ``name`` offscreen, moves its sliders and prints
+    one "RESULT <json>" line) in a child; (the finished process, the decoded result)."""
+    pytest.importorskip("PyQt5")
+    proc, script = compiled[name]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    driver = tmp_path / "drive_sliders.py"
+    driver.write_text(driver_code)
+    tmp_path.chmod(0o700)
+    run = subprocess.run(
+        [sys.executable, str(driver), str(script)],
+        capture_output=True,
+        text=True,
+        env=_qt_env(tmp_path),
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run, json.loads(next(line for line in run.stdout.splitlines() if line.startswith("RESULT "))[7:])
+
+
 _SLIDER_DRIVER = """
 import importlib.util, json, sys, time
 from PyQt5 import Qt
@@ -316,22 +337,7 @@ def test_gui_sector_sliders_keep_the_false_alarm_rate(compiled, tmp_path):
     """The Qt baseline flowgraph: moving the target-sector sliders to [-60, 60] deg recalibrates the MAPRT in
     the background, and the false alarms after the swap match the target Pfa (the [-20, 20] deg threshold
     would give 0.024 there: a sector of 1.73 in sin(theta) instead of 0.68)."""
-    pytest.importorskip("PyQt5")
-    proc, script = compiled["isac_baseline_sim"]
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    driver = tmp_path / "drive_sliders.py"
-    driver.write_text(_SLIDER_DRIVER)
-    tmp_path.chmod(0o700)
-    run = subprocess.run(
-        [sys.executable, str(driver), str(script)],
-        capture_output=True,
-        text=True,
-        env=_qt_env(tmp_path),
-        cwd=tmp_path,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    result = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    run, result = _drive_qt_flowgraph(compiled, "isac_baseline_sim", _SLIDER_DRIVER, tmp_path)
     assert result["sector"] == [-60.0, 60.0]
     assert "sector [-60, 60] deg" in run.stdout + run.stderr  # the calibration was logged
     met = result["metrics"]
@@ -383,22 +389,7 @@ def test_gui_ae_sector_sliders_move_the_sector_model_and_keep_the_false_alarm_ra
     """The Qt AE flowgraph on its default (sector-conditioned) model: moving the target-sector sliders to
     [-10, 30] deg moves the beam and both receivers, the radar receiver swaps the new sectors in with their own
     threshold, the metrics' operating point follows the sliders, and the false alarms after the swap match Pfa."""
-    pytest.importorskip("PyQt5")
-    proc, script = compiled["isac_ae_sim"]
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    driver = tmp_path / "drive_ae_sliders.py"
-    driver.write_text(_AE_SLIDER_DRIVER)
-    tmp_path.chmod(0o700)
-    run = subprocess.run(
-        [sys.executable, str(driver), str(script)],
-        capture_output=True,
-        text=True,
-        env=_qt_env(tmp_path),
-        cwd=tmp_path,
-        timeout=600,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
-    result = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("RESULT "))[7:])
+    run, result = _drive_qt_flowgraph(compiled, "isac_ae_sim", _AE_SLIDER_DRIVER, tmp_path)
     assert result["sectors"] == [[-10.0, 30.0], [30.0, 50.0]] == result["comm_rx_sectors"]
     assert result["beam_moved"] > 0.01
     assert result["epoch"][2:4] == [-10, 30]  # (SNR_r, SNR_c, theta_min, theta_max, omega_r)
