@@ -119,6 +119,26 @@ def test_a_damaged_or_foreign_run_file_is_refused_not_redone(sequential, tmp_pat
     assert path.read_bytes() == before
 
 
+def test_a_run_file_from_before_a_later_config_field_is_used_not_redone(sequential, tmp_path, monkeypatch):
+    """TrainingConfig.sector_conditioned came after the first studies: their run files lack it, and its default
+    (False) is what they ran with."""
+    out = tmp_path / "study"
+    shutil.copytree(sequential, out)
+    path = out / "runs" / f"{KEYS[1]}.json"
+    data = json.loads(path.read_text())
+    del data["config"]["training"]["sector_conditioned"]
+    path.write_text(json.dumps(data))
+    trained = []
+    monkeypatch.setattr(study, "train", lambda run, progress=None: trained.append(run.key))
+    assert main([*STUDY, "--sequential", "--out", str(out)]) == 0
+    assert trained == []
+
+    data["config"]["training"]["sector_conditioned"] = True  # present and different: refused
+    path.write_text(json.dumps(data))
+    assert main([*STUDY, "--sequential", "--out", str(out)]) == 2
+    assert trained == []
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

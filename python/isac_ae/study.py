@@ -36,6 +36,7 @@ import os
 import socket
 import time
 from contextlib import closing, contextmanager
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -258,7 +259,7 @@ def load_run(path: Path, run: Run) -> dict:
         raise StudyError(f"run file {path} is not a {FORMAT} run file; delete it to redo the run")
     if data.get("key") != run.key:
         raise StudyError(f"run file {path} holds run {data.get('key')!r}, not {run.key!r}; delete it to redo the run")
-    differences = _differences(data.get("config"), run.config())
+    differences = _differences(_with_later_defaults(data.get("config")), run.config())
     if differences:
         raise StudyError(
             f"run file {path} was made with another configuration ({'; '.join(differences)}); "
@@ -268,6 +269,25 @@ def load_run(path: Path, run: Run) -> dict:
     if not isinstance(rows, list) or [r.get("omega") for r in rows if isinstance(r, dict)] != list(run.training.omegas):
         raise StudyError(f"run file {path} has no comparison row per omega_r; delete it to redo the run")
     return data
+
+
+def _with_later_defaults(config):
+    """A stored run config with the fields added to TrainingConfig and Scenario since it was written set to their
+    defaults: a new field's default keeps the old behaviour, so a run made before it existed still matches."""
+    if not isinstance(config, dict):
+        return config
+    config = dict(config)
+    for section, cls in (("training", TrainingConfig), ("scenario", Scenario)):
+        stored = config.get(section)
+        if not isinstance(stored, dict):
+            continue
+        later = {
+            f.name: json.loads(json.dumps(f.default))
+            for f in dataclasses.fields(cls)
+            if f.name not in stored and f.default is not dataclasses.MISSING
+        }
+        config[section] = {**stored, **later}
+    return config
 
 
 def _differences(found, expected, prefix: str = "") -> list[str]:
