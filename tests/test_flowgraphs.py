@@ -360,6 +360,8 @@ time.sleep(0.5)
 before = tb.ae_transmitter.beam().copy()
 tb.set_theta_min(-10)  # what dragging the sliders does
 tb.set_theta_max(30)
+tb.set_vartheta_min(-50)
+tb.set_vartheta_max(-30)
 assert tb.ae_radar_receiver.wait_sectors(timeout=120), "no sector swap"
 while not tb.ae_radar_receiver.sector_swaps():
     time.sleep(0.05)
@@ -376,6 +378,7 @@ while tb.ae_metrics.counts()["absent"] < 100_000:
 print("RESULT " + json.dumps({
     "sectors": [list(s) for s in tb.ae_radar_receiver.sectors_deg()],
     "comm_rx_sectors": [list(s) for s in tb.ae_comm_receiver.sectors_deg()],
+    "comm_channel_sector": list(tb.comm_channel.sector()),
     "beam_moved": float(np.abs(tb.ae_transmitter.beam() - before).max()),
     "epoch": list(tb.ae_metrics.epoch()),
     "metrics": tb.ae_metrics.metrics(),
@@ -387,12 +390,17 @@ tb.wait()
 
 def test_gui_ae_sector_sliders_move_the_sector_model_and_keep_the_false_alarm_rate(compiled, tmp_path):
     """The Qt AE flowgraph on its default (sector-conditioned) model: moving the target-sector sliders to
-    [-10, 30] deg moves the beam and both receivers, the radar receiver swaps the new sectors in with their own
-    threshold, the metrics' operating point follows the sliders, and the false alarms after the swap match Pfa."""
+    [-10, 30] deg and the comm-sector sliders to [-50, -30] deg moves the beam, the comm channel and both
+    receivers, the radar receiver swaps the new sectors in with their own threshold, the metrics' operating point
+    follows the sliders, the false alarms after the swap match Pfa, and the comm link holds in its new sector
+    (a beam left on [30, 50] deg would lose it: the sector model's SER at these sectors is 0.004)."""
     run, result = _drive_qt_flowgraph(compiled, "isac_ae_sim", _AE_SLIDER_DRIVER, tmp_path)
-    assert result["sectors"] == [[-10.0, 30.0], [30.0, 50.0]] == result["comm_rx_sectors"]
+    assert result["sectors"] == [[-10.0, 30.0], [-50.0, -30.0]] == result["comm_rx_sectors"]
+    assert result["comm_channel_sector"] == [-50.0, -30.0]
     assert result["beam_moved"] > 0.01
-    assert result["epoch"][2:4] == [-10, 30]  # (SNR_r, SNR_c, theta_min, theta_max, omega_r)
+    # (SNR_r, SNR_c, theta_min, theta_max, vartheta_min, vartheta_max, omega_r)
+    assert result["epoch"][2:6] == [-10, 30, -50, -30]
     assert "in use from item" in run.stdout + run.stderr  # the radar receiver logged its swap
     met = result["metrics"]
     _assert_pfa_held(met["false_alarms"], met["absent"], 0.01, 200_000)
+    assert met["ser"] < 0.02

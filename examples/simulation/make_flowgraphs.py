@@ -135,6 +135,12 @@ def common_parameters(y, gui=False, with_model=True, twin=False, hardware=False,
     return place(blocks, 8, y, 230)
 
 
+#: Qt rows 0 to CONTROL_ROWS - 1 hold the sliders (gui_controls, the extras in row 1); the metrics and plots follow.
+CONTROL_ROWS = 3
+#: The comm sector of the simulation GUIs: its two sliders in either order (each spans the whole half-space).
+COMM_SECTOR_SLIDERS = "[min(vartheta_min, vartheta_max), max(vartheta_min, vartheta_max)]"
+
+
 def scenario_variables(gui=False, hardware=False):
     """K (GUI; a parameter headless), |M|, the buffer size, the array, the sectors (and the SNRs headless)."""
     out = [variable("K", (0, 0), "2" if hardware else "16")] if gui else []
@@ -142,7 +148,7 @@ def scenario_variables(gui=False, hardware=False):
         variable("M", (0, 0), "4"),
         variable("buf", (0, 0), BUF),
         variable("positions", (0, 0), "[]"),
-        variable("comm_sector", (0, 0), "[30, 50]"),
+        variable("comm_sector", (0, 0), COMM_SECTOR_SLIDERS if gui and not hardware else "[30, 50]"),
         variable("target_sector", (0, 0), "[theta_min, theta_max]"),
     ]
     if not gui:
@@ -151,8 +157,10 @@ def scenario_variables(gui=False, hardware=False):
 
 
 def gui_controls(y, extra=(), hardware=False):
-    """Sliders: SNRs, the target sector (Theta of the AE beamformer and the radar channel), the rate, extras.
-    ``hardware``: the target sector only (the bench sets the SNRs, the radio's sample clock the rate)."""
+    """Sliders: SNRs, the target sector (Theta of the AE beamformer and the radar channel), the comm sector
+    (the beamformer's and the comm channel's), the rate, extras (Qt row 1, columns 2-3). ``hardware``: the
+    target sector only (the bench sets the SNRs and places the comm receiver, the radio's sample clock the
+    rate)."""
     blocks = [
         block(
             "snr_radar_db",
@@ -199,6 +207,28 @@ def gui_controls(y, extra=(), hardware=False):
             gui_hint="0,3,1,1",
         ),
         block(
+            "vartheta_min",
+            "variable_qtgui_range",
+            (0, 0),
+            label="Comm sector min (deg)",
+            value="30",
+            start="-80",
+            stop="80",
+            step="1",
+            gui_hint="1,0,1,1",
+        ),
+        block(
+            "vartheta_max",
+            "variable_qtgui_range",
+            (0, 0),
+            label="Comm sector max (deg)",
+            value="50",
+            start="-80",
+            stop="80",
+            step="1",
+            gui_hint="1,1,1,1",
+        ),
+        block(
             "rate",
             "variable_qtgui_range",
             (0, 0),
@@ -207,7 +237,7 @@ def gui_controls(y, extra=(), hardware=False):
             start="1e3",
             stop="2e6",
             step="1e3",
-            gui_hint="1,0,1,2",
+            gui_hint=f"{CONTROL_ROWS - 1},0,1,4",
         ),
         *extra,
     ]
@@ -400,7 +430,9 @@ def operating_point(gui, hardware=False, omega="None"):
     """The sliders the metrics' counts belong to (None headless: nothing moves)."""
     if not gui:
         return "None"
-    sliders = ["theta_min", "theta_max"] if hardware else ["snr_radar_db", "snr_comm_db", "theta_min", "theta_max"]
+    sliders = ["theta_min", "theta_max"]
+    if not hardware:
+        sliders = ["snr_radar_db", "snr_comm_db", *sliders, "vartheta_min", "vartheta_max"]
     if "omega_r" in omega:
         sliders.append("omega_r")
     return f"({', '.join(sliders)})"
@@ -734,8 +766,8 @@ def _assemble(
     extend=None,
 ):
     """chains: list of (kind, prefix) with kind "ae" or "baseline"; the GUI plots every chain (``plots``: the
-    beampatterns and constellations, Qt rows 2 + len(chains) and the next). ``twin``: the AE chains run through
-    the digital twin's channels; ``hardware``: through a board (gr-iio). ``model``: the model parameter's
+    beampatterns and constellations, Qt rows CONTROL_ROWS + len(chains) and the next). ``twin``: the AE chains
+    run through the digital twin's channels; ``hardware``: through a board (gr-iio). ``model``: the model parameter's
     default; ``omega``: the AE blocks' omega_r expression. ``extend(names, src, gui, y)``: more blocks and
     connections, given the first chain's block names, the message stream and the canvas row to place them on."""
     blocks, conns = scenario_variables(gui, hardware), []
@@ -759,12 +791,16 @@ def _assemble(
     if gui and plots:
         labels = ["AE" if k == "ae" else "Baseline" for k, _ in built]
         b, cn = beampattern_gui(
-            "beampattern", (500, y), [(n["tx"], 1) for _, n in built], labels, f"{2 + len(built)},0,2,2"
+            "beampattern", (500, y), [(n["tx"], 1) for _, n in built], labels, f"{CONTROL_ROWS + len(built)},0,2,2"
         )
         blocks += b
         conns += cn
         b, cn = constellation_gui(
-            "constellation", (1090, y), [n["comm_channel"] for _, n in built], labels, f"{2 + len(built)},2,2,2"
+            "constellation",
+            (1090, y),
+            [n["comm_channel"] for _, n in built],
+            labels,
+            f"{CONTROL_ROWS + len(built)},2,2,2",
         )
         blocks += b
         conns += cn
@@ -775,7 +811,7 @@ def _assemble(
         blocks += gui_controls(y, extra_controls, hardware)
         y += 190
         for row, ((_, names), (prefix, name)) in enumerate(zip(built, metric_rows)):
-            blocks += gui_metrics(prefix, names["metrics"], 2 + row, name, y)
+            blocks += gui_metrics(prefix, names["metrics"], CONTROL_ROWS + row, name, y)
             y += 260
     else:
         blocks += place(list(extra_controls), 8, y, 230)
@@ -1053,9 +1089,9 @@ def online_finetune_twin(gui: bool):
         inputs = [(rc, 0), (rc, 1), (rc, 2), (cc, 0), (cc, 1), src]
         conns = [c(*source, tuner, port) for port, source in enumerate(inputs)]
         conns += [c(tuner, "weights", names[rx], "weights") for rx in ("radar_rx", "comm_rx")]
-        if gui:  # Qt rows 0-1 controls, 2 the metrics, then these (the chain's plots are left out)
-            blocks += finetune_status(tuner, names, 3, y)
-            b, cn = metric_plots("", src, 5, y + 260)
+        if gui:  # Qt rows: the controls, the metrics, then these (the chain's plots are left out)
+            blocks += finetune_status(tuner, names, CONTROL_ROWS + 1, y)
+            b, cn = metric_plots("", src, CONTROL_ROWS + 3, y + 260)
             blocks += b
             conns += cn
         return blocks, conns
