@@ -194,3 +194,17 @@ def test_a_failing_run_is_named_and_leaves_no_file(tmp_path, workers):
     with pytest.raises(study.StudyError, match=f"^run {KEYS[0]} failed: .*H0"):
         study.Study([too_few], tmp_path).run(workers)
     assert not list((tmp_path / "runs").glob("*"))
+
+
+def test_the_pd_gap_spread_splits_into_seeds_and_realisations():
+    """Against a hand computation: realisation 0 has seeds at 0.10 / 0.20 / 0.40 (range 0.30, mean 0.233...),
+    realisation 1 at 0.00 / 0.05 and a NaN (range 0.05, mean 0.025), realisation 2 one finite value (no range,
+    mean -0.10)."""
+    nan = float("nan")
+    values = {(0, 0): 0.1, (0, 1): 0.2, (0, 2): 0.4, (1, 0): 0.0, (1, 1): 0.05, (1, 2): nan, (2, 0): -0.1}
+    ranges = study.seeds_and_realisations(values)
+    assert ranges["seeds"] == pytest.approx((0.30 + 0.05) / 2)
+    assert ranges["realisations"] == pytest.approx(0.7 / 3 + 0.1)
+    one_seed = study.seeds_and_realisations({(0, 0): 0.1, (1, 0): 0.3})
+    assert one_seed["seeds"] is None and one_seed["realisations"] == pytest.approx(0.2)
+    assert study.seeds_and_realisations({(0, 0): nan}) == {"seeds": None, "realisations": None}

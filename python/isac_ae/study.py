@@ -29,6 +29,7 @@ a run executes (tests/test_study.py checks Ray against in-process).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -36,7 +37,6 @@ import os
 import socket
 import time
 from contextlib import closing, contextmanager
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -460,9 +460,27 @@ def spread(values) -> dict:
     }
 
 
+def seeds_and_realisations(values: dict[tuple[int, int], Optional[float]]) -> dict:
+    """Where a metric's spread comes from: ``values`` by (realisation, seed). "seeds": the median over
+    realisations of the range over their seeds (the training's share); "realisations": the range over
+    realisations of their mean over seeds (the arrays' share). None where too few finite values (one seed:
+    no seed range)."""
+    groups: dict[int, list[float]] = {}
+    for (realisation, _), value in values.items():
+        if value is not None and math.isfinite(value):
+            groups.setdefault(realisation, []).append(value)
+    within = [max(g) - min(g) for g in groups.values() if len(g) > 1]
+    means = [float(np.mean(g)) for g in groups.values()]
+    return {
+        "seeds": float(np.median(within)) if within else None,
+        "realisations": max(means) - min(means) if len(means) > 1 else None,
+    }
+
+
 def summarise(runs: list[Run], results: dict[str, dict]) -> dict:
-    """Per sweep and omega_r: the spread of every metric over the sweep's runs, and how many runs resolve
-    the AE ahead of (pd_gap range above 0) or behind (below 0) the baseline."""
+    """Per sweep and omega_r: the spread of every metric over the sweep's runs, how many runs resolve the AE
+    ahead of (pd_gap range above 0) or behind (below 0) the baseline, and the Pd gap's spread split into the
+    seeds' and the realisations' shares (:func:`seeds_and_realisations`)."""
     sweeps = []
     for name in dict.fromkeys(r.sweep for r in runs):
         mine = [r for r in runs if r.sweep == name]
@@ -477,6 +495,9 @@ def summarise(runs: list[Run], results: dict[str, dict]) -> dict:
                     **{m: spread(r[m] for r in at) for m in METRICS},
                     "ahead": sum(r["pd_gap_low"] > 0 for r in at),
                     "behind": sum(r["pd_gap_high"] < 0 for r in at),
+                    "pd_gap_ranges": seeds_and_realisations(
+                        {(run.realisation, run.seed): r["pd_gap"] for run, r in zip(mine, at)}
+                    ),
                 }
             )
         spec = {s.name: s for s in sweeps_of("fig5")}[name]
@@ -500,7 +521,9 @@ def markdown(summary: dict) -> str:
     lines = [
         "# Fig. 5 over impairment realisations and training seeds",
         "",
-        "Each cell: median [min, max] over the runs (quartiles in study_fig5.json). Baseline figures are the "
+        "Each cell: median [min, max] over the runs (quartiles in study_fig5.json). With several training "
+        "seeds, the last column splits the Pd gap's spread: the median over realisations of its range over "
+        "their seeds, and the range over realisations of its mean over seeds. Baseline figures are the "
         "nominal-designed baseline's Pareto front at the AE's SER on the same realisation; 'reached' counts the "
         "runs where the front reaches that SER, 'ahead / behind' those whose Pd gap is resolved above / below 0 "
         f"(95 % ranges). All evaluations use seed {summary['eval_seed']} (the same test draws).",
@@ -516,15 +539,18 @@ def markdown(summary: dict) -> str:
             f"{_cell(sweep['run_seconds'], '.1f')} s per run.",
             "",
             "| omega_r | AE Pd | baseline Pd at AE SER | Pd - baseline | reached | ahead / behind | AE SER | "
-            "AE RMSE (deg) | baseline RMSE (deg) | RMSE / baseline |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "AE RMSE (deg) | baseline RMSE (deg) | RMSE / baseline |"
+            + (" Pd - baseline range: seeds / realisations |" if len(s) > 1 else ""),
+            "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if len(s) > 1 else ""),
         ]
         for row in sweep["rows"]:
+            ranges = row["pd_gap_ranges"]
             lines.append(
                 f"| {row['omega']:g} | {_cell(row['pd'], '.4f')} | {_cell(row['baseline_pd'], '.4f')} | "
                 f"{_cell(row['pd_gap'], '+.4f')} | {row['baseline_pd']['n']}/{row['runs']} | "
                 f"{row['ahead']} / {row['behind']} | {_cell(row['ser'], '.3g')} | {_cell(row['rmse_deg'], '.3f')} | "
                 f"{_cell(row['baseline_rmse_deg'], '.3f')} | {_cell(row['rmse_ratio'], '.2f')} |"
+                + (f" {_number(ranges['seeds'])} / {_number(ranges['realisations'])} |" if len(s) > 1 else "")
             )
     return "\n".join(lines) + "\n"
 
@@ -533,6 +559,10 @@ def _cell(s: dict, spec: str) -> str:
     if s["n"] == 0:
         return "n/a"
     return f"{s['median']:{spec}} [{s['min']:{spec}}, {s['max']:{spec}}]"
+
+
+def _number(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def _seeds(values: list[int]) -> str:
