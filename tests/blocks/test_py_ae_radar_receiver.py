@@ -53,6 +53,27 @@ def test_outputs_equal_the_core_with_a_logit_threshold(run, model_path, core, sn
     assert rx.threshold() == 0.5 and rx.mode() == "logit" and math.isnan(rx.pfa())
 
 
+def test_estimating_detections_only_gives_the_same_outputs_there_and_nan_elsewhere(run, model_path, core, snapshots):
+    """estimate="detections" against the default on the same snapshots: q and detection unchanged, theta_hat and
+    sigma_hat those of every-snapshot estimation where detected, NaN where not; and it can change while running."""
+    every = _run(run, ae_receivers.ae_radar_receiver(str(model_path), mode="logit", threshold=0.5), snapshots)
+    rx = ae_receivers.ae_radar_receiver(str(model_path), mode="logit", threshold=0.5, estimate="detections")
+    q, theta, sigma, det = _run(run, rx, snapshots)
+    np.testing.assert_allclose(q, every[0], rtol=1e-5, atol=1e-7)
+    near = np.abs(_core_outputs(core, snapshots)[0] - 0.5) < 1e-4  # float32 rounding may flip only these
+    np.testing.assert_array_equal(det[~near], every[3][~near])
+    hit = det.astype(bool) & every[3].astype(bool)
+    assert 0.2 < hit.mean() < 0.6
+    np.testing.assert_allclose(theta[hit], every[1][hit], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sigma[hit], every[2][hit], rtol=1e-5, atol=1e-7)
+    assert np.isnan(theta[det == 0]).all() and np.isnan(sigma[det == 0]).all()
+    rx.set_estimate("all")
+    assert rx.estimate() == "all"
+    with pytest.raises(ValueError, match=r"estimate must be one of \('all', 'detections'\), got 'some'"):
+        rx.set_estimate("some")
+    assert rx.estimate() == "all"
+
+
 def test_pfa_threshold_is_the_core_calibration(model_path, core):
     rx = ae_receivers.ae_radar_receiver(str(model_path), mode="pfa", pfa=0.01, h0_samples=50_000, seed=3)
     h0 = h0_scores(core, 50_000, 3)

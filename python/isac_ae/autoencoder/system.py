@@ -63,6 +63,15 @@ class AutoencoderSystem:
         logit, theta, sigma = self.model.radar(z.unsqueeze(0), self.condition)
         return logit[0], theta[0], sigma[0]
 
+    def radar_detect(self, z: torch.Tensor) -> torch.Tensor:
+        """z: (N, K) -> the detection logit (N,) of :meth:`radar_receive`, without the estimators' cost."""
+        return self.model.detector(self.model.radar_features(z.unsqueeze(0)), self.condition)[0]
+
+    def radar_estimate(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """z: (N, K) -> (theta_hat (N,), sigma_hat (N,)) of :meth:`radar_receive`, radians, without the detector."""
+        x = self.model.radar_features(z.unsqueeze(0))
+        return self.model.angle(x, self.condition)[0], self.model.uncertainty(x, self.condition)[0]
+
     def comm_logits(self, z: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
         """z, kappa: (N,) complex -> message logits (N, |M|) from the CSI-equalised z / kappa."""
         return self.model.comm((z / kappa).unsqueeze(0), self.condition)[0]

@@ -66,6 +66,8 @@ from .ae_common import (
 )
 
 THRESHOLD_MODES = ("pfa", "logit")
+#: What the AE radar receiver estimates theta_hat and sigma_hat for: every snapshot, or the detections only.
+ESTIMATE_MODES = ("all", "detections")
 
 #: Message port on which the receivers take new weights (:func:`weights_message`).
 WEIGHTS_PORT = "weights"
@@ -525,6 +527,11 @@ class ae_radar_receiver(gr.sync_block, _LiveReceiver):
     They run at the omega_r and sectors in force when swapped in (weights and
     a sector move prepared together when both are pending).
 
+    ``estimate``: ``"all"`` runs the angle and uncertainty estimators on every
+    snapshot; ``"detections"`` on the detected ones only (theta_hat, sigma_hat
+    NaN where detection is 0), detect-then-estimate as a radar does, which
+    saves most of their cost when targets are rare (:meth:`set_estimate`).
+
     A snapshot with a NaN or infinite sample gives q, theta_hat, sigma_hat = NaN
     and detection 0, and logs one warning.
     """
@@ -545,7 +552,9 @@ class ae_radar_receiver(gr.sync_block, _LiveReceiver):
         omega=None,
         target_sector_deg=None,
         comm_sector_deg=None,
+        estimate: str = "all",
     ):
+        self.set_estimate(estimate)
         self._h0_samples = checks.integer(h0_samples, "h0_samples", 1, checks.MAX_H0_SAMPLES)
         self._seed = checks.h0_seed(seed)
         system, loaded = load_system(model, K, M, omega, target_sector_deg, comm_sector_deg)
@@ -612,6 +621,16 @@ class ae_radar_receiver(gr.sync_block, _LiveReceiver):
         with self._lock:
             self._threshold, self._pfa, self._mode, self._thresholds = threshold, float("nan"), "logit", None
             self._publish()
+
+    def set_estimate(self, estimate: str) -> None:
+        """Estimate theta_hat and sigma_hat for ``"all"`` snapshots or the ``"detections"`` only, from the next
+        work() call; GRC's callback."""
+        if estimate not in ESTIMATE_MODES:
+            raise ValueError(f"estimate must be one of {ESTIMATE_MODES}, got {estimate!r}")
+        self._estimate = estimate
+
+    def estimate(self) -> str:
+        return self._estimate
 
     def threshold(self) -> float:
         """The logit threshold in use."""
@@ -686,6 +705,7 @@ class ae_radar_receiver(gr.sync_block, _LiveReceiver):
         self._torch_thread()
         self._take_prepared()
         system, threshold = self._live  # one system and its threshold for the whole call
+        every_snapshot = self._estimate == "all"
         z = input_items[0]
         ok = finite_rows(z)
         all_ok = bool(ok.all())
@@ -695,9 +715,16 @@ class ae_radar_receiver(gr.sync_block, _LiveReceiver):
             zt[torch.from_numpy(~ok)] = 0
             self._non_finite(f"{int((~ok).sum())} of {len(z)} snapshots in this batch")
         with torch.inference_mode():
-            logit, theta, sigma = system.radar_receive(zt)
+            if every_snapshot:
+                logit, theta, sigma = system.radar_receive(zt)
+                detection = logit > threshold
+            else:
+                logit = system.radar_detect(zt)
+                detection = logit > threshold
+                theta, sigma = torch.full((2, len(zt)), math.nan)
+                if bool(detection.any()):
+                    theta[detection], sigma[detection] = system.radar_estimate(zt[detection])
             q = torch.sigmoid(logit)
-            detection = logit > threshold
         out_q, out_theta, out_sigma, out_det = output_items
         out_q[:] = q.numpy()
         out_theta[:] = theta.numpy()
