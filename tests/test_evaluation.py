@@ -47,6 +47,23 @@ def test_h0_scores_do_not_depend_on_the_beam():
     np.testing.assert_array_equal(a, b)
 
 
+def test_h0_scores_of_an_autoencoder_use_its_detector_alone_with_the_same_scores():
+    """AutoencoderSystem.radar_detect skips the angle and uncertainty networks in the H0 calibration; the scores
+    are bitwise those of radar_receive, for a plain and a sector-conditioned model."""
+    from isac_ae.autoencoder import Autoencoder, AutoencoderSystem
+
+    torch.manual_seed(0)
+    sc = Scenario()
+    for model, omega in ((Autoencoder(16, 4), None), (Autoencoder(16, 4, conditions=6), 0.3)):
+        system = AutoencoderSystem(model, sc, omega=omega)
+
+        class WithoutDetect:  # the same system without radar_detect: h0_scores falls back to radar_receive
+            scenario, transmit, radar_receive = sc, system.transmit, system.radar_receive
+
+        with torch.inference_mode():
+            np.testing.assert_array_equal(h0_scores(system, 3000, seed=4), h0_scores(WithoutDetect(), 3000, seed=4))
+
+
 def test_min_h0_samples_gives_ten_expected_false_alarms():
     assert [min_h0_samples(p) for p in (1e-2, 1e-3, 0.37, 0.5)] == [1000, 10_000, 28, 20]
     for bad in (0.0, 1.0, -0.1):

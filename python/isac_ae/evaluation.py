@@ -39,7 +39,10 @@ class IsacSystem(Protocol):
         """(N,) int64 -> (y (N, K) complex, beamformer v (K,) or (N, K))."""
 
     def radar_receive(self, z: torch.Tensor):
-        """(N, K) -> (score (N,), theta_hat (N,) radians, sigma_hat (N,) radians or None)."""
+        """(N, K) -> (score (N,), theta_hat (N,) radians, sigma_hat (N,) radians or None).
+
+        A system whose score costs less alone may also have ``radar_detect(z)`` -> score (N,), equal to
+        radar_receive's: the H0 calibration (:func:`h0_scores`) then uses it."""
 
     def comm_receive(self, z: torch.Tensor, kappa: torch.Tensor) -> torch.Tensor:
         """(N,), (N,) complex -> (N,) int64 message estimates."""
@@ -155,11 +158,11 @@ def h0_scores(
     sc = system.scenario
     gen = _generator(seed, device)
     radar = (channels or Channels.simulated(sc, device)).radar
+    detect = getattr(system, "radar_detect", None) or (lambda z: system.radar_receive(z)[0])
     scores = []
     for n in _chunks(samples, chunk or default_chunk(sc.num_antennas)):
         y = _factored(*system.transmit(_draw_messages(n, sc.num_messages, gen, device)))
-        score, _, _ = system.radar_receive(radar(y, gen, target=False).z)
-        scores.append(score.float().cpu().numpy())
+        scores.append(detect(radar(y, gen, target=False).z).float().cpu().numpy())
     return np.concatenate(scores)
 
 
