@@ -530,6 +530,7 @@ def markdown(summary: dict) -> str:
     ]
     for sweep in summary["sweeps"]:
         r, s = sweep["realisations"], sweep["seeds"]
+        several_seeds = len(s) > 1  # the seeds / realisations split has a column
         lines += [
             "",
             f"## {sweep['label']} ({sweep['name']})",
@@ -540,8 +541,8 @@ def markdown(summary: dict) -> str:
             "",
             "| omega_r | AE Pd | baseline Pd at AE SER | Pd - baseline | reached | ahead / behind | AE SER | "
             "AE RMSE (deg) | baseline RMSE (deg) | RMSE / baseline |"
-            + (" Pd - baseline range: seeds / realisations |" if len(s) > 1 else ""),
-            "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if len(s) > 1 else ""),
+            + (" Pd - baseline range: seeds / realisations |" if several_seeds else ""),
+            "|---|---|---|---|---|---|---|---|---|---|" + ("---|" if several_seeds else ""),
         ]
         for row in sweep["rows"]:
             ranges = row["pd_gap_ranges"]
@@ -550,7 +551,7 @@ def markdown(summary: dict) -> str:
                 f"{_cell(row['pd_gap'], '+.4f')} | {row['baseline_pd']['n']}/{row['runs']} | "
                 f"{row['ahead']} / {row['behind']} | {_cell(row['ser'], '.3g')} | {_cell(row['rmse_deg'], '.3f')} | "
                 f"{_cell(row['baseline_rmse_deg'], '.3f')} | {_cell(row['rmse_ratio'], '.2f')} |"
-                + (f" {_number(ranges['seeds'])} / {_number(ranges['realisations'])} |" if len(s) > 1 else "")
+                + (f" {_number(ranges['seeds'])} / {_number(ranges['realisations'])} |" if several_seeds else "")
             )
     return "\n".join(lines) + "\n"
 
